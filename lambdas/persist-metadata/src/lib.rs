@@ -1,0 +1,2 @@
+//! The `persist-metadata` Lambda function of the rider-photo workflow (DESIGN.md section 2).
+//! Its handler and `bootstrap` binary arrive with the workflow issue.

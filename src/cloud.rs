@@ -1,0 +1,87 @@
+//! The one place where the target (the local cloud or real AWS) becomes SDK clients.
+//! Everything else — dashboard, CLI, deploy — only ever holds a [`Clients`], so the code
+//! path is the same for both targets; only the endpoint and credentials differ.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+use crate::local::{DEFAULT_ACCESS_KEY, DEFAULT_REGION, DEFAULT_SECRET_KEY};
+
+/// Where the SDK clients send their requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// The local cloud (or any AWS-compatible endpoint) at this URL, with the local
+    /// credentials unless `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` say otherwise.
+    Local { endpoint: String, region: String },
+    /// Real AWS through the normal config chain (profile, environment, SSO, instance role).
+    Aws { region: Option<String> },
+}
+
+impl Target {
+    pub fn local(endpoint: impl Into<String>) -> Self {
+        Target::Local { endpoint: endpoint.into(), region: DEFAULT_REGION.into() }
+    }
+
+    /// A short description for status bars and messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Local { endpoint, region } => format!("local cloud {endpoint} ({region})"),
+            Target::Aws { region: Some(region) } => format!("AWS ({region})"),
+            Target::Aws { region: None } => "AWS (region from the AWS config)".into(),
+        }
+    }
+}
+
+/// One `SdkConfig` for the target.
+pub async fn sdk_config(target: &Target) -> SdkConfig {
+    match target {
+        Target::Local { endpoint, region } => {
+            let access_key = std::env::var("AWS_ACCESS_KEY_ID").unwrap_or_else(|_| DEFAULT_ACCESS_KEY.into());
+            let secret_key = std::env::var("AWS_SECRET_ACCESS_KEY").unwrap_or_else(|_| DEFAULT_SECRET_KEY.into());
+            aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new(region.clone()))
+                .endpoint_url(endpoint.clone())
+                .credentials_provider(Credentials::new(access_key, secret_key, None, None, "wildrydes-local"))
+                .load()
+                .await
+        }
+        Target::Aws { region } => {
+            let mut loader = aws_config::defaults(BehaviorVersion::latest());
+            if let Some(region) = region {
+                loader = loader.region(Region::new(region.clone()));
+            }
+            loader.load().await
+        }
+    }
+}
+
+/// The SDK clients of every service the workshop uses, built from one `SdkConfig`.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub sfn: aws_sdk_sfn::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub rekognition: aws_sdk_rekognition::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sesv2: aws_sdk_sesv2::Client,
+}
+
+impl Clients {
+    pub fn new(config: &SdkConfig, target: &Target) -> Self {
+        // Locally there is no DNS for bucket subdomains of 127.0.0.1: address buckets by path.
+        let path_style = matches!(target, Target::Local { .. });
+        let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
+        Self {
+            sfn: aws_sdk_sfn::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
+            rekognition: aws_sdk_rekognition::Client::new(config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            dynamodb: aws_sdk_dynamodb::Client::new(config),
+            sesv2: aws_sdk_sesv2::Client::new(config),
+        }
+    }
+
+    pub async fn for_target(target: &Target) -> Self {
+        Self::new(&sdk_config(target).await, target)
+    }
+}

@@ -1,0 +1,5 @@
+//! wildrydes: the Wild Rydes rider-selfie workflow as real software — a terminal
+//! dashboard, a CLI, and a local AWS-compatible cloud, over one SDK code path.
+
+pub mod cloud;
+pub mod local;

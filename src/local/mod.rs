@@ -1,0 +1,111 @@
+//! The local cloud: one AWS-compatible HTTP endpoint on 127.0.0.1 that speaks the wire
+//! protocols of S3, DynamoDB and SES v2 (Step Functions, Lambda and Rekognition plug into
+//! the same router), backed by one data directory.
+//!
+//! This module knows nothing of the dashboard; it may use `storage` and its services.
+//! Requests are routed by the service named in their SigV4 credential scope and
+//! verified against the configured local credentials before any service sees them.
+
+pub mod dynamodb;
+pub mod protocol;
+pub mod s3;
+pub mod ses;
+pub mod sigv4;
+pub mod storage;
+
+mod router;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use router::Router;
+pub use sigv4::Credentials;
+
+/// The access key id and secret the local cloud accepts unless told otherwise.
+pub const DEFAULT_ACCESS_KEY: &str = "wildrydes";
+pub const DEFAULT_SECRET_KEY: &str = "wildrydes";
+pub const DEFAULT_PORT: u16 = 4566;
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalCloudError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+    #[error("cannot start the S3 service: {0}")]
+    S3(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct LocalCloudConfig {
+    pub bind: IpAddr,
+    /// 0 picks a free port (tests).
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub credentials: Credentials,
+    pub region: String,
+}
+
+impl LocalCloudConfig {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: DEFAULT_PORT,
+            data_dir,
+            credentials: Credentials { access_key: DEFAULT_ACCESS_KEY.into(), secret_key: DEFAULT_SECRET_KEY.into() },
+            region: DEFAULT_REGION.into(),
+        }
+    }
+}
+
+/// A running local cloud. Dropping it does not stop it; call [`LocalCloud::shutdown`].
+pub struct LocalCloud {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    router: Arc<Router>,
+}
+
+impl LocalCloud {
+    /// Opens the data directory, binds the listener and starts serving.
+    pub async fn start(config: LocalCloudConfig) -> Result<Self, LocalCloudError> {
+        let store = storage::Store::open(&config.data_dir)?;
+        let addr = SocketAddr::new(config.bind, config.port);
+        let listener = TcpListener::bind(addr).await.map_err(|source| LocalCloudError::Bind { addr, source })?;
+        let addr = listener.local_addr().map_err(|source| LocalCloudError::Bind { addr, source })?;
+        let router = Arc::new(Router::new(store, &config, format!("http://{addr}")).await?);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let task = tokio::spawn(router::serve(listener, router.clone(), shutdown_rx));
+        Ok(Self { addr, shutdown, task, router })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The endpoint URL for SDK clients, e.g. `http://127.0.0.1:4566`.
+    pub fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn router(&self) -> &Arc<Router> {
+        &self.router
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and returns.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// The default data directory: `$XDG_DATA_HOME/wildrydes` (or the platform's equivalent).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("wildrydes")
+}

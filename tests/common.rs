@@ -1,0 +1,71 @@
+//! Shared harness: a local cloud in a temporary data directory and SDK clients for it.
+#![allow(dead_code)] // each test module uses a different part of the harness
+
+use wildrydes::cloud::{Clients, Target};
+use wildrydes::local::{LocalCloud, LocalCloudConfig};
+
+pub struct TestCloud {
+    pub cloud: Option<LocalCloud>,
+    pub clients: Clients,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestCloud {
+    /// Starts a local cloud on a free port with a fresh data directory.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("temporary data directory");
+        Self::start_in(dir).await
+    }
+
+    /// Starts a local cloud on an existing data directory (to test restarts).
+    pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        let mut config = LocalCloudConfig::new(dir.path().to_path_buf());
+        config.port = 0;
+        let cloud = LocalCloud::start(config).await.expect("local cloud starts");
+        let endpoint = cloud.endpoint();
+        let clients = Clients::for_target(&Target::local(endpoint.clone())).await;
+        Self { cloud: Some(cloud), clients, endpoint, dir }
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(mut self) -> Self {
+        if let Some(cloud) = self.cloud.take() {
+            cloud.shutdown().await;
+        }
+        Self::start_in(self.dir).await
+    }
+
+    /// SDK clients with other credentials, for the authentication tests.
+    pub async fn clients_with_credentials(&self, access_key: &str, secret_key: &str, region: &str) -> Clients {
+        use aws_config::{BehaviorVersion, Region};
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .endpoint_url(self.endpoint.clone())
+            .credentials_provider(aws_credential_types::Credentials::new(access_key, secret_key, None, None, "test"))
+            .load()
+            .await;
+        Clients::new(&config, &Target::local(self.endpoint.clone()))
+    }
+}
+
+/// A raw HTTP request without a signature, as a stranger would send it.
+pub async fn unsigned_post(
+    endpoint: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, http::HeaderMap, String) {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let mut req = http::Request::post(format!("{endpoint}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = req.body(http_body_util::Full::new(bytes::Bytes::from(body.to_string()))).unwrap();
+    let resp = client.request(req).await.expect("request reaches the local cloud");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    use http_body_util::BodyExt;
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8_lossy(&body).into_owned())
+}

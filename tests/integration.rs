@@ -1,0 +1,6 @@
+//! Integration tests: the local cloud started in-process on an ephemeral port, driven by
+//! the real AWS SDK clients over real HTTP. One test binary, one module per concern.
+
+mod common;
+
+mod auth;
