@@ -4,3 +4,6 @@
 mod common;
 
 mod auth;
+
+mod crash;
+mod ses;
