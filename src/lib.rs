@@ -3,3 +3,5 @@
 
 pub mod cloud;
 pub mod local;
+pub mod tui;
+pub mod workshop;

@@ -96,6 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir.clone().unwrap_or_else(local::default_data_dir);
     match cli.command {
         Some(Command::Serve { bind, port }) => serve(bind, port, data_dir, cli.region).await,
+        None | Some(Command::Tui) => dashboard(&cli, data_dir).await,
         Some(other) => {
             let target = target(&cli.endpoint_url, cli.aws, &cli.region);
             anyhow::bail!(
@@ -105,9 +106,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 target.describe()
             )
         }
-        None => anyhow::bail!(
-            "the dashboard is not available in this version yet. Run `wildrydes serve` for the local cloud."
-        ),
     }
 }
 
@@ -131,6 +129,78 @@ fn target(endpoint_url: &Option<String>, aws: bool, region: &Option<String>) -> 
     }
     let endpoint = endpoint_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", local::DEFAULT_PORT));
     Target::Local { endpoint, region: region.clone().unwrap_or_else(|| local::DEFAULT_REGION.into()) }
+}
+
+/// Opens the dashboard: on the target the options name, or on a local cloud started in
+/// this process (or the one already serving on the default port).
+async fn dashboard(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        anyhow::bail!("the dashboard needs a terminal. Use `wildrydes serve` to run the local cloud without one.");
+    }
+    // The screen belongs to the dashboard: logs go to a file in the data directory.
+    std::fs::create_dir_all(&data_dir)?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(data_dir.join("wildrydes.log"))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WILDRYDES_LOG").unwrap_or_else(|_| "wildrydes=info".into()),
+        )
+        .with_writer(std::sync::Mutex::new(log))
+        .with_ansi(false)
+        .init();
+
+    let mut local_cloud = None;
+    let target = if cli.aws || cli.endpoint_url.is_some() {
+        target(&cli.endpoint_url, cli.aws, &cli.region)
+    } else {
+        let mut config = LocalCloudConfig::new(data_dir.clone());
+        if let Some(region) = &cli.region {
+            config.region = region.clone();
+        }
+        match LocalCloud::start(config.clone()).await {
+            Ok(cloud) => {
+                let target = Target::Local { endpoint: cloud.endpoint(), region: config.region.clone() };
+                local_cloud = Some(cloud);
+                target
+            }
+            Err(local::LocalCloudError::Bind { addr, source }) if source.kind() == std::io::ErrorKind::AddrInUse => {
+                let endpoint = format!("http://{addr}");
+                if !is_local_cloud(&endpoint).await {
+                    anyhow::bail!(
+                        "port {} is taken by another program. Start the dashboard with --endpoint-url URL \
+                         to use a running local cloud, or stop the program on that port.",
+                        addr.port()
+                    );
+                }
+                // `wildrydes serve` is already running: share it rather than start a second one.
+                Target::Local { endpoint, region: config.region.clone() }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let clients = wildrydes::cloud::Clients::for_target(&target).await;
+    let local_endpoint = match &target {
+        Target::Local { endpoint, .. } => Some(endpoint.clone()),
+        Target::Aws { .. } => None,
+    };
+    let source =
+        wildrydes::tui::load::Source { clients, names: wildrydes::workshop::WorkshopNames::local(), local_endpoint };
+    let result = wildrydes::tui::run(source, target.describe()).await;
+    if let Some(cloud) = local_cloud {
+        cloud.shutdown().await;
+    }
+    result
+}
+
+/// Whether a wildrydes local cloud answers at `endpoint`.
+async fn is_local_cloud(endpoint: &str) -> bool {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let Ok(uri) = format!("{endpoint}/_wildrydes/health").parse::<http::Uri>() else { return false };
+    matches!(
+        tokio::time::timeout(std::time::Duration::from_secs(2), client.get(uri)).await,
+        Ok(Ok(response)) if response.status().is_success()
+    )
 }
 
 async fn serve(bind: IpAddr, port: u16, data_dir: PathBuf, region: Option<String>) -> anyhow::Result<()> {

@@ -69,3 +69,62 @@ pub async fn unsigned_post(
     let body = resp.into_body().collect().await.unwrap().to_bytes();
     (status, headers, String::from_utf8_lossy(&body).into_owned())
 }
+
+/// The real `wildrydes serve` binary, on a free port, in its own process.
+pub struct ServerProcess {
+    pub child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl ServerProcess {
+    /// Starts `wildrydes serve --port 0 --data-dir DIR` and waits for it to print its endpoint.
+    pub fn spawn(data_dir: &std::path::Path) -> Self {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+            .args(["serve", "--port", "0", "--data-dir"])
+            .arg(data_dir)
+            .env_remove("AWS_REGION")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("wildrydes serve starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let endpoint = loop {
+            let line = lines.next().expect("serve prints its endpoint before exiting").expect("readable stdout");
+            if let Some(endpoint) = line.strip_prefix("wildrydes local cloud listening on ") {
+                break endpoint.trim().to_string();
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, endpoint }
+    }
+
+    /// SIGKILL: no chance to flush or clean up, like a power cut for the process.
+    pub fn kill_hard(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Python venv with the aws CLI, boto3 and moto that `.ci/python-tools` makes, or
+/// `None` (and a message saying the test is skipped) when it is not there.
+pub fn test_venv(test: &str) -> Option<std::path::PathBuf> {
+    let venv = std::env::var_os("WILDRYDES_TEST_VENV")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv"));
+    if venv.join("bin/aws").exists() && venv.join("bin/python").exists() {
+        Some(venv)
+    } else {
+        eprintln!("SKIPPED {test}: no Python venv with the aws CLI at {} (run .ci/python-tools)", venv.display());
+        None
+    }
+}

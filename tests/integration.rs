@@ -4,6 +4,7 @@
 mod common;
 
 mod auth;
-
+mod compat;
 mod crash;
+mod dynamodb;
 mod ses;

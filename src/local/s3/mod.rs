@@ -1,0 +1,167 @@
+//! S3 (REST-XML) on the local cloud's storage.
+//!
+//! The wire protocol — routing, XML, SigV4 header/presigned/streaming (aws-chunked)
+//! verification, path- and virtual-host-style addressing — is the `s3s` framework's; this
+//! module implements its `S3` trait on our own storage (`objects`: SQLite metadata and
+//! blobs). The router hands every S3-bound request here unverified: S3 checks its own
+//! signatures because only s3s understands streaming chunk signatures and trailers.
+//!
+//! Besides HTTP, [`S3`] offers a plain async API for the other services of the local
+//! cloud (Rekognition reads photos; S3 events start executions).
+//!
+//! May touch: `storage` (through `objects`), `sigv4::Credentials`, `protocol`'s body type.
+
+mod names;
+mod objects;
+mod service;
+mod wire;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use hyper::body::Incoming;
+use tokio::sync::broadcast;
+
+use super::protocol::Response;
+use super::sigv4::Credentials;
+use super::storage::{StorageError, Store};
+
+pub use names::is_valid_bucket_name;
+pub use objects::{BucketInfo, ObjectEvent, ObjectHeaders, ObjectInfo};
+use objects::{Cursor, Entry, ListQuery, NewObject, ObjectStore};
+
+/// What can go wrong in S3, named as S3 names it.
+#[derive(Debug, thiserror::Error)]
+pub enum S3Error {
+    #[error("The specified bucket does not exist: {0}")]
+    NoSuchBucket(String),
+    #[error("The specified key does not exist: {bucket}/{key}")]
+    NoSuchKey { bucket: String, key: String },
+    #[error("The specified bucket is not valid: {0}")]
+    InvalidBucketName(String),
+    #[error("Your previous request to create the named bucket succeeded and you already own it: {0}")]
+    BucketAlreadyOwnedByYou(String),
+    #[error("The bucket you tried to delete is not empty: {0}")]
+    BucketNotEmpty(String),
+    #[error("Your key is too long")]
+    KeyTooLong,
+    #[error("Your proposed upload exceeds the maximum allowed size")]
+    EntityTooLarge,
+    #[error("The request body ended early: {0}")]
+    IncompleteBody(String),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// The S3 service: s3s's protocol handling in front of our object store.
+pub struct S3 {
+    objects: Arc<ObjectStore>,
+    service: s3s::service::S3Service,
+}
+
+impl S3 {
+    /// Creates the `s3_` tables if needed, sweeps blobs an interrupted write left behind,
+    /// and sets up the protocol layer to accept `credentials`.
+    pub fn new(store: Store, credentials: &Credentials) -> Result<Self, S3Error> {
+        let objects = Arc::new(ObjectStore::open(store)?);
+        let mut builder = s3s::service::S3ServiceBuilder::new(service::Backend::new(objects.clone()));
+        builder.set_auth(wire::LocalAuth::new(credentials));
+        builder.set_access(wire::SignedRequestsOnly);
+        builder.set_host(wire::LocalHosts);
+        builder.set_validation(names::BucketNames);
+        Ok(Self { objects, service: builder.build() })
+    }
+
+    /// Serves one S3 request (its signature not yet verified).
+    pub async fn handle(&self, req: Request<Incoming>) -> Response {
+        match self.service.call(req.map(s3s::Body::from)).await {
+            Ok(response) => wire::finish(response),
+            Err(e) => wire::internal_error(&format!("{:?}", s3s::StdError::from(e))),
+        }
+    }
+
+    /// Notifications of created and removed objects, for S3 event integrations.
+    pub fn subscribe(&self) -> broadcast::Receiver<ObjectEvent> {
+        self.objects.subscribe()
+    }
+
+    pub async fn create_bucket(&self, bucket: &str) -> Result<(), S3Error> {
+        if !is_valid_bucket_name(bucket) {
+            return Err(S3Error::InvalidBucketName(bucket.to_string()));
+        }
+        self.objects.create_bucket(bucket).await
+    }
+
+    pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, S3Error> {
+        self.objects.bucket_exists(bucket).await
+    }
+
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, S3Error> {
+        self.objects.list_buckets().await
+    }
+
+    pub async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, S3Error> {
+        self.objects.head(bucket, key).await
+    }
+
+    /// The whole body of an object (meant for photos and other small objects).
+    pub async fn get_object_bytes(&self, bucket: &str, key: &str) -> Result<Vec<u8>, S3Error> {
+        use std::io::Read;
+        let (info, mut file) = self.objects.open_body(bucket, key).await?;
+        let bytes = tokio::task::spawn_blocking(move || {
+            let mut bytes = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0));
+            file.read_to_end(&mut bytes).map(|_| bytes)
+        })
+        .await
+        .map_err(|e| StorageError::Worker(e.to_string()))?
+        .map_err(|source| StorageError::Io { path: format!("s3://{bucket}/{key}").into(), source })?;
+        Ok(bytes)
+    }
+
+    /// Stores an object durably, as PutObject does, and returns what was stored.
+    pub async fn put_object_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: impl Into<Bytes>,
+        content_type: Option<&str>,
+    ) -> Result<ObjectInfo, S3Error> {
+        if key.is_empty() || key.len() > 1024 {
+            return Err(S3Error::KeyTooLong);
+        }
+        self.objects.require_bucket(bucket).await?;
+        let body = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes.into())]);
+        let staged = self.objects.stage(body, Default::default(), objects::MAX_OBJECT_SIZE).await?;
+        let object = NewObject {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            content_type: content_type.map(str::to_string),
+            ..Default::default()
+        };
+        self.objects.commit(staged, object).await
+    }
+
+    /// Deletes an object; `Ok(false)` when there was none.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
+        self.objects.delete_object(bucket, key).await
+    }
+
+    /// Every object whose key starts with `prefix`, in key order.
+    pub async fn list_objects(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, S3Error> {
+        let mut objects = Vec::new();
+        let mut after = Cursor::Start;
+        loop {
+            let query = ListQuery { prefix: prefix.to_string(), delimiter: None, max_keys: 1000, after };
+            let page = self.objects.list(bucket, query).await?;
+            objects.extend(page.entries.into_iter().filter_map(|e| match e {
+                Entry::Object(o) => Some(o),
+                Entry::CommonPrefix(_) => None,
+            }));
+            match page.next {
+                Some(next) if page.truncated => after = next,
+                _ => return Ok(objects),
+            }
+        }
+    }
+}

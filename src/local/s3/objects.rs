@@ -1,0 +1,662 @@
+//! S3's storage: bucket and object metadata in SQLite (tables prefixed `s3_`), object
+//! bodies as blobs named by generated ids, so no bucket name or key ever becomes a path.
+//!
+//! Durability order for every write: the new blob is committed (fsync, rename) first,
+//! then the SQLite transaction that points at it, then the blob it replaced is deleted.
+//! The blob directory is shared with other services (Lambda keeps function code there),
+//! so S3 cannot treat every blob it does not reference as garbage. Instead it journals
+//! the ids of blobs it is about to commit or drop (`s3_blob_journal`); at start-up it
+//! deletes the journalled blobs no object references — a crash's leftovers, and only S3's.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use md5::{Digest, Md5};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::{broadcast, mpsc};
+
+use super::S3Error;
+use crate::local::storage::{BlobWriter, StorageError, Store};
+
+/// The largest object a single PUT may carry, as on AWS.
+pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+const CHUNK: usize = 256 * 1024;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS s3_buckets (
+    name TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS s3_objects (
+    bucket TEXT NOT NULL REFERENCES s3_buckets(name),
+    key BLOB NOT NULL,
+    blob_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    etag TEXT NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    checksums TEXT NOT NULL,
+    last_modified INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS s3_blob_journal (
+    blob_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+";
+
+/// The standard headers S3 stores with an object and returns on GET/HEAD.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+}
+
+/// What is stored about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    /// The MD5 of the body in hex, without quotes.
+    pub etag: String,
+    pub content_type: Option<String>,
+    /// User metadata (`x-amz-meta-*`), names lower-cased.
+    pub metadata: BTreeMap<String, String>,
+    pub headers: ObjectHeaders,
+    /// Checksums the client asked for, by algorithm (`crc32`, `sha256` …), base64.
+    pub checksums: BTreeMap<String, String>,
+    /// Whole seconds, as S3 reports it.
+    pub last_modified: OffsetDateTime,
+    pub(super) blob_id: String,
+}
+
+/// What a write supplies besides the body.
+#[derive(Debug, Clone, Default)]
+pub struct NewObject {
+    pub bucket: String,
+    pub key: String,
+    pub content_type: Option<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub headers: ObjectHeaders,
+    pub checksums: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    pub name: String,
+    pub created: OffsetDateTime,
+}
+
+/// A change to a bucket's objects, for S3 event notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectEvent {
+    Created { bucket: String, key: String, size: u64, etag: String },
+    Removed { bucket: String, key: String },
+}
+
+/// A body written to a temporary blob, hashed, not yet durable or visible.
+pub struct StagedBlob {
+    writer: BlobWriter,
+    pub size: u64,
+    /// Hex MD5.
+    pub md5: String,
+    pub checksums: s3s::dto::Checksum,
+}
+
+/// Where a listing resumes: after a key, or after every key under a common prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Start,
+    AfterKey(String),
+    AfterPrefix(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub max_keys: usize,
+    pub after: Cursor,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    Object(ObjectInfo),
+    CommonPrefix(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub entries: Vec<Entry>,
+    pub truncated: bool,
+    /// Where the next page starts, when truncated.
+    pub next: Option<Cursor>,
+}
+
+pub struct ObjectStore {
+    store: Store,
+    events: broadcast::Sender<ObjectEvent>,
+}
+
+impl ObjectStore {
+    /// Creates the tables if needed and sweeps the blobs a crash left behind.
+    pub fn open(store: Store) -> Result<Self, S3Error> {
+        let orphans = store.call_blocking(|conn| {
+            conn.execute_batch(SCHEMA)?;
+            let journal: Vec<String> = conn
+                .prepare("SELECT blob_id FROM s3_blob_journal")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if journal.is_empty() {
+                return Ok(journal);
+            }
+            let referenced: HashSet<String> = conn
+                .prepare("SELECT blob_id FROM s3_objects")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            Ok(journal.into_iter().filter(|id| !referenced.contains(id)).collect())
+        })?;
+        for id in &orphans {
+            store.blobs().delete(id)?;
+        }
+        store.call_blocking(|conn| Ok(conn.execute("DELETE FROM s3_blob_journal", [])?))?;
+        if !orphans.is_empty() {
+            tracing::info!("S3: swept {} blobs left behind by an interrupted write", orphans.len());
+        }
+        let (events, _) = broadcast::channel(1024);
+        Ok(Self { store, events })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<ObjectEvent> {
+        self.events.subscribe()
+    }
+
+    pub async fn create_bucket(&self, name: &str) -> Result<(), S3Error> {
+        let name = name.to_string();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        self.store
+            .call(move |conn| {
+                let inserted =
+                    conn.execute("INSERT OR IGNORE INTO s3_buckets (name, created_at) VALUES (?1, ?2)", params![name, now])?;
+                Ok(if inserted == 0 { Err(S3Error::BucketAlreadyOwnedByYou(name)) } else { Ok(()) })
+            })
+            .await?
+    }
+
+    pub async fn bucket_exists(&self, name: &str) -> Result<bool, S3Error> {
+        let name = name.to_string();
+        Ok(self.store.call(move |conn| bucket_exists(conn, &name)).await?)
+    }
+
+    pub async fn require_bucket(&self, name: &str) -> Result<(), S3Error> {
+        if self.bucket_exists(name).await? { Ok(()) } else { Err(S3Error::NoSuchBucket(name.to_string())) }
+    }
+
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), S3Error> {
+        let name = name.to_string();
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                if !bucket_exists(&tx, &name)? {
+                    return Ok(Err(S3Error::NoSuchBucket(name)));
+                }
+                let has_objects: bool =
+                    tx.query_row("SELECT EXISTS (SELECT 1 FROM s3_objects WHERE bucket = ?1)", [&name], |r| r.get(0))?;
+                if has_objects {
+                    return Ok(Err(S3Error::BucketNotEmpty(name)));
+                }
+                tx.execute("DELETE FROM s3_buckets WHERE name = ?1", [&name])?;
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?
+    }
+
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, S3Error> {
+        Ok(self
+            .store
+            .call(|conn| {
+                let mut stmt = conn.prepare("SELECT name, created_at FROM s3_buckets ORDER BY name")?;
+                let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+                let mut buckets = Vec::new();
+                for row in rows {
+                    let (name, created) = row?;
+                    buckets.push(BucketInfo { name, created: from_unix(created) });
+                }
+                Ok(buckets)
+            })
+            .await?)
+    }
+
+    /// The stored object, or NoSuchBucket / NoSuchKey.
+    pub async fn head(&self, bucket: &str, key: &str) -> Result<ObjectInfo, S3Error> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.store
+            .call(move |conn| {
+                if let Some(info) = select_object(conn, &bucket, &key)? {
+                    return Ok(Ok(info));
+                }
+                if !bucket_exists(conn, &bucket)? {
+                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
+                }
+                Ok(Err(S3Error::NoSuchKey { bucket, key }))
+            })
+            .await?
+    }
+
+    /// Streams `body` into a temporary blob on a blocking thread, hashing it on the way
+    /// (MD5 for the ETag plus whichever checksums `hasher` has switched on).
+    pub async fn stage<S, E>(
+        &self,
+        body: S,
+        hasher: s3s::checksum::ChecksumHasher,
+        max_size: u64,
+    ) -> Result<StagedBlob, S3Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let mut writer = self.store.blobs().writer()?;
+        let (tx, mut rx) = mpsc::channel::<Bytes>(8);
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut md5 = Md5::new();
+            let mut hasher = hasher;
+            let mut size = 0u64;
+            while let Some(chunk) = rx.blocking_recv() {
+                md5.update(&chunk);
+                hasher.update(&chunk);
+                writer.write_all(&chunk)?;
+                size += chunk.len() as u64;
+            }
+            Ok::<_, StorageError>((writer, size, hex::encode(md5.finalize()), hasher.finalize()))
+        });
+        let mut failure = None;
+        let mut received = 0u64;
+        let mut body = std::pin::pin!(body);
+        while let Some(item) = body.next().await {
+            match item {
+                Ok(chunk) => {
+                    received += chunk.len() as u64;
+                    if received > max_size {
+                        failure = Some(S3Error::EntityTooLarge);
+                        break;
+                    }
+                    if tx.send(chunk).await.is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
+                }
+                Err(e) => {
+                    failure = Some(S3Error::IncompleteBody(e.to_string()));
+                    break;
+                }
+            }
+        }
+        drop(tx);
+        let written = worker.await.map_err(|e| StorageError::Worker(e.to_string()))?;
+        // On failure the uncommitted writer is dropped here, which removes its temp file.
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+        let (writer, size, md5, checksums) = written?;
+        Ok(StagedBlob { writer, size, md5, checksums })
+    }
+
+    /// Copies a stored object's body into a new temporary blob.
+    pub async fn stage_copy(&self, source: &ObjectInfo) -> Result<StagedBlob, S3Error> {
+        let path = self.store.blobs().path(&source.blob_id)?;
+        let mut writer = self.store.blobs().writer()?;
+        let (bucket, key) = (source.bucket.clone(), source.key.clone());
+        let (size, md5) = (source.size, source.etag.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut file = match std::fs::File::open(&path) {
+                Ok(file) => file,
+                // Replaced or deleted since it was looked up.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(S3Error::NoSuchKey { bucket, key }),
+                Err(source) => return Err(StorageError::Io { path, source }.into()),
+            };
+            let mut buf = vec![0u8; CHUNK];
+            loop {
+                let n = file.read(&mut buf).map_err(|source| StorageError::Io { path: path.clone(), source })?;
+                if n == 0 {
+                    break;
+                }
+                writer.write_all(&buf[..n])?;
+            }
+            Ok(StagedBlob { writer, size, md5, checksums: Default::default() })
+        })
+        .await
+        .map_err(|e| StorageError::Worker(e.to_string()))?
+    }
+
+    /// Makes a staged body durable and points `object` at it, replacing any object with
+    /// that key; then deletes the replaced body.
+    pub async fn commit(&self, staged: StagedBlob, object: NewObject) -> Result<ObjectInfo, S3Error> {
+        let StagedBlob { writer, size, md5, .. } = staged;
+        let id = writer.id().to_string();
+        self.journal(vec![id.clone()]).await?;
+        tokio::task::spawn_blocking(move || writer.commit())
+            .await
+            .map_err(|e| StorageError::Worker(e.to_string()))??;
+
+        let info = ObjectInfo {
+            bucket: object.bucket,
+            key: object.key,
+            size,
+            etag: md5,
+            content_type: object.content_type,
+            metadata: object.metadata,
+            headers: object.headers,
+            checksums: object.checksums,
+            last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
+            blob_id: id.clone(),
+        };
+        let row = info.clone();
+        let outcome = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                if !bucket_exists(&tx, &row.bucket)? {
+                    return Ok(Err(S3Error::NoSuchBucket(row.bucket)));
+                }
+                let replaced: Option<String> = tx
+                    .query_row(
+                        "SELECT blob_id FROM s3_objects WHERE bucket = ?1 AND key = ?2",
+                        params![row.bucket, row.key.as_bytes()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO s3_objects
+                     (bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![
+                        row.bucket,
+                        row.key.as_bytes(),
+                        row.blob_id,
+                        i64::try_from(row.size).unwrap_or(i64::MAX),
+                        row.etag,
+                        row.content_type,
+                        to_json(&row.metadata),
+                        to_json(&row.headers),
+                        to_json(&row.checksums),
+                        row.last_modified.unix_timestamp(),
+                    ],
+                )?;
+                tx.execute("DELETE FROM s3_blob_journal WHERE blob_id = ?1", [&row.blob_id])?;
+                if let Some(old) = &replaced {
+                    tx.execute("INSERT OR IGNORE INTO s3_blob_journal (blob_id) VALUES (?1)", [old])?;
+                }
+                tx.commit()?;
+                Ok(Ok(replaced))
+            })
+            .await?;
+        match outcome {
+            Ok(replaced) => {
+                if let Some(old) = replaced {
+                    self.drop_blobs(vec![old]).await?;
+                }
+                let _ = self.events.send(ObjectEvent::Created {
+                    bucket: info.bucket.clone(),
+                    key: info.key.clone(),
+                    size: info.size,
+                    etag: info.etag.clone(),
+                });
+                Ok(info)
+            }
+            Err(e) => {
+                // The bucket went away while the body was being written.
+                self.drop_blobs(vec![id]).await?;
+                Err(e)
+            }
+        }
+    }
+
+    /// Deletes an object; `Ok(false)` when there was none (S3 answers success either way).
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<bool, S3Error> {
+        let (b, k) = (bucket.to_string(), key.to_string());
+        let removed = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                if !bucket_exists(&tx, &b)? {
+                    return Ok(Err(S3Error::NoSuchBucket(b)));
+                }
+                let blob: Option<String> = tx
+                    .query_row(
+                        "DELETE FROM s3_objects WHERE bucket = ?1 AND key = ?2 RETURNING blob_id",
+                        params![b, k.as_bytes()],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(blob) = &blob {
+                    tx.execute("INSERT OR IGNORE INTO s3_blob_journal (blob_id) VALUES (?1)", [blob])?;
+                }
+                tx.commit()?;
+                Ok(Ok(blob))
+            })
+            .await??;
+        match removed {
+            Some(blob) => {
+                self.drop_blobs(vec![blob]).await?;
+                let _ = self.events.send(ObjectEvent::Removed { bucket: bucket.to_string(), key: key.to_string() });
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Opens an object's body for reading, with what is stored about it.
+    /// Retries the lookup when a concurrent write replaced the body in between.
+    pub async fn open_body(&self, bucket: &str, key: &str) -> Result<(ObjectInfo, std::fs::File), S3Error> {
+        for _ in 0..3 {
+            let info = self.head(bucket, key).await?;
+            let path = self.store.blobs().path(&info.blob_id)?;
+            let opened = tokio::task::spawn_blocking(move || std::fs::File::open(&path).map_err(|e| (path, e)))
+                .await
+                .map_err(|e| StorageError::Worker(e.to_string()))?;
+            match opened {
+                Ok(file) => return Ok((info, file)),
+                Err((_, e)) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err((path, source)) => return Err(StorageError::Io { path, source }.into()),
+            }
+        }
+        Err(S3Error::NoSuchKey { bucket: bucket.to_string(), key: key.to_string() })
+    }
+
+    pub async fn list(&self, bucket: &str, query: ListQuery) -> Result<ListPage, S3Error> {
+        let bucket = bucket.to_string();
+        self.store
+            .call(move |conn| {
+                if !bucket_exists(conn, &bucket)? {
+                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
+                }
+                Ok(Ok(list_page(conn, &bucket, &query)?))
+            })
+            .await?
+    }
+
+    /// Records blob ids S3 is about to make durable or to delete, so a crash in between
+    /// leaves nothing the start-up sweep cannot find.
+    async fn journal(&self, ids: Vec<String>) -> Result<(), StorageError> {
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                for id in &ids {
+                    tx.execute("INSERT OR IGNORE INTO s3_blob_journal (blob_id) VALUES (?1)", [id])?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Deletes journalled blobs no object references any more, then forgets them.
+    async fn drop_blobs(&self, ids: Vec<String>) -> Result<(), StorageError> {
+        let store = self.store.clone();
+        let to_delete = ids.clone();
+        tokio::task::spawn_blocking(move || to_delete.iter().try_for_each(|id| store.blobs().delete(id)))
+            .await
+            .map_err(|e| StorageError::Worker(e.to_string()))??;
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                for id in &ids {
+                    tx.execute("DELETE FROM s3_blob_journal WHERE blob_id = ?1", [id])?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn bucket_exists(conn: &rusqlite::Connection, name: &str) -> Result<bool, StorageError> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE name = ?1)", [name], |r| r.get(0))?)
+}
+
+const OBJECT_COLUMNS: &str =
+    "bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified";
+
+fn select_object(conn: &rusqlite::Connection, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
+    let sql = format!("SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key = ?2");
+    Ok(conn.prepare_cached(&sql)?.query_row(params![bucket, key.as_bytes()], object_from_row).optional()?)
+}
+
+fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectInfo> {
+    let key: Vec<u8> = r.get(1)?;
+    let size: i64 = r.get(3)?;
+    Ok(ObjectInfo {
+        bucket: r.get(0)?,
+        key: String::from_utf8_lossy(&key).into_owned(),
+        blob_id: r.get(2)?,
+        size: u64::try_from(size).unwrap_or(0),
+        etag: r.get(4)?,
+        content_type: r.get(5)?,
+        metadata: from_json(&r.get::<_, String>(6)?),
+        headers: from_json(&r.get::<_, String>(7)?),
+        checksums: from_json(&r.get::<_, String>(8)?),
+        last_modified: from_unix(r.get(9)?),
+    })
+}
+
+/// One page of a listing. Keys sort by their UTF-8 bytes, as S3 sorts them. A common
+/// prefix is reported once and the scan then jumps past every key under it.
+fn list_page(conn: &rusqlite::Connection, bucket: &str, query: &ListQuery) -> Result<ListPage, StorageError> {
+    if query.max_keys == 0 {
+        return Ok(ListPage { entries: Vec::new(), truncated: false, next: None });
+    }
+    let prefix = query.prefix.as_bytes();
+    let upper = successor_of_prefix(prefix);
+    let resume = match &query.after {
+        Cursor::Start => Some(Vec::new()),
+        Cursor::AfterKey(key) => Some(successor_of_key(key.as_bytes())),
+        Cursor::AfterPrefix(p) => successor_of_prefix(p.as_bytes()),
+    };
+    let Some(resume) = resume else {
+        return Ok(ListPage { entries: Vec::new(), truncated: false, next: None });
+    };
+    let mut from = std::cmp::max(resume, prefix.to_vec());
+
+    let sql = format!(
+        "SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key >= ?2 ORDER BY key LIMIT ?3"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut entries = Vec::new();
+    loop {
+        let limit = (query.max_keys - entries.len() + 1) as i64;
+        let batch: Vec<ObjectInfo> =
+            stmt.query_map(params![bucket, from, limit], object_from_row)?.collect::<Result<_, _>>()?;
+        let fetched = batch.len();
+        let mut jumped = false;
+        for object in batch {
+            if upper.as_deref().is_some_and(|upper| object.key.as_bytes() >= upper) {
+                return Ok(ListPage { entries, truncated: false, next: None });
+            }
+            if entries.len() == query.max_keys {
+                let next = match entries.last() {
+                    Some(Entry::Object(o)) => Some(Cursor::AfterKey(o.key.clone())),
+                    Some(Entry::CommonPrefix(p)) => Some(Cursor::AfterPrefix(p.clone())),
+                    None => None,
+                };
+                return Ok(ListPage { entries, truncated: true, next });
+            }
+            let rest = object.key.get(query.prefix.len()..).unwrap_or("");
+            let delimiter = query.delimiter.as_deref().filter(|d| !d.is_empty());
+            if let Some(pos) = delimiter.and_then(|d| rest.find(d).map(|p| p + d.len())) {
+                let common = object.key[..query.prefix.len() + pos].to_string();
+                match successor_of_prefix(common.as_bytes()) {
+                    Some(next) => from = next,
+                    None => {
+                        entries.push(Entry::CommonPrefix(common));
+                        return Ok(ListPage { entries, truncated: false, next: None });
+                    }
+                }
+                entries.push(Entry::CommonPrefix(common));
+                jumped = true;
+                break;
+            }
+            from = successor_of_key(object.key.as_bytes());
+            entries.push(Entry::Object(object));
+        }
+        if !jumped && (fetched as i64) < limit {
+            return Ok(ListPage { entries, truncated: false, next: None });
+        }
+    }
+}
+
+/// The smallest byte string greater than `key`.
+fn successor_of_key(key: &[u8]) -> Vec<u8> {
+    let mut next = key.to_vec();
+    next.push(0);
+    next
+}
+
+/// The smallest byte string greater than every string starting with `prefix`; `None`
+/// when there is none (empty prefix, or only 0xFF bytes).
+fn successor_of_prefix(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut next = prefix.to_vec();
+    while let Some(last) = next.pop() {
+        if last < 0xFF {
+            next.push(last + 1);
+            return Some(next);
+        }
+    }
+    None
+}
+
+fn from_unix(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "{}".into())
+}
+
+fn from_json<T: for<'de> Deserialize<'de> + Default>(text: &str) -> T {
+    serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_successor_skips_everything_under_the_prefix() {
+        assert_eq!(successor_of_prefix(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(successor_of_prefix(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(successor_of_prefix(b""), None);
+        assert!(successor_of_key(b"a/") < b"a/b".to_vec());
+        assert!(successor_of_key(b"a/") > b"a/".to_vec());
+    }
+}

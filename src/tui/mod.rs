@@ -1,0 +1,78 @@
+//! The terminal dashboard. `app` holds the state and `update`, `view` draws it, `load`
+//! fetches through the SDK clients in background tasks. This module only runs the loop:
+//! terminal events and finished loads become actions; rendering never waits on the network.
+//!
+//! May use `cloud` and `workshop`; knows nothing of the local cloud's internals.
+
+pub mod app;
+pub mod load;
+pub mod view;
+
+use std::time::Duration;
+
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use app::{Action, App, Effect};
+use load::Source;
+
+/// How often the current view refreshes by itself.
+const REFRESH_EVERY: Duration = Duration::from_secs(3);
+
+/// Runs the dashboard until the user quits. The terminal is restored on every exit path,
+/// including a panic.
+pub async fn run(source: Source, target: String) -> anyhow::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    let result = event_loop(&mut terminal, source, target).await;
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+async fn event_loop(terminal: &mut ratatui::DefaultTerminal, source: Source, target: String) -> anyhow::Result<()> {
+    let mut app = App::new(target);
+    let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
+    let mut events = EventStream::new();
+    let mut ticks = tokio::time::interval(REFRESH_EVERY);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+    let effects = app.start();
+    run_effects(&source, &tx, effects);
+    loop {
+        terminal.draw(|frame| view::view(&mut app, frame))?;
+        let action = tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(Event::Key(key))) if key.kind == crossterm::event::KeyEventKind::Press => Action::Key(key),
+                Some(Ok(Event::Mouse(mouse))) => Action::Mouse(mouse),
+                // A resize only needs a redraw, which the loop does anyway.
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e.into()),
+                None => return Ok(()),
+            },
+            Some(action) = rx.recv() => action,
+            _ = ticks.tick() => Action::Tick,
+        };
+        let effects = app::update(&mut app, action);
+        if app.quit {
+            return Ok(());
+        }
+        run_effects(&source, &tx, effects);
+    }
+}
+
+fn run_effects(source: &Source, tx: &mpsc::UnboundedSender<Action>, effects: Vec<Effect>) {
+    for effect in effects {
+        let source = source.clone();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let loaded = match effect {
+                Effect::Load(tab) => load::load(&source, tab).await,
+                Effect::CheckHealth => load::health(&source).await,
+            };
+            // The dashboard may have quit meanwhile; then nobody needs the result.
+            let _ = tx.send(Action::Loaded(loaded));
+        });
+    }
+}

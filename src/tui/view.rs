@@ -1,0 +1,436 @@
+//! Drawing the [`App`]: a tab bar, the current view, a status bar, and the help overlay.
+//! Pure rendering: everything shown comes from the state, nothing is fetched here.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
+
+use super::app::{App, Health, Loadable, StepStatus, Tab};
+
+pub fn view(app: &mut App, frame: &mut Frame) {
+    let [tabs, body, status] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    draw_tabs(app, frame, tabs);
+    match app.tab {
+        Tab::Lab => draw_lab(app, frame, body),
+        Tab::Executions => draw_executions(app, frame, body),
+        Tab::Faces => draw_faces(app, frame, body),
+        Tab::Photos => draw_photos(app, frame, body),
+        Tab::Riders => draw_riders(app, frame, body),
+        Tab::Outbox => draw_outbox(app, frame, body),
+    }
+    draw_status(app, frame, status);
+    if app.show_help {
+        draw_help(frame, body);
+    }
+}
+
+fn draw_tabs(app: &mut App, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    let mut column = area.x;
+    app.tab_hitboxes.clear();
+    for (i, tab) in Tab::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, tab.title());
+        let width = label.chars().count() as u16;
+        app.tab_hitboxes.push((*tab, column, column + width.saturating_sub(1)));
+        column += width;
+        let style = if *tab == app.tab {
+            Style::new().fg(Color::Black).bg(Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new().fg(Color::Gray)
+        };
+        spans.push(Span::styled(label, style));
+    }
+    spans.push(Span::raw("  ? help  q quit").dark_gray());
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
+    let (health, color) = match &app.health {
+        Health::Unknown => ("connecting…".to_string(), Color::Yellow),
+        Health::Up => ("connected".to_string(), Color::Green),
+        Health::Down(e) => (format!("unreachable: {e}"), Color::Red),
+    };
+    let mut spans = vec![
+        Span::styled(" ● ", Style::new().fg(color)),
+        Span::raw(format!("{}  ", app.target)),
+        Span::styled(health, Style::new().fg(color)),
+    ];
+    if app.editing_filter || !app.filter.is_empty() {
+        spans.push(Span::raw("   filter: ").bold());
+        spans.push(Span::raw(app.filter.clone()));
+        if app.editing_filter {
+            spans.push(Span::raw("▏"));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(Style::new().bg(Color::Rgb(30, 30, 40))), area);
+}
+
+/// The placeholder text for a view whose data is not there.
+fn not_loaded<T>(loadable: &Loadable<T>, what: &str) -> Option<String> {
+    match loadable {
+        Loadable::NotLoaded | Loadable::Loading => Some(format!("Loading {what}…")),
+        Loadable::Failed(message) => Some(message.clone()),
+        Loadable::Loaded(_) => None,
+    }
+}
+
+fn draw_message(frame: &mut Frame, area: Rect, title: &str, message: &str) {
+    let block = Block::new().borders(Borders::ALL).title(format!(" {title} "));
+    frame.render_widget(Paragraph::new(message.to_string()).wrap(Wrap { trim: true }).block(block), area);
+}
+
+fn draw_table(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    header: &[&str],
+    widths: &[Constraint],
+    rows: Vec<Row<'static>>,
+    selected: usize,
+    empty: &str,
+) {
+    let block = Block::new().borders(Borders::ALL).title(title);
+    if rows.is_empty() {
+        frame.render_widget(Paragraph::new(empty.to_string()).wrap(Wrap { trim: true }).block(block), area);
+        return;
+    }
+    let header = Row::new(header.iter().map(|h| Cell::from(h.to_string())))
+        .style(Style::new().add_modifier(Modifier::BOLD).fg(Color::Cyan));
+    let table = Table::new(rows, widths.to_vec())
+        .header(header)
+        .block(block)
+        .row_highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
+        .highlight_symbol("› ");
+    let mut state = TableState::default().with_selected(Some(selected));
+    frame.render_stateful_widget(table, area, &mut state);
+}
+
+fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(message) = not_loaded(&app.lab, "the workshop's progress") {
+        return draw_message(frame, area, "Lab", &message);
+    }
+    let steps = app.lab.rows().cloned().unwrap_or_default();
+    let rows = steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let (mark, color) = match step.status {
+                StepStatus::Done => ("✔ done", Color::Green),
+                StepStatus::Todo => ("○ to do", Color::Yellow),
+                StepStatus::Unavailable => ("– n/a", Color::DarkGray),
+            };
+            Row::new(vec![
+                Cell::from(format!("{}.", i + 1)),
+                Cell::from(step.title.clone()),
+                Cell::from(mark).style(Style::new().fg(color)),
+                Cell::from(step.detail.clone()).style(Style::new().fg(Color::Gray)),
+            ])
+        })
+        .collect();
+    draw_table(
+        frame,
+        area,
+        " Lab: the rider-photo workshop, step by step ".into(),
+        &["", "Step", "Status", "What is there"],
+        &[Constraint::Length(3), Constraint::Percentage(35), Constraint::Length(8), Constraint::Fill(1)],
+        rows,
+        app.selected,
+        "No steps.",
+    );
+}
+
+fn status_color(status: &str) -> Color {
+    match status {
+        "SUCCEEDED" => Color::Green,
+        "RUNNING" | "PENDING_REDRIVE" => Color::Yellow,
+        "FAILED" | "TIMED_OUT" | "ABORTED" => Color::Red,
+        _ => Color::Gray,
+    }
+}
+
+fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(message) = not_loaded(&app.executions, "executions") {
+        return draw_message(frame, area, "Executions", &message);
+    }
+    let rows: Vec<Row> = app
+        .executions
+        .rows()
+        .into_iter()
+        .flatten()
+        .filter(|e| app.matches_filter(&format!("{} {} {}", e.name, e.state_machine, e.status)))
+        .map(|e| {
+            Row::new(vec![
+                Cell::from(e.name.clone()),
+                Cell::from(e.state_machine.clone()),
+                Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
+                Cell::from(e.started.clone()),
+                Cell::from(e.duration.clone()),
+            ])
+        })
+        .collect();
+    let count = rows.len();
+    draw_table(
+        frame,
+        area,
+        format!(" Executions ({count}), newest first "),
+        &["Name", "State machine", "Status", "Started", "Duration"],
+        &[
+            Constraint::Fill(2),
+            Constraint::Fill(2),
+            Constraint::Length(10),
+            Constraint::Length(19),
+            Constraint::Length(9),
+        ],
+        rows,
+        app.selected,
+        "No executions yet. Start one from the Lab view.",
+    );
+}
+
+fn draw_faces(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(message) = not_loaded(&app.faces, "faces") {
+        return draw_message(frame, area, "Faces", &message);
+    }
+    let rows: Vec<Row> = app
+        .faces
+        .rows()
+        .into_iter()
+        .flatten()
+        .filter(|f| app.matches_filter(&format!("{} {}", f.face_id, f.user)))
+        .map(|f| {
+            Row::new(vec![
+                Cell::from(f.face_id.clone()),
+                Cell::from(f.user.clone()),
+                Cell::from(format!("{:.1}", f.confidence)),
+            ])
+        })
+        .collect();
+    let count = rows.len();
+    draw_table(
+        frame,
+        area,
+        format!(" Faces in the collection ({count}) "),
+        &["FaceId", "User", "Confidence"],
+        &[Constraint::Length(38), Constraint::Fill(1), Constraint::Length(10)],
+        rows,
+        app.selected,
+        "No faces indexed yet.",
+    );
+}
+
+fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / (1 << 20) as f64),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / (1 << 10) as f64),
+        b => format!("{b} B"),
+    }
+}
+
+fn draw_photos(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(message) = not_loaded(&app.photos, "photos") {
+        return draw_message(frame, area, "Photos", &message);
+    }
+    let rows: Vec<Row> = app
+        .photos
+        .rows()
+        .into_iter()
+        .flatten()
+        .filter(|o| app.matches_filter(&format!("{} {}", o.bucket, o.key)))
+        .map(|o| {
+            Row::new(vec![
+                Cell::from(o.bucket.clone()),
+                Cell::from(o.key.clone()),
+                Cell::from(human_size(o.size)),
+                Cell::from(o.modified.clone()),
+            ])
+        })
+        .collect();
+    let count = rows.len();
+    draw_table(
+        frame,
+        area,
+        format!(" Photos and thumbnails ({count}) "),
+        &["Bucket", "Key", "Size", "Modified"],
+        &[Constraint::Fill(1), Constraint::Fill(2), Constraint::Length(9), Constraint::Length(19)],
+        rows,
+        app.selected,
+        "The workshop's buckets are empty.",
+    );
+}
+
+fn draw_riders(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(message) = not_loaded(&app.riders, "riders") {
+        return draw_message(frame, area, "Riders", &message);
+    }
+    let rows: Vec<Row> = app
+        .riders
+        .rows()
+        .into_iter()
+        .flatten()
+        .filter(|r| app.matches_filter(&format!("{} {}", r.user, r.face_id)))
+        .map(|r| {
+            Row::new(vec![
+                Cell::from(r.user.clone()),
+                Cell::from(r.face_id.clone()),
+                Cell::from(r.photo.clone()),
+                Cell::from(r.thumbnail.clone()),
+            ])
+        })
+        .collect();
+    let count = rows.len();
+    draw_table(
+        frame,
+        area,
+        format!(" Riders ({count}) — each user can register once (attribute_not_exists(Username)) "),
+        &["User", "FaceId", "Photo", "Thumbnail"],
+        &[Constraint::Fill(1), Constraint::Length(38), Constraint::Fill(2), Constraint::Fill(2)],
+        rows,
+        app.selected,
+        "No riders registered yet.",
+    );
+}
+
+fn draw_outbox(app: &App, frame: &mut Frame, area: Rect) {
+    if let Some(message) = not_loaded(&app.outbox, "the outbox") {
+        return draw_message(frame, area, "Outbox", &message);
+    }
+    let mails: Vec<_> = app
+        .outbox
+        .rows()
+        .into_iter()
+        .flatten()
+        .filter(|m| app.matches_filter(&format!("{} {} {}", m.to, m.subject, m.body)))
+        .collect();
+    let [list, detail] = Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(area);
+    let rows: Vec<Row> = mails
+        .iter()
+        .map(|m| Row::new(vec![Cell::from(m.sent.clone()), Cell::from(m.to.clone()), Cell::from(m.subject.clone())]))
+        .collect();
+    draw_table(
+        frame,
+        list,
+        format!(" Outbox ({}) — mail the notification function sent ", mails.len()),
+        &["Sent", "To", "Subject"],
+        &[Constraint::Length(19), Constraint::Fill(1), Constraint::Fill(2)],
+        rows,
+        app.selected,
+        "No mail sent yet.",
+    );
+    if let Some(mail) = mails.get(app.selected) {
+        let text = format!("From: {}\nTo: {}\nSubject: {}\n\n{}", mail.from, mail.to, mail.subject, mail.body);
+        frame.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .block(Block::new().borders(Borders::ALL).title(" Message ")),
+            detail,
+        );
+    }
+}
+
+fn draw_help(frame: &mut Frame, area: Rect) {
+    let keys = [
+        ("1-6, Tab, ←/→, h/l", "switch view"),
+        ("↑/↓, j/k", "move"),
+        ("PgUp/PgDn, Home/End", "move by a page, to the ends"),
+        ("/", "filter the list (Enter keeps it, Esc clears it)"),
+        ("r", "refresh now (views also refresh every few seconds)"),
+        ("mouse", "click a tab or a row, scroll the list"),
+        ("?", "this help"),
+        ("q, Ctrl-C", "quit"),
+    ];
+    let lines: Vec<Line> = keys
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![Span::styled(format!("{k:>22}  "), Style::new().fg(Color::Cyan).bold()), Span::raw(*what)])
+        })
+        .collect();
+    let width = area.width.min(76);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(" Keys (any key closes) ")),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::app::{Action, LabStep, Loaded, ObjectRow, update};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use ratatui::{Terminal, backend::TestBackend};
+
+    fn render(app: &mut App, width: u16, height: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        terminal.draw(|frame| view(app, frame)).unwrap();
+        let buffer = terminal.backend().buffer().clone();
+        (0..height)
+            .map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn lab_lists_steps_with_their_status_at_80_by_24() {
+        let mut app = App::new("local cloud http://127.0.0.1:4566");
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Lab(Ok(vec![
+                LabStep {
+                    title: "Create the collection".into(),
+                    status: StepStatus::Done,
+                    detail: "rider-photos, 0 faces".into(),
+                },
+                LabStep { title: "Deploy".into(), status: StepStatus::Todo, detail: "no riders table".into() },
+            ]))),
+        );
+        let screen = render(&mut app, 80, 24);
+        assert!(screen.contains("Create the collection"), "{screen}");
+        assert!(screen.contains("✔ done"));
+        assert!(screen.contains("○ to do"));
+        assert!(screen.contains("local cloud http://127.0.0.1:4566"));
+    }
+
+    #[test]
+    fn a_failed_view_shows_its_reason() {
+        let mut app = App::new("local");
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::NONE)));
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Riders(Err("The riders table wildrydes-riders does not exist yet.".into()))),
+        );
+        let screen = render(&mut app, 80, 24);
+        assert!(screen.contains("does not exist yet"), "{screen}");
+    }
+
+    #[test]
+    fn photos_render_sizes_readably_and_help_overlays_the_view() {
+        let mut app = App::new("local");
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE)));
+        let row = ObjectRow {
+            bucket: "wildrydes-riderphotos".into(),
+            key: "1_selfie.jpg".into(),
+            size: 220_706,
+            modified: "2026-11-25 01:00:00".into(),
+        };
+        update(&mut app, Action::Loaded(Loaded::Photos(Ok(vec![row]))));
+        let screen = render(&mut app, 100, 30);
+        assert!(screen.contains("215.5 KB"), "{screen}");
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)));
+        let screen = render(&mut app, 100, 30);
+        assert!(screen.contains("filter the list"), "{screen}");
+    }
+
+    #[test]
+    fn tiny_terminals_do_not_panic() {
+        let mut app = App::new("local");
+        app.show_help = true;
+        for (w, h) in [(1, 1), (10, 3), (20, 5), (80, 24), (200, 60)] {
+            render(&mut app, w, h);
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Real clients no one here wrote — the aws CLI and boto3 from PyPI — against the real
+//! `wildrydes serve` binary, unchanged but for the endpoint.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{ServerProcess, test_venv};
+
+/// Runs `aws ARGS…` against `endpoint` with the local credentials; returns stdout, and
+/// fails the test with stderr when the command fails.
+fn aws(venv: &Path, endpoint: &str, args: &[&str]) -> String {
+    let output = aws_command(venv, endpoint, args).output().expect("aws CLI runs");
+    assert!(output.status.success(), "aws {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Runs `aws ARGS…` expecting failure; returns stderr.
+fn aws_fails(venv: &Path, endpoint: &str, args: &[&str]) -> String {
+    let output = aws_command(venv, endpoint, args).output().expect("aws CLI runs");
+    assert!(!output.status.success(), "aws {} should have failed", args.join(" "));
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn aws_command(venv: &Path, endpoint: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(venv.join("bin/aws"));
+    cmd.arg("--endpoint-url")
+        .arg(endpoint)
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "wildrydes")
+        .env("AWS_SECRET_ACCESS_KEY", "wildrydes")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE");
+    cmd
+}
+
+fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn aws_cli_s3_commands_work_against_serve() {
+    let Some(venv) = test_venv("aws_cli_s3_commands_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let photo = work.path().join("1_happy_face.jpg");
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&photo, &bytes).unwrap();
+
+    aws(&venv, e, &["s3", "mb", "s3://wildrydes-riderphotos"]);
+    aws(&venv, e, &["s3", "cp", photo.to_str().unwrap(), "s3://wildrydes-riderphotos/1_happy_face.jpg"]);
+    let listing = aws(&venv, e, &["s3", "ls", "s3://wildrydes-riderphotos"]);
+    assert!(listing.contains("1_happy_face.jpg") && listing.contains("200000"), "{listing}");
+
+    let head = json(&aws(
+        &venv,
+        e,
+        &["s3api", "head-object", "--bucket", "wildrydes-riderphotos", "--key", "1_happy_face.jpg"],
+    ));
+    assert_eq!(head["ContentLength"], 200000);
+    let md5 = format!("\"{}\"", hex::encode(<md5::Md5 as md5::Digest>::digest(&bytes)));
+    assert_eq!(head["ETag"], md5.as_str());
+
+    let back = work.path().join("back.jpg");
+    aws(&venv, e, &["s3", "cp", "s3://wildrydes-riderphotos/1_happy_face.jpg", back.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&back).unwrap(), bytes);
+
+    let err = aws_fails(&venv, e, &["s3", "rb", "s3://wildrydes-riderphotos"]);
+    assert!(err.contains("BucketNotEmpty"), "{err}");
+    aws(&venv, e, &["s3", "rm", "s3://wildrydes-riderphotos/1_happy_face.jpg"]);
+    let listing = aws(&venv, e, &["s3", "ls", "s3://wildrydes-riderphotos"]);
+    assert!(!listing.contains("1_happy_face.jpg"), "{listing}");
+    aws(&venv, e, &["s3", "rb", "s3://wildrydes-riderphotos"]);
+    let err = aws_fails(&venv, e, &["s3", "ls", "s3://wildrydes-riderphotos"]);
+    assert!(err.contains("NoSuchBucket"), "{err}");
+}
+
+#[test]
+fn aws_cli_dynamodb_commands_work_against_serve() {
+    let Some(venv) = test_venv("aws_cli_dynamodb_commands_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+
+    let created = json(&aws(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            "wildrydes-riders",
+            "--attribute-definitions",
+            "AttributeName=Username,AttributeType=S",
+            "--key-schema",
+            "AttributeName=Username,KeyType=HASH",
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+        ],
+    ));
+    assert_eq!(created["TableDescription"]["TableName"], "wildrydes-riders");
+    aws(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "wildrydes-riders",
+            "--item",
+            r#"{"Username": {"S": "user_a"}, "faceId": {"S": "f-1"}, "visits": {"N": "3"}}"#,
+            "--condition-expression",
+            "attribute_not_exists(Username)",
+        ],
+    );
+    let err = aws_fails(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "put-item",
+            "--table-name",
+            "wildrydes-riders",
+            "--item",
+            r#"{"Username": {"S": "user_a"}, "faceId": {"S": "f-2"}}"#,
+            "--condition-expression",
+            "attribute_not_exists(Username)",
+        ],
+    );
+    assert!(err.contains("ConditionalCheckFailedException"), "{err}");
+
+    let item = json(&aws(
+        &venv,
+        e,
+        &["dynamodb", "get-item", "--table-name", "wildrydes-riders", "--key", r#"{"Username": {"S": "user_a"}}"#],
+    ));
+    assert_eq!(item["Item"]["faceId"]["S"], "f-1", "the failed conditional put changed nothing");
+    assert_eq!(item["Item"]["visits"]["N"], "3");
+
+    let query = json(&aws(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "query",
+            "--table-name",
+            "wildrydes-riders",
+            "--key-condition-expression",
+            "Username = :u",
+            "--expression-attribute-values",
+            r#"{":u": {"S": "user_a"}}"#,
+        ],
+    ));
+    assert_eq!(query["Count"], 1);
+    let scan = json(&aws(&venv, e, &["dynamodb", "scan", "--table-name", "wildrydes-riders"]));
+    assert_eq!(scan["Count"], 1);
+    assert_eq!(scan["Items"][0]["Username"]["S"], "user_a");
+
+    aws(&venv, e, &["dynamodb", "delete-table", "--table-name", "wildrydes-riders"]);
+    let err = aws_fails(&venv, e, &["dynamodb", "scan", "--table-name", "wildrydes-riders"]);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+}
+
+#[test]
+fn aws_cli_sesv2_send_email_lands_in_the_outbox() {
+    let Some(venv) = test_venv("aws_cli_sesv2_send_email_lands_in_the_outbox") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+
+    aws(&venv, e, &["sesv2", "create-email-identity", "--email-identity", "noreply@wildrydes.example"]);
+    let sent = json(&aws(
+        &venv,
+        e,
+        &[
+            "sesv2",
+            "send-email",
+            "--from-email-address",
+            "noreply@wildrydes.example",
+            "--destination",
+            "ToAddresses=operator@wildrydes.example",
+            "--content",
+            r#"{"Simple": {"Subject": {"Data": "Photo rejected"}, "Body": {"Text": {"Data": "Detected 2 faces in the photo."}}}}"#,
+        ],
+    ));
+    let message_id = sent["MessageId"].as_str().expect("a MessageId").to_string();
+
+    let err = aws_fails(
+        &venv,
+        e,
+        &[
+            "sesv2",
+            "send-email",
+            "--from-email-address",
+            "stranger@elsewhere.example",
+            "--destination",
+            "ToAddresses=operator@wildrydes.example",
+            "--content",
+            r#"{"Simple": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}}}"#,
+        ],
+    );
+    assert!(err.contains("MessageRejected"), "{err}");
+
+    let outbox = outbox(e);
+    let messages = outbox["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 1, "only the verified sender's mail is in the outbox: {outbox}");
+    assert_eq!(messages[0]["messageId"], message_id.as_str());
+    assert_eq!(messages[0]["subject"], "Photo rejected");
+}
+
+#[test]
+fn boto3_script_works_against_serve() {
+    let Some(venv) = test_venv("boto3_script_works_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let script = r#"
+import json, sys, boto3
+from botocore.config import Config
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
+          aws_access_key_id="wildrydes", aws_secret_access_key="wildrydes")
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
+s3.create_bucket(Bucket="thumbnails")
+s3.put_object(Bucket="thumbnails", Key="user_a/thumb.jpg", Body=b"abc", ContentType="image/jpeg",
+              Metadata={"rider": "user_a"})
+got = s3.get_object(Bucket="thumbnails", Key="user_a/thumb.jpg")
+listing = s3.list_objects_v2(Bucket="thumbnails", Prefix="user_a/")
+ddb = boto3.client("dynamodb", **kw)
+ddb.create_table(TableName="riders", KeySchema=[{"AttributeName": "Username", "KeyType": "HASH"}],
+                 AttributeDefinitions=[{"AttributeName": "Username", "AttributeType": "S"}],
+                 BillingMode="PAY_PER_REQUEST")
+ddb.put_item(TableName="riders", Item={"Username": {"S": "user_a"}, "n": {"N": "1.50"}})
+item = ddb.get_item(TableName="riders", Key={"Username": {"S": "user_a"}})["Item"]
+try:
+    ddb.get_item(TableName="nope", Key={"Username": {"S": "x"}})
+    missing = None
+except ddb.exceptions.ResourceNotFoundException as e:
+    missing = e.response["Error"]["Code"]
+print(json.dumps({
+    "body": got["Body"].read().decode(), "type": got["ContentType"], "meta": got["Metadata"],
+    "keys": [o["Key"] for o in listing.get("Contents", [])],
+    "n": item["n"]["N"], "missing": missing,
+}))
+"#;
+    let output =
+        Command::new(venv.join("bin/python")).args(["-c", script, &server.endpoint]).output().expect("python runs");
+    assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
+    let result = json(String::from_utf8_lossy(&output.stdout).trim());
+    assert_eq!(result["body"], "abc");
+    assert_eq!(result["type"], "image/jpeg");
+    assert_eq!(result["meta"]["rider"], "user_a");
+    assert_eq!(result["keys"], serde_json::json!(["user_a/thumb.jpg"]));
+    assert_eq!(result["n"], "1.5", "DynamoDB normalises numbers");
+    assert_eq!(result["missing"], "ResourceNotFoundException");
+}
+
+/// The outbox as the dashboard reads it.
+fn outbox(endpoint: &str) -> serde_json::Value {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let uri: http::Uri = format!("{endpoint}/_wildrydes/outbox").parse().unwrap();
+        let resp = client.get(uri).await.expect("outbox reachable");
+        use http_body_util::BodyExt;
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        serde_json::from_slice(&body).expect("outbox is JSON")
+    })
+}
