@@ -593,7 +593,9 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
 
     let mut ledger = Ledger::default();
     let mut server = Some(server);
+    let started = Instant::now();
     let (mut acked_total, mut in_flight_total) = (0usize, 0usize);
+    let mut acked_by_kind = [0usize; 3];
     for round in 0..kills {
         let running = server.take().unwrap_or_else(|| Server::start(&data_dir, &log));
         let clients = clients(&running.endpoint).await;
@@ -620,6 +622,13 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
             let out = task.await.expect("writer task");
             assert!(out.errors.is_empty(), "round {round} (seed {seed}, pid {pid}):\n{}", out.errors.join("\n"));
             acked_total += out.acked.len();
+            for (write, _) in &out.acked {
+                acked_by_kind[match write {
+                    Write::Email { .. } => 0,
+                    Write::Object { .. } => 1,
+                    Write::Item { .. } => 2,
+                }] += 1;
+            }
             in_flight_total += out.in_flight.len();
             for (write, message_id) in out.acked {
                 ledger.durable.insert(write.id().to_string(), (write, message_id));
@@ -639,10 +648,14 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
     assert!(problems.is_empty(), "after the last restart (seed {seed}):\n{}", problems.join("\n"));
     let in_flight_stored = in_flight_total - ledger.maybe.len();
     println!(
-        "crash test: {kills} kills survived; {acked_total} acknowledged writes, {in_flight_total} in flight at a kill \
-         ({in_flight_stored} of them found stored, intact); {} acknowledged-write checks after restarts; \
-         integrity_check ok {kills} times",
-        ledger.checks
+        "crash test: {kills} kills survived; {acked_total} acknowledged writes ({} emails, {} objects, {} items), \
+         {in_flight_total} in flight at a kill ({in_flight_stored} of them found stored, intact); \
+         {} acknowledged-write checks after restarts; integrity_check ok {kills} times; {:.1} s",
+        acked_by_kind[0],
+        acked_by_kind[1],
+        acked_by_kind[2],
+        ledger.checks,
+        started.elapsed().as_secs_f64()
     );
     assert!(acked_total > 0, "the load acknowledged no write at all");
     let _ = Command::new("kill").args(["-s", "TERM", &running.pid().to_string()]).status();

@@ -218,8 +218,7 @@ fn difference<T: PartialEq>(a: Vec<T>, b: &[T]) -> Vec<T> {
 /// Applies an update to `old` (the stored item, or just the key for a new item). Every
 /// SET value is computed from the item as it was before the update, as in DynamoDB.
 pub fn apply_update(update: &Update, old: &Item) -> Result<Item, ApiError> {
-    let values: Vec<AttrValue> =
-        update.set.iter().map(|(_, v)| set_value(v, old)).collect::<Result<_, _>>()?;
+    let values: Vec<AttrValue> = update.set.iter().map(|(_, v)| set_value(v, old)).collect::<Result<_, _>>()?;
     let mut new = old.clone();
     for ((path, _), value) in update.set.iter().zip(values) {
         set_path(&mut new, path, value)?;
