@@ -228,7 +228,7 @@ impl Write {
         match kinds[rng.below(kinds.len() as u64) as usize] {
             1 => {
                 // Mostly small objects, now and then one of a few hundred KiB.
-                let len = if rng.below(8) == 0 { rng.below(512 * 1024) } else { rng.below(8 * 1024) };
+                let len = if rng.below(16) == 0 { rng.below(256 * 1024) } else { rng.below(8 * 1024) };
                 Write::Object { key: format!("photos/{id}.bin"), bytes: rng.bytes(len as usize) }
             }
             2 => {
@@ -458,24 +458,32 @@ async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services
             }
         }
         let present: HashSet<String> = keys.iter().cloned().collect();
+        let mut expected = Vec::new();
         for key in &keys {
             let Some(Write::Object { bytes, .. }) = ledger.expected(key) else {
                 problems.push(format!("{key}: in the bucket but never put"));
                 continue;
             };
             checks += usize::from(ledger.durable.contains_key(key));
-            match clients.s3.get_object().bucket(BUCKET).key(key).send().await {
-                Ok(got) => match got.body.collect().await {
-                    Ok(body) => {
-                        if body.into_bytes().as_ref() != bytes.as_slice() {
-                            problems.push(format!("{key}: stored bytes differ from the bytes put"));
-                        }
-                    }
-                    Err(e) => problems.push(format!("{key}: reading the body: {e}")),
-                },
-                Err(e) => problems.push(format!("{key}: listed but GetObject failed: {e:?}")),
-            }
+            expected.push((key.clone(), bytes));
         }
+        // A few reads at a time: the check is the bulk of the test's time.
+        use futures::StreamExt;
+        let found: Vec<Option<String>> = futures::stream::iter(expected)
+            .map(|(key, bytes)| async move {
+                match clients.s3.get_object().bucket(BUCKET).key(&key).send().await {
+                    Ok(got) => match got.body.collect().await {
+                        Ok(body) => (body.into_bytes().as_ref() != bytes.as_slice())
+                            .then(|| format!("{key}: stored bytes differ from the bytes put")),
+                        Err(e) => Some(format!("{key}: reading the body: {e}")),
+                    },
+                    Err(e) => Some(format!("{key}: listed but GetObject failed: {e:?}")),
+                }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        problems.extend(found.into_iter().flatten());
         for (id, (write, _)) in &ledger.durable {
             if matches!(write, Write::Object { .. }) && !present.contains(id) {
                 problems.push(format!("{id}: acknowledged but missing from the bucket"));
@@ -612,7 +620,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
                 tokio::spawn(writer(clients.clone(), writer_rng, prefix, services, killed.clone()))
             })
             .collect();
-        let delay = Duration::from_millis(40 + rng.below(360));
+        let delay = Duration::from_millis(30 + rng.below(270));
         tokio::time::sleep(delay).await;
         killed.store(true, Ordering::SeqCst);
         let pid = running.pid();
