@@ -3,4 +3,5 @@
 
 mod common;
 
+mod asl_conformance;
 mod auth;

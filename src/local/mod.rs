@@ -11,6 +11,7 @@ pub mod protocol;
 pub mod s3;
 pub mod ses;
 pub mod sigv4;
+pub mod stepfunctions;
 pub mod storage;
 
 mod router;
