@@ -3,6 +3,7 @@
 
 mod common;
 
+mod asl_conformance;
 mod auth;
 mod compat;
 mod stepfunctions;
