@@ -198,7 +198,10 @@ async fn pass_chain_succeeds_with_aws_output_history_and_description() {
         )
         .await;
     let arn = sfn.start_execution(&sm, &json!({"userId": "user_a"})).await;
-    assert_eq!(arn, "arn:aws:states:us-east-1:000000000000:execution:PassChain:".to_string() + arn.rsplit(':').next().unwrap());
+    assert_eq!(
+        arn,
+        "arn:aws:states:us-east-1:000000000000:execution:PassChain:".to_string() + arn.rsplit(':').next().unwrap()
+    );
     let d = sfn.finish(&arn).await;
     assert_eq!(d.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
@@ -283,7 +286,7 @@ async fn choice_wait_parallel_and_map_run_to_completion() {
         "WaitStateEntered",
         "ParallelStateEntered",
         "ParallelStateStarted",
-        "ParallelStateSucceeded",
+        "ParallelStateExited",
         "MapStateEntered",
         "MapStateStarted",
         "MapIterationStarted",
@@ -381,7 +384,10 @@ async fn failing_task_is_caught_and_its_error_reaches_the_catcher() {
     let d = sfn.finish(&arn).await;
     assert_eq!(d.status, ExecutionStatus::Succeeded);
     let output: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
-    assert_eq!(output, json!({"k": "v", "errorInfo": {"Error": "CustomError", "Cause": "the function failed on purpose"}}));
+    assert_eq!(
+        output,
+        json!({"k": "v", "errorInfo": {"Error": "CustomError", "Cause": "the function failed on purpose"}})
+    );
     let t = types(&sfn.history(&arn).await);
     assert!(t.contains(&"LambdaFunctionFailed".to_string()), "{t:?}");
 }
@@ -423,7 +429,14 @@ async fn a_wait_survives_a_restart_and_completes_after_it() {
     assert_history_is_whole(&events);
     assert_eq!(
         types(&events),
-        ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "WaitStateEntered",
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
     );
 }
 
@@ -478,7 +491,8 @@ async fn executions_mid_wait_resume_after_kill_dash_nine() {
         .state_machine_arn;
     let mut arns = Vec::new();
     for i in 0..3 {
-        let out = client.start_execution().state_machine_arn(&sm).input(json!({"i": i}).to_string()).send().await.unwrap();
+        let out =
+            client.start_execution().state_machine_arn(&sm).input(json!({"i": i}).to_string()).send().await.unwrap();
         arns.push(out.execution_arn);
     }
     server.kill_hard();
@@ -507,7 +521,10 @@ async fn invalid_definitions_are_refused_and_nothing_is_created() {
         ("missing StartAt", r#"{"States": {"A": {"Type": "Pass", "End": true}}}"#),
         ("Next to a missing state", r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}"#),
         ("unknown field", r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Bogus": 1}}}"#),
-        ("Choice without Choices", r#"{"StartAt": "A", "States": {"A": {"Type": "Choice", "Default": "B"}, "B": {"Type": "Succeed"}}}"#),
+        (
+            "Choice without Choices",
+            r#"{"StartAt": "A", "States": {"A": {"Type": "Choice", "Default": "B"}, "B": {"Type": "Succeed"}}}"#,
+        ),
         ("JSONata", r#"{"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}"#),
     ];
     for (what, definition) in cases {
@@ -522,7 +539,11 @@ async fn invalid_definitions_are_refused_and_nothing_is_created() {
             .unwrap_err()
             .into_service_error();
         assert_eq!(code(&e), "InvalidDefinition", "{what}");
-        assert!(e.message().unwrap_or("").starts_with("Invalid State Machine Definition: '"), "{what}: {:?}", e.message());
+        assert!(
+            e.message().unwrap_or("").starts_with("Invalid State Machine Definition: '"),
+            "{what}: {:?}",
+            e.message()
+        );
     }
     let list = sfn.client.list_state_machines().send().await.unwrap();
     assert!(list.state_machines.is_empty());
@@ -640,7 +661,8 @@ async fn execution_names_are_idempotent_while_running_and_unique_after() {
     let sm = sfn
         .create("Named", &json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": true}}}))
         .await;
-    let start = |input: &'static str| sfn.client.start_execution().state_machine_arn(&sm).name("run-1").input(input).send();
+    let start =
+        |input: &'static str| sfn.client.start_execution().state_machine_arn(&sm).name("run-1").input(input).send();
     let first = start(r#"{"a":1}"#).await.unwrap();
     let again = start(r#"{"a":1}"#).await.unwrap();
     assert_eq!(first.execution_arn, again.execution_arn);
@@ -693,7 +715,8 @@ async fn update_changes_new_executions_and_old_ones_keep_their_definition() {
     assert_eq!(code(&e.into_service_error()), "MissingRequiredParameter");
     let e = sfn.client.update_state_machine().state_machine_arn(&sm).definition("{").send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidDefinition");
-    let updated = sfn.client.update_state_machine().state_machine_arn(&sm).definition(d2.to_string()).send().await.unwrap();
+    let updated =
+        sfn.client.update_state_machine().state_machine_arn(&sm).definition(d2.to_string()).send().await.unwrap();
     assert!(updated.revision_id.is_some());
     let second = sfn.start_execution(&sm, &json!({})).await;
     assert_eq!(sfn.finish(&second).await.output.as_deref(), Some("2"));
@@ -716,8 +739,15 @@ async fn list_executions_pages_newest_first_and_filters_by_status() {
     let mut seen = Vec::new();
     let mut token = None;
     loop {
-        let page =
-            sfn.client.list_executions().state_machine_arn(&quick).max_results(2).set_next_token(token).send().await.unwrap();
+        let page = sfn
+            .client
+            .list_executions()
+            .state_machine_arn(&quick)
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
         assert!(page.executions.len() <= 2);
         seen.extend(page.executions.into_iter().map(|e| e.execution_arn));
         token = page.next_token;
@@ -806,7 +836,8 @@ async fn history_pages_in_reverse_and_leaves_data_out_on_request() {
         }
     }
     assert_eq!(reversed, (1..=8).rev().collect::<Vec<i64>>());
-    let bare = sfn.client.get_execution_history().execution_arn(&arn).include_execution_data(false).send().await.unwrap();
+    let bare =
+        sfn.client.get_execution_history().execution_arn(&arn).include_execution_data(false).send().await.unwrap();
     let started = bare.events[0].execution_started_event_details.as_ref().unwrap();
     assert!(started.input.is_none());
     assert!(bare.events.iter().all(|e| e.state_exited_event_details.as_ref().is_none_or(|d| d.output.is_none())));
@@ -815,11 +846,19 @@ async fn history_pages_in_reverse_and_leaves_data_out_on_request() {
 #[tokio::test]
 async fn stop_execution_aborts_a_waiting_execution() {
     let sfn = Sfn::start().await;
-    let sm =
-        sfn.create("Stoppable", &json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}})).await;
+    let sm = sfn
+        .create("Stoppable", &json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}))
+        .await;
     let arn = sfn.start_execution(&sm, &json!({})).await;
-    let stopped =
-        sfn.client.stop_execution().execution_arn(&arn).error("Operator").cause("stopped by a test").send().await.unwrap();
+    let stopped = sfn
+        .client
+        .stop_execution()
+        .execution_arn(&arn)
+        .error("Operator")
+        .cause("stopped by a test")
+        .send()
+        .await
+        .unwrap();
     let d = sfn.client.describe_execution().execution_arn(&arn).send().await.unwrap();
     assert_eq!(d.status, ExecutionStatus::Aborted);
     assert_eq!(d.error.as_deref(), Some("Operator"));
@@ -841,7 +880,8 @@ async fn start_sync_execution_runs_express_machines_only() {
     let sfn = Sfn::start().await;
     let d = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hi {}', $.who)"}, "End": true}}});
     let express = sfn.create_typed("Fast", &d, StateMachineType::Express).await;
-    let out = sfn.client.start_sync_execution().state_machine_arn(&express).input(r#"{"who":"ann"}"#).send().await.unwrap();
+    let out =
+        sfn.client.start_sync_execution().state_machine_arn(&express).input(r#"{"who":"ann"}"#).send().await.unwrap();
     assert_eq!(out.status.as_str(), "SUCCEEDED");
     assert_eq!(serde_json::from_str::<Value>(out.output.as_deref().unwrap()).unwrap(), json!({"greeting": "hi ann"}));
     assert!(out.execution_arn.contains(":express:Fast:"));

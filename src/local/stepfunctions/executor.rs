@@ -499,7 +499,12 @@ impl Actor {
         self.inner.actors.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.arn);
     }
 
-    fn take(&mut self, msg: Msg, events: &mut Vec<Event>, replies: &mut Vec<oneshot::Sender<Result<i64, ExecutorError>>>) {
+    fn take(
+        &mut self,
+        msg: Msg,
+        events: &mut Vec<Event>,
+        replies: &mut Vec<oneshot::Sender<Result<i64, ExecutorError>>>,
+    ) {
         match msg {
             Msg::Task { id, result } => {
                 self.tasks.remove(&id);
@@ -566,15 +571,14 @@ impl Actor {
         let task_id = id.clone();
         let handle = tokio::spawn(async move {
             let limit = timeout_seconds.map(Duration::from_secs).unwrap_or(UNBOUNDED_TASK_LIMIT);
-            let result = match tokio::time::timeout(limit, run_task(runner.as_ref(), &resource, parameters, limit))
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(TaskFailure::new(
-                    "States.Timeout",
-                    format!("The task did not answer within {} seconds.", limit.as_secs()),
-                )),
-            };
+            let result =
+                match tokio::time::timeout(limit, run_task(runner.as_ref(), &resource, parameters, limit)).await {
+                    Ok(result) => result,
+                    Err(_) => Err(TaskFailure::new(
+                        "States.Timeout",
+                        format!("The task did not answer within {} seconds.", limit.as_secs()),
+                    )),
+                };
             let _ = tx.send(Msg::Task { id: task_id, result });
         });
         self.tasks.insert(id, handle);
@@ -678,14 +682,10 @@ mod tests {
 
     #[tokio::test]
     async fn lambda_invoke_wraps_the_payload_in_aws_result_shape() {
-        let out = run_task(
-            &Echo,
-            LAMBDA_INVOKE,
-            json!({"FunctionName": "f", "Payload": {"a": 1}}),
-            Duration::from_secs(1),
-        )
-        .await
-        .unwrap();
+        let out =
+            run_task(&Echo, LAMBDA_INVOKE, json!({"FunctionName": "f", "Payload": {"a": 1}}), Duration::from_secs(1))
+                .await
+                .unwrap();
         assert_eq!(out["Payload"], json!({"a": 1}));
         assert_eq!(out["StatusCode"], json!(200));
         assert_eq!(out["ExecutedVersion"], json!("$LATEST"));

@@ -36,9 +36,11 @@ impl From<ExecutorError> for ApiError {
     fn from(e: ExecutorError) -> Self {
         match e {
             ExecutorError::Storage(s) => s.into(),
-            ExecutorError::ShuttingDown => {
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", "The local cloud is shutting down.")
-            }
+            ExecutorError::ShuttingDown => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "The local cloud is shutting down.",
+            ),
             other => ApiError::internal(other.to_string()),
         }
     }
@@ -113,7 +115,10 @@ impl Body {
     fn int(&self, field: &str) -> Result<Option<i64>, ApiError> {
         match self.0.get(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(v) => v.as_i64().map(Some).ok_or_else(|| ApiError::serialization(format!("Expected an integer for '{field}'."))),
+            Some(v) => v
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| ApiError::serialization(format!("Expected an integer for '{field}'."))),
         }
     }
 
@@ -158,8 +163,7 @@ struct Arn<'a> {
 
 fn parse_arn(arn: &str) -> Result<Arn<'_>, ApiError> {
     let fields: Vec<&str> = arn.splitn(7, ':').collect();
-    if fields.len() < 7 || fields[0] != "arn" || fields[2] != "states" || fields[3].is_empty() || fields[4].is_empty()
-    {
+    if fields.len() < 7 || fields[0] != "arn" || fields[2] != "states" || fields[3].is_empty() || fields[4].is_empty() {
         return Err(invalid_arn(format_args!("Invalid ARN prefix: {arn}")));
     }
     let parts: Vec<&str> = fields[6].split(':').collect();
@@ -172,7 +176,10 @@ fn parse_arn(arn: &str) -> Result<Arn<'_>, ApiError> {
 fn state_machine_arn(arn: &str) -> Result<(), ApiError> {
     let parsed = parse_arn(arn)?;
     if parsed.kind != "stateMachine" {
-        return Err(invalid_arn(format_args!("Resource type not valid in this context: {}", parsed.kind.to_lowercase())));
+        return Err(invalid_arn(format_args!(
+            "Resource type not valid in this context: {}",
+            parsed.kind.to_lowercase()
+        )));
     }
     if parsed.parts.len() != 1 {
         return Err(invalid_arn(format_args!("Invalid ARN: {arn}")));
@@ -550,7 +557,9 @@ impl StepFunctions {
             Started::Existing(e) if e.status == "RUNNING" && e.input == input => {
                 Ok(json!({"executionArn": e.arn, "startDate": seconds(e.start_ms)}))
             }
-            Started::Existing(e) => Err(err("ExecutionAlreadyExists", format!("Execution Already Exists: '{}'", e.arn))),
+            Started::Existing(e) => {
+                Err(err("ExecutionAlreadyExists", format!("Execution Already Exists: '{}'", e.arn)))
+            }
         }
     }
 
@@ -696,7 +705,12 @@ impl StepFunctions {
                 if token.get("sm").and_then(Value::as_str) != Some(sm.arn.as_str()) {
                     return Err(err("InvalidToken", format!("Invalid Token: '{t}'")));
                 }
-                Some(token.get("before").and_then(Value::as_i64).ok_or_else(|| err("InvalidToken", format!("Invalid Token: '{t}'")))?)
+                Some(
+                    token
+                        .get("before")
+                        .and_then(Value::as_i64)
+                        .ok_or_else(|| err("InvalidToken", format!("Invalid Token: '{t}'")))?,
+                )
             }
             None => None,
         };

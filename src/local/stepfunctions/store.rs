@@ -115,8 +115,17 @@ pub struct StatusUpdate {
 /// An outstanding command, as recorded in `sfn_pending`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
-    Task { id: String, resource: String, parameters: Value, timeout_seconds: Option<u64>, heartbeat_seconds: Option<u64> },
-    Timer { id: String, fire_at_ms: i64 },
+    Task {
+        id: String,
+        resource: String,
+        parameters: Value,
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+    },
+    Timer {
+        id: String,
+        fire_at_ms: i64,
+    },
 }
 
 impl Pending {
@@ -280,7 +289,8 @@ pub fn list_executions(
          AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
     );
     let mut stmt = c.prepare(&sql)?;
-    let rows = stmt.query_map(params![state_machine_arn, status, before_seq.unwrap_or(i64::MAX), limit as i64], ex_from_row)?;
+    let rows =
+        stmt.query_map(params![state_machine_arn, status, before_seq.unwrap_or(i64::MAX), limit as i64], ex_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -353,16 +363,18 @@ fn write_step(tx: &Transaction<'_>, arn: &str, step: &Step) -> Result<(), Storag
         )?;
         for p in &step.add {
             match p {
-                Pending::Task { id, resource, parameters, timeout_seconds, heartbeat_seconds } => add.execute(params![
-                    arn,
-                    id,
-                    "task",
-                    resource,
-                    parameters.to_string(),
-                    timeout_seconds.map(|t| t as i64),
-                    heartbeat_seconds.map(|t| t as i64),
-                    None::<i64>
-                ])?,
+                Pending::Task { id, resource, parameters, timeout_seconds, heartbeat_seconds } => {
+                    add.execute(params![
+                        arn,
+                        id,
+                        "task",
+                        resource,
+                        parameters.to_string(),
+                        timeout_seconds.map(|t| t as i64),
+                        heartbeat_seconds.map(|t| t as i64),
+                        None::<i64>
+                    ])?
+                }
                 Pending::Timer { id, fire_at_ms } => add.execute(params![
                     arn,
                     id,
@@ -398,8 +410,7 @@ pub struct Resumable {
 
 pub fn running_executions(c: &Connection) -> Result<Vec<Resumable>, StorageError> {
     let mut stmt = c.prepare("SELECT arn, snapshot FROM sfn_executions WHERE status = 'RUNNING' ORDER BY seq")?;
-    let rows: Vec<(String, String)> =
-        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
     let mut pending_stmt = c.prepare(
         "SELECT id, kind, resource, parameters, timeout_seconds, heartbeat_seconds, fire_at_ms FROM sfn_pending \
          WHERE execution_arn = ?1",
@@ -466,7 +477,13 @@ pub fn history(
 
 /// Marks an execution that cannot be resumed as failed, with a closing history event, so
 /// it never stays RUNNING forever.
-pub fn fail_unresumable(c: &mut Connection, arn: &str, last_event_id: u64, now_ms: i64, cause: &str) -> Result<(), StorageError> {
+pub fn fail_unresumable(
+    c: &mut Connection,
+    arn: &str,
+    last_event_id: u64,
+    now_ms: i64,
+    cause: &str,
+) -> Result<(), StorageError> {
     let event = HistoryEvent {
         id: last_event_id + 1,
         previous_event_id: last_event_id,
