@@ -893,3 +893,94 @@ async fn start_sync_execution_runs_express_machines_only() {
     let e = sfn.client.list_executions().state_machine_arn(&express).send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "StateMachineTypeNotSupported");
 }
+
+/// Runs the aws CLI from the test venv against `endpoint` with the local credentials.
+fn aws_cli(venv: &std::path::Path, endpoint: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(venv.join("bin/aws"))
+        .arg("--endpoint-url")
+        .arg(endpoint)
+        .args(["--output", "json"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "wildrydes")
+        .env("AWS_SECRET_ACCESS_KEY", "wildrydes")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_PAGER", "")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("aws CLI runs")
+}
+
+fn aws_json(venv: &std::path::Path, endpoint: &str, args: &[&str]) -> Value {
+    let out = aws_cli(venv, endpoint, args);
+    assert!(out.status.success(), "aws {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("aws {} printed no JSON: {e}", args.join(" ")))
+}
+
+#[test]
+fn aws_cli_stepfunctions_commands_work_against_serve() {
+    let Some(venv) = crate::common::test_venv("aws_cli_stepfunctions_commands_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let definition = work.path().join("machine.asl.json");
+    std::fs::write(
+        &definition,
+        json!({"StartAt": "Hello", "States": {"Hello": {"Type": "Pass", "Parameters": {"msg.$": "States.Format('hello {}', $.userId)"}, "End": true}}})
+            .to_string(),
+    )
+    .unwrap();
+    let file_arg = format!("file://{}", definition.display());
+    let created = aws_json(
+        &venv,
+        e,
+        &["stepfunctions", "create-state-machine", "--name", "Cli", "--definition", &file_arg, "--role-arn", ROLE],
+    );
+    let sm = created["stateMachineArn"].as_str().unwrap().to_string();
+    assert_eq!(sm, "arn:aws:states:us-east-1:000000000000:stateMachine:Cli");
+    let started = aws_json(
+        &venv,
+        e,
+        &[
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            &sm,
+            "--name",
+            "cli-run",
+            "--input",
+            r#"{"userId":"user_a"}"#,
+        ],
+    );
+    let arn = started["executionArn"].as_str().unwrap().to_string();
+    let mut described = Value::Null;
+    for _ in 0..200 {
+        described = aws_json(&venv, e, &["stepfunctions", "describe-execution", "--execution-arn", &arn]);
+        if described["status"] != "RUNNING" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(described["status"], "SUCCEEDED");
+    assert_eq!(
+        serde_json::from_str::<Value>(described["output"].as_str().unwrap()).unwrap(),
+        json!({"msg": "hello user_a"})
+    );
+    let history = aws_json(&venv, e, &["stepfunctions", "get-execution-history", "--execution-arn", &arn]);
+    let types: Vec<&str> =
+        history["events"].as_array().unwrap().iter().map(|ev| ev["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
+    let bad = aws_cli(
+        &venv,
+        e,
+        &["stepfunctions", "create-state-machine", "--name", "Bad", "--definition", "{}", "--role-arn", ROLE],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("InvalidDefinition"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+}
