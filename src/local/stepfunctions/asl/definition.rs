@@ -348,14 +348,19 @@ impl Parser {
             }
             _ => self.diags.push(Diagnostic::schema("These fields are required: [States]", if loc.is_empty() { "/" } else { loc })),
         }
-        if !start_at.is_empty() && !states.is_empty() && !states.contains_key(&start_at) {
+        // Graph checks only make sense once every state parsed; otherwise they would only
+        // repeat the state's own diagnostic as missing targets and unreachable states.
+        let all_parsed = obj.get("States").and_then(Value::as_object).is_some_and(|s| s.len() == states.len());
+        if all_parsed && !start_at.is_empty() && !states.contains_key(&start_at) {
             self.diags.push(Diagnostic::error(
                 "MISSING_TRANSITION_TARGET",
                 format!("Missing 'Next' target: {start_at}"),
                 &format!("{loc}/StartAt"),
             ));
         }
-        self.check_graph(&start_at, &states, loc);
+        if all_parsed && !states.is_empty() {
+            self.check_graph(&start_at, &states, loc);
+        }
         self.machines[idx] = Machine { start_at, states };
         idx
     }

@@ -376,7 +376,7 @@ impl Execution {
             }
             loop {
                 guard += 1;
-                if self.next_event_id > MAX_HISTORY_EVENTS + 1 || guard > 10 * MAX_HISTORY_EVENTS {
+                if self.next_event_id + 3 > MAX_HISTORY_EVENTS || guard > 10 * MAX_HISTORY_EVENTS {
                     self.fail_execution(Failure::runtime(format!(
                         "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
                     )));
@@ -1455,7 +1455,7 @@ mod tests {
         let mut restored: Execution = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("state does not round-trip: {e}"));
         let (events, _) = restored.on(Event::TimerFired { id: timer }, at);
         assert_eq!(types(&events), ["WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"]);
-        assert_eq!(events[0].id, 4);
+        assert_eq!(events[0].id, 3);
         assert_eq!(restored.status(), &ExecutionStatus::Succeeded { output: json!({"k": 1}) });
     }
 
@@ -1495,6 +1495,6 @@ mod tests {
             "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "E"}], "Default": "A"}, "E": {"Type": "Succeed"}}});
         let (ex, events, _) = start(def, json!({}));
         assert!(matches!(ex.status(), ExecutionStatus::Failed { .. }));
-        assert!(events.len() as u64 <= MAX_HISTORY_EVENTS + 1);
+        assert!(events.len() as u64 <= MAX_HISTORY_EVENTS);
     }
 }
