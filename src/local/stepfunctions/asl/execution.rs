@@ -355,11 +355,13 @@ impl Execution {
             "StateMachine": {"Id": self.context.state_machine_arn, "Name": self.context.state_machine_name},
         });
         if let Some(t) = self.threads.get(&tid) {
-            ctx["State"] = json!({
-                "Name": t.state,
-                "EnteredTime": iso8601(t.entered_ms),
-                "RetryCount": t.retry_counts.iter().sum::<u32>(),
-            });
+            ctx["State"] = json!({"Name": t.state, "EnteredTime": iso8601(t.entered_ms)});
+            let retriable = self
+                .state_of(tid)
+                .is_some_and(|(_, st)| matches!(st.kind, Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. }));
+            if retriable {
+                ctx["State"]["RetryCount"] = json!(t.retry_counts.iter().sum::<u32>());
+            }
             if let Some((i, v)) = &t.map_item {
                 ctx["Map"] = json!({"Item": {"Index": i, "Value": v}});
             }
@@ -475,7 +477,10 @@ impl Execution {
                     None => effective.clone(),
                 };
                 let res = result.clone().unwrap_or_else(|| after_params.clone());
-                self.assign(tid, state.assign.as_ref(), &after_params, scope)?;
+                // Assign sees the state's result, and runs before OutputPath (which may read it).
+                self.assign(tid, state.assign.as_ref(), &res, scope)?;
+                let vars_after = self.threads.get(&tid).map(|t| t.variables.clone()).unwrap_or_default();
+                let scope = &Scope { input: scope.input, context: scope.context, variables: &vars_after, seed: scope.seed };
                 let merged = path::apply_result_path(raw, state.result_path.as_deref(), res)?;
                 let out = path::apply_io_path(&merged, &state.output_path, scope)?;
                 self.set_phase(tid, Phase::Exit { output: out, next: state.next.clone() });
@@ -708,12 +713,20 @@ impl Execution {
                         }
                     }
                 };
+                // AWS writes MapStateStarted once MaxConcurrency is known, before it reads
+                // the tolerated-failure thresholds.
+                self.record(Some(tid), "MapStateStarted", Some(json!({"length": items.len()})));
                 let tcount = match tolerated_count {
                     None => None,
                     Some(NumberOr::Literal(v)) => v.as_u64(),
                     Some(NumberOr::Path(p)) => {
                         let v = path::query_scope(&escope, p).unwrap_or(Value::Null);
-                        match v.as_i64().filter(|_| v.is_number()) {
+                        let n = match &v {
+                            Value::Number(n) => n.as_i64(),
+                            Value::String(s) => s.parse::<i64>().ok(),
+                            _ => None,
+                        };
+                        match n {
                             Some(n) if n < 0 => return Err(Failure::runtime("ToleratedFailureCount cannot be negative.")),
                             Some(n) => Some(n as u64),
                             None => {
@@ -730,7 +743,12 @@ impl Execution {
                     Some(NumberOr::Literal(v)) => v.as_f64(),
                     Some(NumberOr::Path(p)) => {
                         let v = path::query_scope(&escope, p).unwrap_or(Value::Null);
-                        match v.as_f64().filter(|_| v.is_number()) {
+                        let n = match &v {
+                            Value::Number(n) => n.as_f64(),
+                            Value::String(s) => s.parse::<f64>().ok(),
+                            _ => None,
+                        };
+                        match n {
                             Some(n) if !(0.0..=100.0).contains(&n) => {
                                 return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                             }
@@ -757,7 +775,6 @@ impl Execution {
                         None => inputs.push(item.clone()),
                     }
                 }
-                self.record(Some(tid), "MapStateStarted", Some(json!({"length": items.len()})));
                 if *distributed {
                     let arn = format!("{}:map-run", self.context.execution_arn.replace(":execution:", ":mapRun:"));
                     self.record(Some(tid), "MapRunStarted", Some(json!({"mapRunArn": arn})));
@@ -1086,6 +1103,8 @@ impl Execution {
                 None => result.clone(),
             };
             self.assign(tid, state.assign.as_ref(), &selected, &scope)?;
+            let vars_after = self.threads.get(&tid).map(|t| t.variables.clone()).unwrap_or_default();
+            let scope = Scope { input: &raw, context: &ctx, variables: &vars_after, seed: &seed };
             let merged = path::apply_result_path(&raw, state.result_path.as_deref(), selected)?;
             path::apply_io_path(&merged, &state.output_path, &scope)
         })();

@@ -449,8 +449,15 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
 }
 
 fn format(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
-    let Some(Arg::Str(template)) = call.args.first() else {
-        return Err(Failure::intrinsic("The first argument of States.Format must be a string literal"));
+    // The template is usually a literal (escapes intact); a path or call yielding a string
+    // is accepted too, its text taken as is.
+    let template = match call.args.first() {
+        Some(Arg::Str(t)) => t.clone(),
+        Some(other) => match eval_arg(other, scope)? {
+            Value::String(s) => s.replace('\\', "\\\\"),
+            v => return Err(Failure::intrinsic(format!("The States.Format template must be a string, got {}", super::to_json_text(&v)))),
+        },
+        None => return Err(Failure::intrinsic("States.Format needs a template argument")),
     };
     let values = call.args[1..].iter().map(|a| eval_arg(a, scope)).collect::<Result<Vec<_>, _>>()?;
     let mut out = String::new();
