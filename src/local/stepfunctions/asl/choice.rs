@@ -15,7 +15,11 @@ pub enum Rule {
     Or(Vec<Rule>),
     Not(Box<Rule>),
     /// `Variable` compared by `op`; `operand` is a literal, or a path when `op` ends in `Path`.
-    Compare { variable: String, op: String, operand: Value },
+    Compare {
+        variable: String,
+        op: String,
+        operand: Value,
+    },
 }
 
 /// The operators that compare `Variable` with a literal (each also has a `...Path` form,
@@ -47,7 +51,10 @@ pub const COMPARATORS: &[&str] = &[
 ];
 
 fn is_operator(key: &str) -> bool {
-    COMPARATORS.contains(&key) || key.strip_suffix("Path").is_some_and(|b| b != "StringMatches" && !b.starts_with("Is") && COMPARATORS.contains(&b))
+    COMPARATORS.contains(&key)
+        || key
+            .strip_suffix("Path")
+            .is_some_and(|b| b != "StringMatches" && !b.starts_with("Is") && COMPARATORS.contains(&b))
 }
 
 /// Parses a rule; `top` rules may (and must) carry `Next`, nested ones may not.
@@ -61,15 +68,22 @@ pub fn parse_rule(v: &Value, loc: &str, top: bool, diags: &mut Vec<Diagnostic>) 
             || (top && key == "Next")
             || is_operator(key);
         if !known {
-            diags.push(Diagnostic::schema(format!("The field '{key}' is not supported by Step Functions"), &format!("{loc}/{key}")));
+            diags.push(Diagnostic::schema(
+                format!("The field '{key}' is not supported by Step Functions"),
+                &format!("{loc}/{key}"),
+            ));
         }
     }
     if top && !obj.contains_key("Next") {
         diags.push(Diagnostic::schema("These fields are required: [Next]".to_string(), loc));
     }
-    let ops: Vec<&String> = obj.keys().filter(|k| matches!(k.as_str(), "And" | "Or" | "Not") || is_operator(k)).collect();
+    let ops: Vec<&String> =
+        obj.keys().filter(|k| matches!(k.as_str(), "And" | "Or" | "Not") || is_operator(k)).collect();
     if ops.len() != 1 {
-        diags.push(Diagnostic::schema("A choice rule must have exactly one comparison operator or And/Or/Not".to_string(), loc));
+        diags.push(Diagnostic::schema(
+            "A choice rule must have exactly one comparison operator or And/Or/Not".to_string(),
+            loc,
+        ));
         return None;
     }
     let op = ops[0].as_str();
@@ -94,7 +108,10 @@ pub fn parse_rule(v: &Value, loc: &str, top: bool, diags: &mut Vec<Diagnostic>) 
                 return None;
             };
             if !variable.starts_with('$') {
-                diags.push(Diagnostic::schema(format!("The value for the field 'Variable' must be a valid JSONPath: {variable}"), &format!("{loc}/Variable")));
+                diags.push(Diagnostic::schema(
+                    format!("The value for the field 'Variable' must be a valid JSONPath: {variable}"),
+                    &format!("{loc}/Variable"),
+                ));
             }
             let ok = if op.ends_with("Path") {
                 val.as_str().is_some_and(|s| s.starts_with('$'))
@@ -108,7 +125,10 @@ pub fn parse_rule(v: &Value, loc: &str, top: bool, diags: &mut Vec<Diagnostic>) 
                 val.is_boolean()
             };
             if !ok {
-                diags.push(Diagnostic::schema(format!("The value of the field '{op}' has an invalid type or format"), &format!("{loc}/{op}")));
+                diags.push(Diagnostic::schema(
+                    format!("The value of the field '{op}' has an invalid type or format"),
+                    &format!("{loc}/{op}"),
+                ));
                 return None;
             }
             Some(Rule::Compare { variable: variable.to_string(), op: op.to_string(), operand: val.clone() })
@@ -124,7 +144,9 @@ pub fn parse_timestamp(s: &str) -> Option<i128> {
     if b.len() < 20 || b[10] != b'T' {
         return None;
     }
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(|t| t.unix_timestamp_nanos())
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp_nanos())
 }
 
 /// Evaluates a rule against the state's input.
@@ -178,7 +200,9 @@ fn compare(variable: &str, op: &str, operand: &Value, scope: &Scope<'_>) -> Resu
         Some(base) => {
             let p = operand.as_str().unwrap_or("$");
             let rhs = query_scope(scope, p).map_err(|_| {
-                Failure::runtime(format!("Invalid path '{p}': The choice state's condition path references an invalid value."))
+                Failure::runtime(format!(
+                    "Invalid path '{p}': The choice state's condition path references an invalid value."
+                ))
             })?;
             (base, rhs)
         }
@@ -275,7 +299,8 @@ mod tests {
 
     fn eval(rule: Value, input: Value) -> Result<bool, Failure> {
         let mut diags = Vec::new();
-        let rule = parse_rule(&rule, "/Choices[0]", false, &mut diags).ok_or_else(|| Failure::runtime(format!("{diags:?}")))?;
+        let rule = parse_rule(&rule, "/Choices[0]", false, &mut diags)
+            .ok_or_else(|| Failure::runtime(format!("{diags:?}")))?;
         let (ctx, vars, seed) = (json!({}), Map::new(), Cell::new(0));
         evaluate(&rule, &Scope { input: &input, context: &ctx, variables: &vars, seed: &seed })
     }
@@ -285,10 +310,17 @@ mod tests {
         assert_eq!(eval(json!({"Variable": "$.n", "NumericGreaterThan": 2}), json!({"n": 3})).ok(), Some(true));
         assert_eq!(eval(json!({"Variable": "$.n", "NumericEquals": 3}), json!({"n": 3.0})).ok(), Some(true));
         assert_eq!(eval(json!({"Variable": "$.n", "NumericEquals": 3}), json!({"n": "3"})).ok(), Some(false));
-        assert_eq!(eval(json!({"Variable": "$.a", "StringLessThanEqualsPath": "$.b"}), json!({"a": "x", "b": "y"})).ok(), Some(true));
+        assert_eq!(
+            eval(json!({"Variable": "$.a", "StringLessThanEqualsPath": "$.b"}), json!({"a": "x", "b": "y"})).ok(),
+            Some(true)
+        );
         assert_eq!(eval(json!({"Variable": "$.b", "BooleanEquals": false}), json!({"b": false})).ok(), Some(true));
         assert_eq!(
-            eval(json!({"Variable": "$.t", "TimestampLessThan": "2020-01-01T00:00:00Z"}), json!({"t": "2019-12-31T23:00:00-00:30"})).ok(),
+            eval(
+                json!({"Variable": "$.t", "TimestampLessThan": "2020-01-01T00:00:00Z"}),
+                json!({"t": "2019-12-31T23:00:00-00:30"})
+            )
+            .ok(),
             Some(true)
         );
     }
@@ -297,8 +329,14 @@ mod tests {
     fn type_tests_and_presence() {
         assert_eq!(eval(json!({"Variable": "$.x", "IsPresent": false}), json!({})).ok(), Some(true));
         assert_eq!(eval(json!({"Variable": "$.x", "IsNull": true}), json!({"x": null})).ok(), Some(true));
-        assert_eq!(eval(json!({"Variable": "$.x", "IsTimestamp": true}), json!({"x": "2016-03-14T01:59:00Z"})).ok(), Some(true));
-        assert_eq!(eval(json!({"Variable": "$.x", "IsTimestamp": true}), json!({"x": "2016-03-14 01:59:00Z"})).ok(), Some(false));
+        assert_eq!(
+            eval(json!({"Variable": "$.x", "IsTimestamp": true}), json!({"x": "2016-03-14T01:59:00Z"})).ok(),
+            Some(true)
+        );
+        assert_eq!(
+            eval(json!({"Variable": "$.x", "IsTimestamp": true}), json!({"x": "2016-03-14 01:59:00Z"})).ok(),
+            Some(false)
+        );
         let missing = eval(json!({"Variable": "$.x", "IsNull": true}), json!({})).err().map(|f| f.error);
         assert_eq!(missing.as_deref(), Some("States.Runtime"));
     }
@@ -308,7 +346,14 @@ mod tests {
         let rule = json!({"And": [{"Variable": "$.a", "IsPresent": true}, {"Not": {"Variable": "$.a", "StringEquals": "no"}}]});
         assert_eq!(eval(rule.clone(), json!({"a": "yes"})).ok(), Some(true));
         assert_eq!(eval(rule, json!({"a": "no"})).ok(), Some(false));
-        assert_eq!(eval(json!({"Or": [{"Variable": "$.a", "IsNull": true}, {"Variable": "$.a", "IsString": true}]}), json!({"a": 1})).ok(), Some(false));
+        assert_eq!(
+            eval(
+                json!({"Or": [{"Variable": "$.a", "IsNull": true}, {"Variable": "$.a", "IsString": true}]}),
+                json!({"a": 1})
+            )
+            .ok(),
+            Some(false)
+        );
     }
 
     #[test]

@@ -21,7 +21,12 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn error(code: &str, message: impl Into<String>, location: &str) -> Self {
-        Self { severity: "ERROR".into(), code: code.into(), message: message.into(), location: Some(location.to_string()) }
+        Self {
+            severity: "ERROR".into(),
+            code: code.into(),
+            message: message.into(),
+            location: Some(location.to_string()),
+        }
     }
 
     pub fn schema(message: impl Into<String>, location: &str) -> Self {
@@ -184,7 +189,14 @@ fn allowed(kind: &str) -> Option<Vec<&'static str>> {
             v.extend(FLOW);
             v.extend(RESULT);
             v.extend(ERRORS);
-            v.extend(["Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds", "HeartbeatSecondsPath", "Credentials"]);
+            v.extend([
+                "Resource",
+                "TimeoutSeconds",
+                "TimeoutSecondsPath",
+                "HeartbeatSeconds",
+                "HeartbeatSecondsPath",
+                "Credentials",
+            ]);
         }
         "Choice" => {
             v.extend(IO);
@@ -259,7 +271,10 @@ impl Definition {
 
     pub fn from_value(value: &Value) -> Result<Definition, Vec<Diagnostic>> {
         if super::json_depth(value) > super::MAX_JSON_DEPTH {
-            return Err(vec![Diagnostic::schema(format!("The definition nests deeper than {} levels", super::MAX_JSON_DEPTH), "/")]);
+            return Err(vec![Diagnostic::schema(
+                format!("The definition nests deeper than {} levels", super::MAX_JSON_DEPTH),
+                "/",
+            )]);
         }
         let Some(obj) = value.as_object() else {
             return Err(vec![Diagnostic::schema("The definition must be a JSON object", "/")]);
@@ -267,15 +282,24 @@ impl Definition {
         let mut p = Parser { machines: Vec::new(), diags: Vec::new(), all_names: BTreeSet::new() };
         if let Some(ql) = obj.get("QueryLanguage") {
             if ql == "JSONata" {
-                return Err(vec![Diagnostic::schema("JSONata is not supported yet: use QueryLanguage JSONPath", "/QueryLanguage")]);
+                return Err(vec![Diagnostic::schema(
+                    "JSONata is not supported yet: use QueryLanguage JSONPath",
+                    "/QueryLanguage",
+                )]);
             }
             if ql != "JSONPath" {
                 p.diags.push(Diagnostic::schema("QueryLanguage must be JSONPath or JSONata", "/QueryLanguage"));
             }
         }
         for key in obj.keys() {
-            if !matches!(key.as_str(), "StartAt" | "States" | "Comment" | "Version" | "TimeoutSeconds" | "QueryLanguage") {
-                p.diags.push(Diagnostic::schema(format!("The field '{key}' is not supported by Step Functions"), &format!("/{key}")));
+            if !matches!(
+                key.as_str(),
+                "StartAt" | "States" | "Comment" | "Version" | "TimeoutSeconds" | "QueryLanguage"
+            ) {
+                p.diags.push(Diagnostic::schema(
+                    format!("The field '{key}' is not supported by Step Functions"),
+                    &format!("/{key}"),
+                ));
             }
         }
         let timeout_seconds = match obj.get("TimeoutSeconds") {
@@ -283,7 +307,8 @@ impl Definition {
             Some(v) => match v.as_u64() {
                 Some(n) => Some(n),
                 None => {
-                    p.diags.push(Diagnostic::schema("TimeoutSeconds must be a non-negative integer", "/TimeoutSeconds"));
+                    p.diags
+                        .push(Diagnostic::schema("TimeoutSeconds must be a non-negative integer", "/TimeoutSeconds"));
                     None
                 }
             },
@@ -326,7 +351,10 @@ impl Parser {
                 String::new()
             }
             None => {
-                self.diags.push(Diagnostic::schema("These fields are required: [StartAt]", if loc.is_empty() { "/" } else { loc }));
+                self.diags.push(Diagnostic::schema(
+                    "These fields are required: [StartAt]",
+                    if loc.is_empty() { "/" } else { loc },
+                ));
                 String::new()
             }
         };
@@ -336,26 +364,42 @@ impl Parser {
                 for (name, sv) in s {
                     let sloc = format!("{loc}/States/{name}");
                     if name.is_empty() || name.chars().count() > 80 {
-                        self.diags.push(Diagnostic::error("INVALID_STATE_NAME", format!("State name '{name}' must be 1 to 80 characters"), &sloc));
+                        self.diags.push(Diagnostic::error(
+                            "INVALID_STATE_NAME",
+                            format!("State name '{name}' must be 1 to 80 characters"),
+                            &sloc,
+                        ));
                     }
                     if !self.all_names.insert(name.clone()) {
-                        self.diags.push(Diagnostic::error("DUPLICATE_STATE_NAME", format!("Duplicate State name: {name}"), &sloc));
+                        self.diags.push(Diagnostic::error(
+                            "DUPLICATE_STATE_NAME",
+                            format!("Duplicate State name: {name}"),
+                            &sloc,
+                        ));
                     }
                     if let Some(st) = self.state(sv, &sloc) {
                         states.insert(name.clone(), st);
                     }
                 }
             }
-            _ => self.diags.push(Diagnostic::schema("These fields are required: [States]", if loc.is_empty() { "/" } else { loc })),
+            _ => self.diags.push(Diagnostic::schema(
+                "These fields are required: [States]",
+                if loc.is_empty() { "/" } else { loc },
+            )),
         }
-        if !start_at.is_empty() && !states.is_empty() && !states.contains_key(&start_at) {
+        // Graph checks only make sense once every state parsed; otherwise they would only
+        // repeat the state's own diagnostic as missing targets and unreachable states.
+        let all_parsed = obj.get("States").and_then(Value::as_object).is_some_and(|s| s.len() == states.len());
+        if all_parsed && !start_at.is_empty() && !states.contains_key(&start_at) {
             self.diags.push(Diagnostic::error(
                 "MISSING_TRANSITION_TARGET",
                 format!("Missing 'Next' target: {start_at}"),
                 &format!("{loc}/StartAt"),
             ));
         }
-        self.check_graph(&start_at, &states, loc);
+        if all_parsed && !states.is_empty() {
+            self.check_graph(&start_at, &states, loc);
+        }
         self.machines[idx] = Machine { start_at, states };
         idx
     }
@@ -413,10 +457,15 @@ impl Parser {
             }
         }
         let terminal = states.values().any(|s| {
-            matches!(s.kind, Kind::Succeed | Kind::Fail { .. }) || (s.next.is_none() && !matches!(s.kind, Kind::Choice { .. }))
+            matches!(s.kind, Kind::Succeed | Kind::Fail { .. })
+                || (s.next.is_none() && !matches!(s.kind, Kind::Choice { .. }))
         });
         if !terminal {
-            self.diags.push(Diagnostic::error("MISSING_END_STATE", "Workflow has no terminal state", if loc.is_empty() { "/" } else { loc }));
+            self.diags.push(Diagnostic::error(
+                "MISSING_END_STATE",
+                "Workflow has no terminal state",
+                if loc.is_empty() { "/" } else { loc },
+            ));
         }
     }
 
@@ -425,7 +474,9 @@ impl Parser {
             self.diags.push(Diagnostic::schema("A state must be a JSON object", loc));
             return None;
         };
-        if obj.get("QueryLanguage").is_some_and(|q| q == "JSONata") || JSONATA_FIELDS.iter().any(|f| obj.contains_key(*f)) {
+        if obj.get("QueryLanguage").is_some_and(|q| q == "JSONata")
+            || JSONATA_FIELDS.iter().any(|f| obj.contains_key(*f))
+        {
             self.diags.push(Diagnostic::schema("JSONata is not supported yet: use QueryLanguage JSONPath", loc));
             return None;
         }
@@ -439,7 +490,10 @@ impl Parser {
         };
         for key in obj.keys() {
             if !fields.contains(&key.as_str()) {
-                self.diags.push(Diagnostic::schema(format!("The field '{key}' is not supported by Step Functions"), &format!("{loc}/{key}")));
+                self.diags.push(Diagnostic::schema(
+                    format!("The field '{key}' is not supported by Step Functions"),
+                    &format!("{loc}/{key}"),
+                ));
             }
         }
         let before = self.diags.len();
@@ -450,8 +504,12 @@ impl Parser {
         }
         if fields.contains(&"Next") {
             match (next.is_some(), end) {
-                (true, true) => self.diags.push(Diagnostic::schema("Only one of these fields may be specified: [Next, End]", loc)),
-                (false, false) => self.diags.push(Diagnostic::schema("One of these fields is required: [Next, End]", loc)),
+                (true, true) => {
+                    self.diags.push(Diagnostic::schema("Only one of these fields may be specified: [Next, End]", loc))
+                }
+                (false, false) => {
+                    self.diags.push(Diagnostic::schema("One of these fields is required: [Next, End]", loc))
+                }
                 _ => {}
             }
         }
@@ -462,7 +520,10 @@ impl Parser {
             Some(Value::Null) => None,
             Some(Value::String(s)) if super::path::parse_reference(s).is_some() => Some(s.clone()),
             Some(_) => {
-                self.diags.push(Diagnostic::schema("The value for the field 'ResultPath' must be a valid reference path", &format!("{loc}/ResultPath")));
+                self.diags.push(Diagnostic::schema(
+                    "The value for the field 'ResultPath' must be a valid reference path",
+                    &format!("{loc}/ResultPath"),
+                ));
                 None
             }
         };
@@ -489,7 +550,11 @@ impl Parser {
                 let resource = match str_field(obj, "Resource") {
                     Some(r) if r.starts_with("arn:") => r.to_string(),
                     Some(r) => {
-                        self.diags.push(Diagnostic::error("INVALID_RESOURCE", format!("Invalid resource: {r}"), &format!("{loc}/Resource")));
+                        self.diags.push(Diagnostic::error(
+                            "INVALID_RESOURCE",
+                            format!("Invalid resource: {r}"),
+                            &format!("{loc}/Resource"),
+                        ));
                         String::new()
                     }
                     None => {
@@ -520,8 +585,10 @@ impl Parser {
                 Kind::Choice { choices, default: str_field(obj, "Default").map(str::to_string) }
             }
             "Wait" => {
-                let specs: Vec<&str> =
-                    ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| obj.contains_key(*k)).collect();
+                let specs: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+                    .into_iter()
+                    .filter(|k| obj.contains_key(*k))
+                    .collect();
                 if specs.len() != 1 {
                     self.diags.push(Diagnostic::schema(
                         "Exactly one of these fields is required: [Seconds, SecondsPath, Timestamp, TimestampPath]",
@@ -532,14 +599,19 @@ impl Parser {
                 let v = &obj[specs[0]];
                 let w = match specs[0] {
                     "Seconds" => v.as_u64().map(Wait::Seconds),
-                    "Timestamp" => v.as_str().filter(|s| choice::parse_timestamp(s).is_some()).map(|s| Wait::Timestamp(s.into())),
+                    "Timestamp" => {
+                        v.as_str().filter(|s| choice::parse_timestamp(s).is_some()).map(|s| Wait::Timestamp(s.into()))
+                    }
                     "SecondsPath" => v.as_str().filter(|s| s.starts_with('$')).map(|s| Wait::SecondsPath(s.into())),
                     _ => v.as_str().filter(|s| s.starts_with('$')).map(|s| Wait::TimestampPath(s.into())),
                 };
                 match w {
                     Some(w) => Kind::Wait(w),
                     None => {
-                        self.diags.push(Diagnostic::schema(format!("The value of the field '{}' is invalid", specs[0]), &format!("{loc}/{}", specs[0])));
+                        self.diags.push(Diagnostic::schema(
+                            format!("The value of the field '{}' is invalid", specs[0]),
+                            &format!("{loc}/{}", specs[0]),
+                        ));
                         return None;
                     }
                 }
@@ -553,7 +625,10 @@ impl Parser {
                         for (i, b) in items.iter().enumerate() {
                             match b.as_object() {
                                 Some(bo) => branches.push(self.machine(bo, &format!("{loc}/Branches[{i}]"))),
-                                None => self.diags.push(Diagnostic::schema("A branch must be an object", &format!("{loc}/Branches[{i}]"))),
+                                None => self.diags.push(Diagnostic::schema(
+                                    "A branch must be an object",
+                                    &format!("{loc}/Branches[{i}]"),
+                                )),
                             }
                         }
                     }
@@ -566,7 +641,10 @@ impl Parser {
                     (Some(p), None) => ("ItemProcessor", p),
                     (None, Some(p)) => ("Iterator", p),
                     (Some(_), Some(_)) => {
-                        self.diags.push(Diagnostic::schema("Only one of these fields may be specified: [ItemProcessor, Iterator]", loc));
+                        self.diags.push(Diagnostic::schema(
+                            "Only one of these fields may be specified: [ItemProcessor, Iterator]",
+                            loc,
+                        ));
                         return None;
                     }
                     (None, None) => {
@@ -575,7 +653,8 @@ impl Parser {
                     }
                 };
                 let Some(po) = proc.as_object() else {
-                    self.diags.push(Diagnostic::schema("ItemProcessor must be an object", &format!("{loc}/{proc_key}")));
+                    self.diags
+                        .push(Diagnostic::schema("ItemProcessor must be an object", &format!("{loc}/{proc_key}")));
                     return None;
                 };
                 let distributed = po
@@ -583,7 +662,8 @@ impl Parser {
                     .and_then(|c| c.get("Mode"))
                     .and_then(Value::as_str)
                     .is_some_and(|m| m == "DISTRIBUTED");
-                if obj.contains_key("ItemReader") || obj.contains_key("ResultWriter") || obj.contains_key("ItemBatcher") {
+                if obj.contains_key("ItemReader") || obj.contains_key("ResultWriter") || obj.contains_key("ItemBatcher")
+                {
                     self.diags.push(Diagnostic::schema(
                         "ItemReader, ItemBatcher and ResultWriter are not supported by the local engine",
                         loc,
@@ -593,7 +673,10 @@ impl Parser {
                 inner.remove("ProcessorConfig");
                 let processor = self.machine(&inner, &format!("{loc}/{proc_key}"));
                 if obj.contains_key("ItemSelector") && obj.contains_key("Parameters") {
-                    self.diags.push(Diagnostic::schema("Only one of these fields may be specified: [ItemSelector, Parameters]", loc));
+                    self.diags.push(Diagnostic::schema(
+                        "Only one of these fields may be specified: [ItemSelector, Parameters]",
+                        loc,
+                    ));
                 }
                 if let Some(t) = obj.get("ItemSelector") {
                     self.template(t, &format!("{loc}/ItemSelector"));
@@ -602,7 +685,10 @@ impl Parser {
                     None => None,
                     Some(Value::String(s)) if s.starts_with('$') => Some(s.clone()),
                     Some(_) => {
-                        self.diags.push(Diagnostic::schema("ItemsPath must be a valid JSONPath", &format!("{loc}/ItemsPath")));
+                        self.diags.push(Diagnostic::schema(
+                            "ItemsPath must be a valid JSONPath",
+                            &format!("{loc}/ItemsPath"),
+                        ));
                         None
                     }
                 };
@@ -610,7 +696,10 @@ impl Parser {
                 if let Some(NumberOr::Literal(v)) = &tolerated_percentage
                     && !v.as_f64().is_some_and(|p| (0.0..=100.0).contains(&p))
                 {
-                    self.diags.push(Diagnostic::schema("ToleratedFailurePercentage must be between 0 and 100", &format!("{loc}/ToleratedFailurePercentage")));
+                    self.diags.push(Diagnostic::schema(
+                        "ToleratedFailurePercentage must be between 0 and 100",
+                        &format!("{loc}/ToleratedFailurePercentage"),
+                    ));
                 }
                 Kind::Map {
                     processor,
@@ -649,7 +738,10 @@ impl Parser {
             Some(Value::Null) => IoPath::Null,
             Some(Value::String(s)) if s.starts_with('$') => IoPath::Path(s.clone()),
             Some(_) => {
-                self.diags.push(Diagnostic::schema(format!("The value for the field '{key}' must be a valid JSONPath"), &format!("{loc}/{key}")));
+                self.diags.push(Diagnostic::schema(
+                    format!("The value for the field '{key}' must be a valid JSONPath"),
+                    &format!("{loc}/{key}"),
+                ));
                 IoPath::Default
             }
         }
@@ -665,10 +757,15 @@ impl Parser {
                     for (k, x) in o {
                         if let Some(base) = k.strip_suffix(".$") {
                             if o.contains_key(base) {
-                                self.diags.push(Diagnostic::schema(format!("The field '{base}' is specified more than once"), &format!("{l}/{k}")));
+                                self.diags.push(Diagnostic::schema(
+                                    format!("The field '{base}' is specified more than once"),
+                                    &format!("{l}/{k}"),
+                                ));
                             }
                             let ok = match x.as_str() {
-                                Some(s) if s.trim_start().starts_with("States.") => super::intrinsic::parse(s.trim()).is_ok(),
+                                Some(s) if s.trim_start().starts_with("States.") => {
+                                    super::intrinsic::parse(s.trim()).is_ok()
+                                }
                                 Some(s) => s.starts_with('$'),
                                 None => false,
                             };
@@ -693,19 +790,28 @@ impl Parser {
         let path_key = format!("{key}Path");
         match (obj.get(key), obj.get(&path_key)) {
             (Some(_), Some(_)) => {
-                self.diags.push(Diagnostic::schema(format!("Only one of these fields may be specified: [{key}, {path_key}]"), loc));
+                self.diags.push(Diagnostic::schema(
+                    format!("Only one of these fields may be specified: [{key}, {path_key}]"),
+                    loc,
+                ));
                 None
             }
             (Some(v), None) => {
                 if !v.as_f64().is_some_and(|n| n >= 0.0) {
-                    self.diags.push(Diagnostic::schema(format!("The value of the field '{key}' must be a non-negative number"), &format!("{loc}/{key}")));
+                    self.diags.push(Diagnostic::schema(
+                        format!("The value of the field '{key}' must be a non-negative number"),
+                        &format!("{loc}/{key}"),
+                    ));
                 }
                 Some(NumberOr::Literal(v.clone()))
             }
             (None, Some(p)) => match p.as_str() {
                 Some(s) if s.starts_with('$') => Some(NumberOr::Path(s.to_string())),
                 _ => {
-                    self.diags.push(Diagnostic::schema(format!("The value for the field '{path_key}' must be a valid JSONPath"), &format!("{loc}/{path_key}")));
+                    self.diags.push(Diagnostic::schema(
+                        format!("The value for the field '{path_key}' must be a valid JSONPath"),
+                        &format!("{loc}/{path_key}"),
+                    ));
                     None
                 }
             },
@@ -717,17 +823,28 @@ impl Parser {
         let path_key = format!("{key}Path");
         match (obj.get(key), obj.get(&path_key)) {
             (Some(_), Some(_)) => {
-                self.diags.push(Diagnostic::schema(format!("Only one of these fields may be specified: [{key}, {path_key}]"), loc));
+                self.diags.push(Diagnostic::schema(
+                    format!("Only one of these fields may be specified: [{key}, {path_key}]"),
+                    loc,
+                ));
                 None
             }
             (Some(Value::String(s)), None) => Some(StringOr::Literal(s.clone())),
             (Some(_), None) => {
-                self.diags.push(Diagnostic::schema(format!("The value of the field '{key}' must be a string"), &format!("{loc}/{key}")));
+                self.diags.push(Diagnostic::schema(
+                    format!("The value of the field '{key}' must be a string"),
+                    &format!("{loc}/{key}"),
+                ));
                 None
             }
-            (None, Some(Value::String(s))) if s.starts_with('$') || s.starts_with("States.") => Some(StringOr::Path(s.clone())),
+            (None, Some(Value::String(s))) if s.starts_with('$') || s.starts_with("States.") => {
+                Some(StringOr::Path(s.clone()))
+            }
             (None, Some(_)) => {
-                self.diags.push(Diagnostic::schema(format!("The value for the field '{path_key}' must be a valid JSONPath"), &format!("{loc}/{path_key}")));
+                self.diags.push(Diagnostic::schema(
+                    format!("The value for the field '{path_key}' must be a valid JSONPath"),
+                    &format!("{loc}/{path_key}"),
+                ));
                 None
             }
             (None, None) => None,
@@ -739,12 +856,18 @@ impl Parser {
             Some(items) if !items.is_empty() && items.iter().all(Value::is_string) => {
                 let out: Vec<String> = items.iter().filter_map(|s| s.as_str().map(str::to_string)).collect();
                 if out.iter().any(|e| e == "States.ALL") && out.len() > 1 {
-                    self.diags.push(Diagnostic::schema("States.ALL must appear alone in ErrorEquals", &format!("{loc}/ErrorEquals")));
+                    self.diags.push(Diagnostic::schema(
+                        "States.ALL must appear alone in ErrorEquals",
+                        &format!("{loc}/ErrorEquals"),
+                    ));
                 }
                 out
             }
             _ => {
-                self.diags.push(Diagnostic::schema("ErrorEquals must be a non-empty array of strings", &format!("{loc}/ErrorEquals")));
+                self.diags.push(Diagnostic::schema(
+                    "ErrorEquals must be a non-empty array of strings",
+                    &format!("{loc}/ErrorEquals"),
+                ));
                 Vec::new()
             }
         }
@@ -766,9 +889,18 @@ impl Parser {
             for k in o.keys() {
                 if !matches!(
                     k.as_str(),
-                    "ErrorEquals" | "IntervalSeconds" | "MaxAttempts" | "BackoffRate" | "MaxDelaySeconds" | "JitterStrategy" | "Comment"
+                    "ErrorEquals"
+                        | "IntervalSeconds"
+                        | "MaxAttempts"
+                        | "BackoffRate"
+                        | "MaxDelaySeconds"
+                        | "JitterStrategy"
+                        | "Comment"
                 ) {
-                    self.diags.push(Diagnostic::schema(format!("The field '{k}' is not supported by Step Functions"), &format!("{rloc}/{k}")));
+                    self.diags.push(Diagnostic::schema(
+                        format!("The field '{k}' is not supported by Step Functions"),
+                        &format!("{rloc}/{k}"),
+                    ));
                 }
             }
             let error_equals = self.error_equals(o.get("ErrorEquals"), &rloc);
@@ -777,13 +909,19 @@ impl Parser {
             let max_attempts = num("MaxAttempts").unwrap_or(3.0);
             let backoff_rate = num("BackoffRate").unwrap_or(2.0);
             if interval_seconds < 1.0 || max_attempts < 0.0 || backoff_rate < 1.0 {
-                self.diags.push(Diagnostic::schema("IntervalSeconds must be >= 1, MaxAttempts >= 0 and BackoffRate >= 1.0", &rloc));
+                self.diags.push(Diagnostic::schema(
+                    "IntervalSeconds must be >= 1, MaxAttempts >= 0 and BackoffRate >= 1.0",
+                    &rloc,
+                ));
             }
             let full_jitter = match o.get("JitterStrategy").and_then(Value::as_str) {
                 None | Some("NONE") => false,
                 Some("FULL") => true,
                 Some(_) => {
-                    self.diags.push(Diagnostic::schema("JitterStrategy must be FULL or NONE", &format!("{rloc}/JitterStrategy")));
+                    self.diags.push(Diagnostic::schema(
+                        "JitterStrategy must be FULL or NONE",
+                        &format!("{rloc}/JitterStrategy"),
+                    ));
                     false
                 }
             };
@@ -814,7 +952,10 @@ impl Parser {
             };
             for k in o.keys() {
                 if !matches!(k.as_str(), "ErrorEquals" | "ResultPath" | "Next" | "Comment" | "Assign") {
-                    self.diags.push(Diagnostic::schema(format!("The field '{k}' is not supported by Step Functions"), &format!("{cloc}/{k}")));
+                    self.diags.push(Diagnostic::schema(
+                        format!("The field '{k}' is not supported by Step Functions"),
+                        &format!("{cloc}/{k}"),
+                    ));
                 }
             }
             let error_equals = self.error_equals(o.get("ErrorEquals"), &cloc);
@@ -827,7 +968,8 @@ impl Parser {
                 Some(Value::Null) => None,
                 Some(Value::String(s)) if super::path::parse_reference(s).is_some() => Some(s.clone()),
                 Some(_) => {
-                    self.diags.push(Diagnostic::schema("ResultPath must be a reference path", &format!("{cloc}/ResultPath")));
+                    self.diags
+                        .push(Diagnostic::schema("ResultPath must be a reference path", &format!("{cloc}/ResultPath")));
                     None
                 }
             };
@@ -883,25 +1025,38 @@ mod tests {
 
     #[test]
     fn jsonata_is_rejected_clearly() {
-        let diags = Definition::validate(r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#);
+        let diags = Definition::validate(
+            r#"{"QueryLanguage":"JSONata","StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#,
+        );
         assert!(diags[0].message.contains("JSONata is not supported yet"));
-        let diags = Definition::validate(r#"{"StartAt":"A","States":{"A":{"Type":"Pass","QueryLanguage":"JSONata","End":true}}}"#);
+        let diags = Definition::validate(
+            r#"{"StartAt":"A","States":{"A":{"Type":"Pass","QueryLanguage":"JSONata","End":true}}}"#,
+        );
         assert!(diags[0].message.contains("JSONata is not supported yet"));
     }
 
     #[test]
     fn invalid_json_and_oversize_and_deep_nesting_are_diagnosed() {
         assert_eq!(codes("{"), vec![("INVALID_JSON_DESCRIPTION".into(), "/".into())]);
-        let big = format!(r#"{{"Comment":"{}","StartAt":"A","States":{{"A":{{"Type":"Succeed"}}}}}}"#, "x".repeat(super::super::MAX_DEFINITION_BYTES));
+        let big = format!(
+            r#"{{"Comment":"{}","StartAt":"A","States":{{"A":{{"Type":"Succeed"}}}}}}"#,
+            "x".repeat(super::super::MAX_DEFINITION_BYTES)
+        );
         assert_eq!(codes(&big).len(), 1);
-        let deep = format!(r#"{{"StartAt":"A","States":{{"A":{{"Type":"Pass","Result":{}1{},"End":true}}}}}}"#, "[".repeat(120), "]".repeat(120));
+        let deep = format!(
+            r#"{{"StartAt":"A","States":{{"A":{{"Type":"Pass","Result":{}1{},"End":true}}}}}}"#,
+            "[".repeat(120),
+            "]".repeat(120)
+        );
         assert_eq!(codes(&deep).len(), 1);
     }
 
     #[test]
     fn next_into_another_branch_is_missing() {
         let def = r#"{"StartAt":"P","States":{"P":{"Type":"Parallel","Next":"F","Branches":[{"StartAt":"X","States":{"X":{"Type":"Pass","Next":"F"}}}]},"F":{"Type":"Succeed"}}}"#;
-        assert!(codes(def).contains(&("MISSING_TRANSITION_TARGET".into(), "/States/P/Branches[0]/States/X/Next".into())));
+        assert!(
+            codes(def).contains(&("MISSING_TRANSITION_TARGET".into(), "/States/P/Branches[0]/States/X/Next".into()))
+        );
     }
 
     #[test]

@@ -24,8 +24,8 @@ use super::{Failure, MAX_PAYLOAD_BYTES, to_json_text};
 
 /// AWS's cap on events in one execution history.
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
-/// The longest Wait AWS accepts (one year), in seconds.
-const MAX_WAIT_SECONDS: i64 = 31_536_000;
+/// The longest Wait AWS accepts: a signed 32-bit number of seconds (about 24855 days).
+const MAX_WAIT_SECONDS: i64 = i32::MAX as i64;
 
 /// What the executor knows about the execution (feeds the `$$` context object).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -50,21 +50,48 @@ pub enum ExecutionStatus {
 /// Something the executor must do.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
-    InvokeTask { id: String, resource: String, parameters: Value, timeout_seconds: Option<u64>, heartbeat_seconds: Option<u64> },
-    StartTimer { id: String, fire_at_ms: i64 },
-    CancelTask { id: String },
-    CancelTimer { id: String },
+    InvokeTask {
+        id: String,
+        resource: String,
+        parameters: Value,
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+    },
+    StartTimer {
+        id: String,
+        fire_at_ms: i64,
+    },
+    CancelTask {
+        id: String,
+    },
+    CancelTimer {
+        id: String,
+    },
 }
 
 /// Something that happened outside the interpreter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    TaskSucceeded { id: String, output: Value },
-    TaskFailed { id: String, error: String, cause: Option<String> },
-    TaskHeartbeat { id: String },
-    TimerFired { id: String },
+    TaskSucceeded {
+        id: String,
+        output: Value,
+    },
+    TaskFailed {
+        id: String,
+        error: String,
+        cause: Option<String>,
+    },
+    TaskHeartbeat {
+        id: String,
+    },
+    TimerFired {
+        id: String,
+    },
     /// StopExecution.
-    Stop { error: Option<String>, cause: Option<String> },
+    Stop {
+        error: Option<String>,
+        cause: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,14 +217,24 @@ fn matches_error(list: &[String], f: &Failure, task: bool) -> bool {
     list.iter().any(|e| {
         e == &f.error
             || (e == "States.ALL" && f.error != "States.Runtime" && f.error != "States.DataLimitExceeded")
-            || (e == "States.TaskFailed" && task && !matches!(f.error.as_str(), "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded"))
+            || (e == "States.TaskFailed"
+                && task
+                && !matches!(f.error.as_str(), "States.Timeout" | "States.Runtime" | "States.DataLimitExceeded"))
     })
 }
 
 impl Execution {
     /// Starts an execution: `input` is the StartExecution input text.
-    pub fn start(definition: Definition, input: Value, context: ExecutionContext, now_ms: i64) -> (Execution, Vec<HistoryEvent>, Vec<Command>) {
-        let seed = context.execution_arn.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    pub fn start(
+        definition: Definition,
+        input: Value,
+        context: ExecutionContext,
+        now_ms: i64,
+    ) -> (Execution, Vec<HistoryEvent>, Vec<Command>) {
+        let seed = context
+            .execution_arn
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
         let mut ex = Execution {
             definition,
             context,
@@ -216,15 +253,20 @@ impl Execution {
             out_commands: Vec::new(),
             now: now_ms,
         };
-        ex.record(None, "ExecutionStarted", Some(json!({
-            "input": to_json_text(&input),
-            "inputDetails": {"truncated": false},
-            "roleArn": ex.context.role_arn,
-        })));
+        ex.record(
+            None,
+            "ExecutionStarted",
+            Some(json!({
+                "input": to_json_text(&input),
+                "inputDetails": {"truncated": false},
+                "roleArn": ex.context.role_arn,
+            })),
+        );
         if let Some(t) = ex.definition.timeout_seconds {
             let id = ex.new_id("exec-timeout");
             ex.timers.insert(id.clone(), (0, TimerKind::ExecutionTimeout));
-            ex.out_commands.push(Command::StartTimer { id, fire_at_ms: now_ms.saturating_add((t as i64).saturating_mul(1000)) });
+            ex.out_commands
+                .push(Command::StartTimer { id, fire_at_ms: now_ms.saturating_add((t as i64).saturating_mul(1000)) });
         }
         let start_at = ex.definition.machines[0].start_at.clone();
         let tid = ex.spawn(0, start_at, input, None, None, Map::new(), false, false);
@@ -298,21 +340,24 @@ impl Execution {
         self.next_id += 1;
         let tid = self.next_id;
         let last_event = self.next_event_id.saturating_sub(1);
-        self.threads.insert(tid, Thread {
-            machine,
-            state,
-            input,
-            phase: Phase::Enter,
-            parent,
-            last_event,
-            entered_event: 0,
-            entered_ms: self.now,
-            retry_counts: Vec::new(),
-            map_item,
-            variables,
-            silent,
-            interleave,
-        });
+        self.threads.insert(
+            tid,
+            Thread {
+                machine,
+                state,
+                input,
+                phase: Phase::Enter,
+                parent,
+                last_event,
+                entered_event: 0,
+                entered_ms: self.now,
+                retry_counts: Vec::new(),
+                map_item,
+                variables,
+                silent,
+                interleave,
+            },
+        );
         tid
     }
 
@@ -329,7 +374,13 @@ impl Execution {
             Some(t) => t.last_event,
             None => self.out_events.last().map(|e| e.id).unwrap_or(id - 1),
         };
-        self.out_events.push(HistoryEvent { id, previous_event_id: previous, timestamp_ms: self.now, event_type: ty.into(), details });
+        self.out_events.push(HistoryEvent {
+            id,
+            previous_event_id: previous,
+            timestamp_ms: self.now,
+            event_type: ty.into(),
+            details,
+        });
         if let Some(t) = tid.and_then(|t| self.threads.get_mut(&t)) {
             t.last_event = id;
         }
@@ -355,11 +406,13 @@ impl Execution {
             "StateMachine": {"Id": self.context.state_machine_arn, "Name": self.context.state_machine_name},
         });
         if let Some(t) = self.threads.get(&tid) {
-            ctx["State"] = json!({
-                "Name": t.state,
-                "EnteredTime": iso8601(t.entered_ms),
-                "RetryCount": t.retry_counts.iter().sum::<u32>(),
-            });
+            ctx["State"] = json!({"Name": t.state, "EnteredTime": iso8601(t.entered_ms)});
+            let retriable = self
+                .state_of(tid)
+                .is_some_and(|(_, st)| matches!(st.kind, Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. }));
+            if retriable {
+                ctx["State"]["RetryCount"] = json!(t.retry_counts.iter().sum::<u32>());
+            }
             if let Some((i, v)) = &t.map_item {
                 ctx["Map"] = json!({"Item": {"Index": i, "Value": v}});
             }
@@ -376,7 +429,7 @@ impl Execution {
             }
             loop {
                 guard += 1;
-                if self.next_event_id > MAX_HISTORY_EVENTS + 1 || guard > 10 * MAX_HISTORY_EVENTS {
+                if self.next_event_id + 3 > MAX_HISTORY_EVENTS || guard > 10 * MAX_HISTORY_EVENTS {
                     self.fail_execution(Failure::runtime(format!(
                         "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
                     )));
@@ -415,9 +468,13 @@ impl Execution {
         match phase {
             Phase::Enter => {
                 let Some((t, s)) = self.state_of(tid) else {
-                    return self.thread_failed(tid, Failure::runtime("The state machine references a state that does not exist"));
+                    return self.thread_failed(
+                        tid,
+                        Failure::runtime("The state machine references a state that does not exist"),
+                    );
                 };
-                let details = json!({"name": t.state, "input": to_json_text(&t.input), "inputDetails": {"truncated": false}});
+                let details =
+                    json!({"name": t.state, "input": to_json_text(&t.input), "inputDetails": {"truncated": false}});
                 let ty = format!("{}StateEntered", s.kind.type_name());
                 let id = self.record(Some(tid), &ty, Some(details));
                 let now = self.now;
@@ -475,7 +532,11 @@ impl Execution {
                     None => effective.clone(),
                 };
                 let res = result.clone().unwrap_or_else(|| after_params.clone());
-                self.assign(tid, state.assign.as_ref(), &after_params, scope)?;
+                // Assign sees the state's result, and runs before OutputPath (which may read it).
+                self.assign(tid, state.assign.as_ref(), &res, scope)?;
+                let vars_after = self.threads.get(&tid).map(|t| t.variables.clone()).unwrap_or_default();
+                let scope =
+                    &Scope { input: scope.input, context: scope.context, variables: &vars_after, seed: scope.seed };
                 let merged = path::apply_result_path(raw, state.result_path.as_deref(), res)?;
                 let out = path::apply_io_path(&merged, &state.output_path, scope)?;
                 self.set_phase(tid, Phase::Exit { output: out, next: state.next.clone() });
@@ -534,7 +595,9 @@ impl Execution {
                     Wait::Timestamp(ts) => timestamp_ms(ts).unwrap_or(now),
                     Wait::SecondsPath(p) => {
                         let v = path::query_scope(&escope, p).map_err(|_| {
-                            Failure::runtime(format!("The SecondsPath parameter does not reference an input value: {p}"))
+                            Failure::runtime(format!(
+                                "The SecondsPath parameter does not reference an input value: {p}"
+                            ))
                         })?;
                         let shown = to_json_text(&v);
                         let secs = match &v {
@@ -542,10 +605,14 @@ impl Execution {
                             _ => None,
                         };
                         let Some(secs) = secs else {
-                            return Err(Failure::runtime(format!("The SecondsPath parameter cannot be parsed as a long value: {p} == {shown}")));
+                            return Err(Failure::runtime(format!(
+                                "The SecondsPath parameter cannot be parsed as a long value: {p} == {shown}"
+                            )));
                         };
                         if secs < 0 {
-                            return Err(Failure::runtime(format!("The SecondsPath parameter references a negative value: {p} == {shown}")));
+                            return Err(Failure::runtime(format!(
+                                "The SecondsPath parameter references a negative value: {p} == {shown}"
+                            )));
                         }
                         if secs > MAX_WAIT_SECONDS {
                             return Err(Failure::runtime("Wait state delay is too long."));
@@ -554,7 +621,9 @@ impl Execution {
                     }
                     Wait::TimestampPath(p) => {
                         let v = path::query_scope(&escope, p).map_err(|_| {
-                            Failure::runtime(format!("The TimestampPath parameter does not reference an input value: {p}"))
+                            Failure::runtime(format!(
+                                "The TimestampPath parameter does not reference an input value: {p}"
+                            ))
                         })?;
                         let shown = v.as_str().map(str::to_string).unwrap_or_else(|| to_json_text(&v));
                         match v.as_str().and_then(timestamp_ms) {
@@ -590,7 +659,10 @@ impl Execution {
                 if text.len() > MAX_PAYLOAD_BYTES {
                     return Err(Failure::new(
                         "States.DataLimitExceeded",
-                        format!("The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.", self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default()),
+                        format!(
+                            "The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.",
+                            self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default()
+                        ),
                     ));
                 }
                 if lambda {
@@ -616,16 +688,25 @@ impl Execution {
                 let timeout_timer = timeout.map(|secs| {
                     let id = self.new_id("timeout");
                     self.timers.insert(id.clone(), (tid, TimerKind::TaskTimeout(task.clone())));
-                    self.out_commands.push(Command::StartTimer { id: id.clone(), fire_at_ms: now.saturating_add((secs as i64).saturating_mul(1000)) });
+                    self.out_commands.push(Command::StartTimer {
+                        id: id.clone(),
+                        fire_at_ms: now.saturating_add((secs as i64).saturating_mul(1000)),
+                    });
                     id
                 });
                 let heartbeat_timer = heartbeat.map(|secs| {
                     let id = self.new_id("heartbeat");
                     self.timers.insert(id.clone(), (tid, TimerKind::Heartbeat(task.clone())));
-                    self.out_commands.push(Command::StartTimer { id: id.clone(), fire_at_ms: now.saturating_add((secs as i64).saturating_mul(1000)) });
+                    self.out_commands.push(Command::StartTimer {
+                        id: id.clone(),
+                        fire_at_ms: now.saturating_add((secs as i64).saturating_mul(1000)),
+                    });
                     (id, secs)
                 });
-                self.tasks.insert(task.clone(), TaskRef { thread: tid, resource: resource.clone(), lambda, timeout_timer, heartbeat_timer });
+                self.tasks.insert(
+                    task.clone(),
+                    TaskRef { thread: tid, resource: resource.clone(), lambda, timeout_timer, heartbeat_timer },
+                );
                 self.out_commands.push(Command::InvokeTask {
                     id: task.clone(),
                     resource: resource.clone(),
@@ -648,7 +729,8 @@ impl Execution {
                 let vars = scope.variables.clone();
                 for (i, m) in branches.iter().enumerate() {
                     let start = self.definition.machines.get(*m).map(|m| m.start_at.clone()).unwrap_or_default();
-                    let c = self.spawn(*m, start, branch_input.clone(), Some((fid, i)), None, vars.clone(), false, true);
+                    let c =
+                        self.spawn(*m, start, branch_input.clone(), Some((fid, i)), None, vars.clone(), false, true);
                     let last = self.threads.get(&tid).map(|t| t.last_event).unwrap_or(0);
                     if let Some(ct) = self.threads.get_mut(&c) {
                         ct.last_event = last;
@@ -656,25 +738,36 @@ impl Execution {
                     children.push(c);
                     self.queue.push_back(c);
                 }
-                self.forks.insert(fid, Fork {
-                    owner: tid,
-                    is_map: false,
-                    distributed: false,
-                    items: Vec::new(),
-                    results: vec![None; branches.len()],
-                    children,
-                    next_index: branches.len(),
-                    active: branches.len(),
-                    max_concurrency: 0,
-                    failures: 0,
-                    tolerated_count: None,
-                    tolerated_percentage: None,
-                    done: false,
-                });
+                self.forks.insert(
+                    fid,
+                    Fork {
+                        owner: tid,
+                        is_map: false,
+                        distributed: false,
+                        items: Vec::new(),
+                        results: vec![None; branches.len()],
+                        children,
+                        next_index: branches.len(),
+                        active: branches.len(),
+                        max_concurrency: 0,
+                        failures: 0,
+                        tolerated_count: None,
+                        tolerated_percentage: None,
+                        done: false,
+                    },
+                );
                 self.set_phase(tid, Phase::AwaitFork { fork: fid });
                 Ok(Step::Blocked)
             }
-            Kind::Map { processor, items_path, item_selector, max_concurrency, tolerated_count, tolerated_percentage, distributed } => {
+            Kind::Map {
+                processor,
+                items_path,
+                item_selector,
+                max_concurrency,
+                tolerated_count,
+                tolerated_percentage,
+                distributed,
+            } => {
                 let items_value = match items_path {
                     Some(p) => path::query_scope(&escope, p)
                         .map_err(|_| Failure::runtime(format!("Invalid path '{p}' : No results for path: {p}")))?,
@@ -708,13 +801,23 @@ impl Execution {
                         }
                     }
                 };
+                // AWS writes MapStateStarted once MaxConcurrency is known, before it reads
+                // the tolerated-failure thresholds.
+                self.record(Some(tid), "MapStateStarted", Some(json!({"length": items.len()})));
                 let tcount = match tolerated_count {
                     None => None,
                     Some(NumberOr::Literal(v)) => v.as_u64(),
                     Some(NumberOr::Path(p)) => {
                         let v = path::query_scope(&escope, p).unwrap_or(Value::Null);
-                        match v.as_i64().filter(|_| v.is_number()) {
-                            Some(n) if n < 0 => return Err(Failure::runtime("ToleratedFailureCount cannot be negative.")),
+                        let n = match &v {
+                            Value::Number(n) => n.as_i64(),
+                            Value::String(s) => s.parse::<i64>().ok(),
+                            _ => None,
+                        };
+                        match n {
+                            Some(n) if n < 0 => {
+                                return Err(Failure::runtime("ToleratedFailureCount cannot be negative."));
+                            }
                             Some(n) => Some(n as u64),
                             None => {
                                 return Err(Failure::runtime(format!(
@@ -730,7 +833,12 @@ impl Execution {
                     Some(NumberOr::Literal(v)) => v.as_f64(),
                     Some(NumberOr::Path(p)) => {
                         let v = path::query_scope(&escope, p).unwrap_or(Value::Null);
-                        match v.as_f64().filter(|_| v.is_number()) {
+                        let n = match &v {
+                            Value::Number(n) => n.as_f64(),
+                            Value::String(s) => s.parse::<f64>().ok(),
+                            _ => None,
+                        };
+                        match n {
                             Some(n) if !(0.0..=100.0).contains(&n) => {
                                 return Err(Failure::runtime("ToleratedFailurePercentage must be between 0 and 100."));
                             }
@@ -751,13 +859,17 @@ impl Execution {
                         Some(sel) => {
                             let mut ctx = scope.context.clone();
                             ctx["Map"] = json!({"Item": {"Index": i, "Value": item}});
-                            let s = Scope { input: &effective, context: &ctx, variables: scope.variables, seed: scope.seed };
+                            let s = Scope {
+                                input: &effective,
+                                context: &ctx,
+                                variables: scope.variables,
+                                seed: scope.seed,
+                            };
                             inputs.push(path::eval_template(sel, &s)?);
                         }
                         None => inputs.push(item.clone()),
                     }
                 }
-                self.record(Some(tid), "MapStateStarted", Some(json!({"length": items.len()})));
                 if *distributed {
                     let arn = format!("{}:map-run", self.context.execution_arn.replace(":execution:", ":mapRun:"));
                     self.record(Some(tid), "MapRunStarted", Some(json!({"mapRunArn": arn})));
@@ -765,21 +877,24 @@ impl Execution {
                 self.next_id += 1;
                 let fid = self.next_id;
                 let n = inputs.len();
-                self.forks.insert(fid, Fork {
-                    owner: tid,
-                    is_map: true,
-                    distributed: *distributed,
-                    items: inputs,
-                    results: vec![None; n],
-                    children: Vec::new(),
-                    next_index: 0,
-                    active: 0,
-                    max_concurrency: max,
-                    failures: 0,
-                    tolerated_count: tcount,
-                    tolerated_percentage: tpct,
-                    done: false,
-                });
+                self.forks.insert(
+                    fid,
+                    Fork {
+                        owner: tid,
+                        is_map: true,
+                        distributed: *distributed,
+                        items: inputs,
+                        results: vec![None; n],
+                        children: Vec::new(),
+                        next_index: 0,
+                        active: 0,
+                        max_concurrency: max,
+                        failures: 0,
+                        tolerated_count: tcount,
+                        tolerated_percentage: tpct,
+                        done: false,
+                    },
+                );
                 // Remember the processor on the fork's owner thread via the state definition.
                 let _ = processor;
                 self.set_phase(tid, Phase::AwaitFork { fork: fid });
@@ -806,10 +921,14 @@ impl Execution {
             None => Ok(None),
             Some(NumberOr::Literal(v)) => Ok(v.as_u64()),
             Some(NumberOr::Path(p)) => {
-                let v = path::query_scope(scope, p).map_err(|_| Failure::runtime(format!("Invalid path '{p}' for the field '{field}'")))?;
+                let v = path::query_scope(scope, p)
+                    .map_err(|_| Failure::runtime(format!("Invalid path '{p}' for the field '{field}'")))?;
                 match v.as_u64() {
                     Some(n) if n > 0 => Ok(Some(n)),
-                    _ => Err(Failure::runtime(format!("The {field} field refers to value \"{}\" which is not a valid positive integer: {p}", to_json_text(&v)))),
+                    _ => Err(Failure::runtime(format!(
+                        "The {field} field refers to value \"{}\" which is not a valid positive integer: {p}",
+                        to_json_text(&v)
+                    ))),
                 }
             }
         }
@@ -871,12 +990,18 @@ impl Execution {
         if text.len() > MAX_PAYLOAD_BYTES {
             let f = Failure::new(
                 "States.DataLimitExceeded",
-                format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+                format!(
+                    "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
+                ),
             );
             return self.handle_error(tid, f, false);
         }
         if ty != "Fail" {
-            self.record(Some(tid), &format!("{ty}StateExited"), Some(json!({"name": name, "output": text, "outputDetails": {"truncated": false}})));
+            self.record(
+                Some(tid),
+                &format!("{ty}StateExited"),
+                Some(json!({"name": name, "output": text, "outputDetails": {"truncated": false}})),
+            );
         }
         match next {
             Some(n) => {
@@ -903,7 +1028,11 @@ impl Execution {
             None => {
                 match result {
                     Ok(output) => {
-                        self.record(Some(tid), "ExecutionSucceeded", Some(json!({"output": to_json_text(&output), "outputDetails": {"truncated": false}})));
+                        self.record(
+                            Some(tid),
+                            "ExecutionSucceeded",
+                            Some(json!({"output": to_json_text(&output), "outputDetails": {"truncated": false}})),
+                        );
                         self.cancel_all();
                         self.status = ExecutionStatus::Succeeded { output };
                     }
@@ -911,7 +1040,8 @@ impl Execution {
                         let d = detail_error(&Some(f.error.clone()).filter(|e| !e.is_empty()), &f.cause);
                         self.record(Some(tid), "ExecutionFailed", Some(d));
                         self.cancel_all();
-                        self.status = ExecutionStatus::Failed { error: Some(f.error).filter(|e| !e.is_empty()), cause: f.cause };
+                        self.status =
+                            ExecutionStatus::Failed { error: Some(f.error).filter(|e| !e.is_empty()), cause: f.cause };
                     }
                 }
                 self.threads.remove(&tid);
@@ -970,8 +1100,16 @@ impl Execution {
                     self.fill_map(fid);
                     return;
                 }
-                let failure = if is_map && self.forks.get(&fid).is_some_and(|f| f.tolerated_count.is_some() || f.tolerated_percentage.is_some()) {
-                    Failure::new("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded")
+                let failure = if is_map
+                    && self
+                        .forks
+                        .get(&fid)
+                        .is_some_and(|f| f.tolerated_count.is_some() || f.tolerated_percentage.is_some())
+                {
+                    Failure::new(
+                        "States.ExceedToleratedFailureThreshold",
+                        "The specified tolerated failure threshold was exceeded",
+                    )
                 } else {
                     failure
                 };
@@ -1086,6 +1224,8 @@ impl Execution {
                 None => result.clone(),
             };
             self.assign(tid, state.assign.as_ref(), &selected, &scope)?;
+            let vars_after = self.threads.get(&tid).map(|t| t.variables.clone()).unwrap_or_default();
+            let scope = Scope { input: &raw, context: &ctx, variables: &vars_after, seed: &seed };
             let merged = path::apply_result_path(&raw, state.result_path.as_deref(), selected)?;
             path::apply_io_path(&merged, &state.output_path, &scope)
         })();
@@ -1109,7 +1249,10 @@ impl Execution {
         let ty = state.kind.type_name();
         let is_task = ty == "Task";
         let retriable = matches!(state.kind, Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. });
-        if retriable && let Some((i, r)) = state.retry.iter().enumerate().find(|(_, r)| matches_error(&r.error_equals, &failure, is_task)) {
+        if retriable
+            && let Some((i, r)) =
+                state.retry.iter().enumerate().find(|(_, r)| matches_error(&r.error_equals, &failure, is_task))
+        {
             let attempts = counts.get(i).copied().unwrap_or(0);
             if attempts < r.max_attempts {
                 let mut delay = r.interval_seconds * r.backoff_rate.powi(attempts as i32);
@@ -1183,7 +1326,9 @@ impl Execution {
             let name = self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default();
             let f = Failure::new(
                 "States.DataLimitExceeded",
-                format!("The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."),
+                format!(
+                    "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
+                ),
             );
             self.set_phase(tid, Phase::Execute);
             self.handle_error(tid, f, false);
@@ -1191,7 +1336,11 @@ impl Execution {
             return;
         }
         if tr.lambda {
-            self.record(Some(tid), "LambdaFunctionSucceeded", Some(json!({"output": text, "outputDetails": {"truncated": false}})));
+            self.record(
+                Some(tid),
+                "LambdaFunctionSucceeded",
+                Some(json!({"output": text, "outputDetails": {"truncated": false}})),
+            );
         } else {
             let (rtype, rname) = service_parts(&tr.resource);
             self.record(Some(tid), "TaskSucceeded", Some(json!({"resourceType": rtype, "resource": rname, "output": text, "outputDetails": {"truncated": false}})));
@@ -1226,7 +1375,10 @@ impl Execution {
             self.out_commands.push(Command::CancelTimer { id: timer });
             let new = self.new_id("heartbeat");
             self.timers.insert(new.clone(), (tr.thread, TimerKind::Heartbeat(id.to_string())));
-            self.out_commands.push(Command::StartTimer { id: new.clone(), fire_at_ms: self.now.saturating_add((secs as i64).saturating_mul(1000)) });
+            self.out_commands.push(Command::StartTimer {
+                id: new.clone(),
+                fire_at_ms: self.now.saturating_add((secs as i64).saturating_mul(1000)),
+            });
             if let Some(t) = self.tasks.get_mut(id) {
                 t.heartbeat_timer = Some((new, secs));
             }
@@ -1237,7 +1389,11 @@ impl Execution {
         let Some((tid, kind)) = self.timers.remove(id) else { return };
         match kind {
             TimerKind::ExecutionTimeout => {
-                self.record(None, "ExecutionTimedOut", Some(json!({"error": "States.Timeout", "cause": "The execution timed out."})));
+                self.record(
+                    None,
+                    "ExecutionTimedOut",
+                    Some(json!({"error": "States.Timeout", "cause": "The execution timed out."})),
+                );
                 self.cancel_all();
                 self.status = ExecutionStatus::TimedOut { error: Some("States.Timeout".into()), cause: None };
             }
@@ -1262,7 +1418,11 @@ impl Execution {
                     self.record(Some(tid), "LambdaFunctionTimedOut", Some(json!({"error": "States.Timeout"})));
                 } else {
                     let (rtype, rname) = service_parts(&tr.resource);
-                    self.record(Some(tid), "TaskTimedOut", Some(json!({"resourceType": rtype, "resource": rname, "error": "States.Timeout"})));
+                    self.record(
+                        Some(tid),
+                        "TaskTimedOut",
+                        Some(json!({"resourceType": rtype, "resource": rname, "error": "States.Timeout"})),
+                    );
                 }
                 self.set_phase(tid, Phase::Execute);
                 self.handle_error(tid, f, false);
@@ -1358,7 +1518,14 @@ mod tests {
         assert_eq!(ex.status(), &ExecutionStatus::Succeeded { output: json!(3) });
         assert_eq!(
             types(&events),
-            ["ExecutionStarted", "PassStateEntered", "PassStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+            [
+                "ExecutionStarted",
+                "PassStateEntered",
+                "PassStateExited",
+                "PassStateEntered",
+                "PassStateExited",
+                "ExecutionSucceeded"
+            ]
         );
         assert_eq!(events.iter().map(|e| e.id).collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
     }
@@ -1368,7 +1535,10 @@ mod tests {
         let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA,
             "ResultSelector": {"v.$": "$.value"}, "ResultPath": "$.r", "End": true}}});
         let (mut ex, events, cmds) = start(def, json!({"in": 1}));
-        assert_eq!(types(&events), ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted"]);
+        assert_eq!(
+            types(&events),
+            ["ExecutionStarted", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted"]
+        );
         let (id, params) = invokes(&cmds).remove(0);
         assert_eq!(params, json!({"in": 1}));
         let (events, _) = ex.on(Event::TaskSucceeded { id, output: json!({"value": 7}) }, 2_000);
@@ -1388,7 +1558,8 @@ mod tests {
         let mut id = invokes(&cmds)[0].0.clone();
         let mut delays = Vec::new();
         for _ in 0..2 {
-            let (_, cmds) = ex.on(Event::TaskFailed { id: id.clone(), error: "Boom".into(), cause: Some("c".into()) }, 10_000);
+            let (_, cmds) =
+                ex.on(Event::TaskFailed { id: id.clone(), error: "Boom".into(), cause: Some("c".into()) }, 10_000);
             let (timer, at) = timers(&cmds)[0].clone();
             delays.push(at - 10_000);
             let (_, cmds) = ex.on(Event::TimerFired { id: timer }, at);
@@ -1396,8 +1567,14 @@ mod tests {
         }
         assert_eq!(delays, [2_000, 6_000]);
         let (events, _) = ex.on(Event::TaskFailed { id, error: "Boom".into(), cause: Some("c".into()) }, 20_000);
-        assert_eq!(types(&events), ["TaskFailed", "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]);
-        assert_eq!(ex.status(), &ExecutionStatus::Succeeded { output: json!({"err": {"Error": "Boom", "Cause": "c"}}) });
+        assert_eq!(
+            types(&events),
+            ["TaskFailed", "TaskStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+        );
+        assert_eq!(
+            ex.status(),
+            &ExecutionStatus::Succeeded { output: json!({"err": {"Error": "Boom", "Cause": "c"}}) }
+        );
     }
 
     #[test]
@@ -1452,10 +1629,14 @@ mod tests {
         let (timer, at) = timers(&cmds)[0].clone();
         assert_eq!(at, 61_000);
         let saved = serde_json::to_string(&ex).unwrap_or_default();
-        let mut restored: Execution = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("state does not round-trip: {e}"));
+        let mut restored: Execution =
+            serde_json::from_str(&saved).unwrap_or_else(|e| panic!("state does not round-trip: {e}"));
         let (events, _) = restored.on(Event::TimerFired { id: timer }, at);
-        assert_eq!(types(&events), ["WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"]);
-        assert_eq!(events[0].id, 4);
+        assert_eq!(
+            types(&events),
+            ["WaitStateExited", "SucceedStateEntered", "SucceedStateExited", "ExecutionSucceeded"]
+        );
+        assert_eq!(events[0].id, 3);
         assert_eq!(restored.status(), &ExecutionStatus::Succeeded { output: json!({"k": 1}) });
     }
 
@@ -1482,12 +1663,15 @@ mod tests {
         let (mut ex, _, cmds) = start(def, json!({}));
         let id = invokes(&cmds)[0].0.clone();
         ex.on(Event::TaskSucceeded { id, output: json!("x".repeat(MAX_PAYLOAD_BYTES + 1)) }, 2_000);
-        assert!(matches!(ex.status(), ExecutionStatus::Failed { error: Some(e), .. } if e == "States.DataLimitExceeded"));
+        assert!(
+            matches!(ex.status(), ExecutionStatus::Failed { error: Some(e), .. } if e == "States.DataLimitExceeded")
+        );
     }
 
     #[test]
     fn runaway_loop_stops_at_the_history_limit() {
-        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
+        let def =
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}});
         let d = Definition::from_value(&def);
         // A loop without an end state is rejected by validation, so drive it through a Choice.
         assert!(d.is_err());
@@ -1495,6 +1679,6 @@ mod tests {
             "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "E"}], "Default": "A"}, "E": {"Type": "Succeed"}}});
         let (ex, events, _) = start(def, json!({}));
         assert!(matches!(ex.status(), ExecutionStatus::Failed { .. }));
-        assert!(events.len() as u64 <= MAX_HISTORY_EVENTS + 1);
+        assert!(events.len() as u64 <= MAX_HISTORY_EVENTS);
     }
 }

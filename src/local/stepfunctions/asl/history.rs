@@ -75,7 +75,13 @@ mod tests {
 
     #[test]
     fn details_keys_follow_aws_naming() {
-        let e = |t: &str| HistoryEvent { id: 1, previous_event_id: 0, timestamp_ms: 0, event_type: t.into(), details: None };
+        let e = |t: &str| HistoryEvent {
+            id: 1,
+            previous_event_id: 0,
+            timestamp_ms: 0,
+            event_type: t.into(),
+            details: None,
+        };
         assert_eq!(e("PassStateEntered").details_key(), "stateEnteredEventDetails");
         assert_eq!(e("MapStateExited").details_key(), "stateExitedEventDetails");
         assert_eq!(e("LambdaFunctionScheduled").details_key(), "lambdaFunctionScheduledEventDetails");

@@ -223,7 +223,9 @@ fn java_round(x: f64) -> i64 {
 }
 
 fn as_int(v: &Value, fname: &str) -> Result<i64, Failure> {
-    let f = as_f64(v).ok_or_else(|| Failure::intrinsic(format!("The {fname} function expects numeric arguments, got {}", super::to_json_text(v))))?;
+    let f = as_f64(v).ok_or_else(|| {
+        Failure::intrinsic(format!("The {fname} function expects numeric arguments, got {}", super::to_json_text(v)))
+    })?;
     if !f.is_finite() || f.abs() > 9.0e15 {
         return Err(Failure::intrinsic(format!("The {fname} argument {f} is out of range")));
     }
@@ -242,11 +244,15 @@ fn expect_args(name: &str, args: &[Value], min: usize, max: usize) -> Result<(),
 }
 
 fn as_str<'a>(v: &'a Value, name: &str) -> Result<&'a str, Failure> {
-    v.as_str().ok_or_else(|| Failure::intrinsic(format!("The {name} function expects a string argument, got {}", super::to_json_text(v))))
+    v.as_str().ok_or_else(|| {
+        Failure::intrinsic(format!("The {name} function expects a string argument, got {}", super::to_json_text(v)))
+    })
 }
 
 fn as_arr<'a>(v: &'a Value, name: &str) -> Result<&'a Vec<Value>, Failure> {
-    v.as_array().ok_or_else(|| Failure::intrinsic(format!("The {name} function expects an array argument, got {}", super::to_json_text(v))))
+    v.as_array().ok_or_else(|| {
+        Failure::intrinsic(format!("The {name} function expects an array argument, got {}", super::to_json_text(v)))
+    })
 }
 
 /// Renders a value the way AWS's Java runtime prints a format argument.
@@ -255,7 +261,9 @@ fn java_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "null".into(),
         Value::Array(a) => format!("[{}]", a.iter().map(java_text).collect::<Vec<_>>().join(", ")),
-        Value::Object(o) => format!("{{{}}}", o.iter().map(|(k, v)| format!("{k}={}", java_text(v))).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => {
+            format!("{{{}}}", o.iter().map(|(k, v)| format!("{k}={}", java_text(v))).collect::<Vec<_>>().join(", "))
+        }
         other => other.to_string(),
     }
 }
@@ -289,7 +297,8 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
             if s.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            serde_json::from_str(s).map_err(|e| Failure::intrinsic(format!("The StringToJson argument is not valid JSON: {e}")))
+            serde_json::from_str(s)
+                .map_err(|e| Failure::intrinsic(format!("The StringToJson argument is not valid JSON: {e}")))
         }
         "States.JsonToString" => {
             expect_args(name, &args, 1, 1)?;
@@ -331,11 +340,9 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
             expect_args(name, &args, 2, 2)?;
             let arr = as_arr(&args[0], name)?;
             let idx = as_int(&args[1], name)?;
-            usize::try_from(idx)
-                .ok()
-                .and_then(|i| arr.get(i))
-                .cloned()
-                .ok_or_else(|| Failure::intrinsic(format!("The index {idx} is out of bounds for an array of length {}", arr.len())))
+            usize::try_from(idx).ok().and_then(|i| arr.get(i)).cloned().ok_or_else(|| {
+                Failure::intrinsic(format!("The index {idx} is out of bounds for an array of length {}", arr.len()))
+            })
         }
         "States.ArrayLength" => {
             expect_args(name, &args, 1, 1)?;
@@ -368,7 +375,9 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(s)
                 .map_err(|e| Failure::intrinsic(format!("The Base64Decode input is not valid base64: {e}")))?;
-            String::from_utf8(bytes).map(Value::String).map_err(|_| Failure::intrinsic("The Base64Decode result is not UTF-8 text"))
+            String::from_utf8(bytes)
+                .map(Value::String)
+                .map_err(|_| Failure::intrinsic("The Base64Decode result is not UTF-8 text"))
         }
         "States.Hash" => {
             expect_args(name, &args, 2, 2)?;
@@ -432,7 +441,10 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
             let s = as_str(&args[0], name)?;
             let delims: Vec<char> = as_str(&args[1], name)?.chars().collect();
             Ok(Value::Array(
-                s.split(|c| delims.contains(&c)).filter(|p| !p.is_empty()).map(|p| Value::String(p.to_string())).collect(),
+                s.split(|c| delims.contains(&c))
+                    .filter(|p| !p.is_empty())
+                    .map(|p| Value::String(p.to_string()))
+                    .collect(),
             ))
         }
         "States.UUID" => {
@@ -449,8 +461,20 @@ fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
 }
 
 fn format(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
-    let Some(Arg::Str(template)) = call.args.first() else {
-        return Err(Failure::intrinsic("The first argument of States.Format must be a string literal"));
+    // The template is usually a literal (escapes intact); a path or call yielding a string
+    // is accepted too, its text taken as is.
+    let template = match call.args.first() {
+        Some(Arg::Str(t)) => t.clone(),
+        Some(other) => match eval_arg(other, scope)? {
+            Value::String(s) => s.replace('\\', "\\\\"),
+            v => {
+                return Err(Failure::intrinsic(format!(
+                    "The States.Format template must be a string, got {}",
+                    super::to_json_text(&v)
+                )));
+            }
+        },
+        None => return Err(Failure::intrinsic("States.Format needs a template argument")),
     };
     let values = call.args[1..].iter().map(|a| eval_arg(a, scope)).collect::<Result<Vec<_>, _>>()?;
     let mut out = String::new();
@@ -465,7 +489,9 @@ fn format(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
             '{' if chars.peek() == Some(&'}') => {
                 chars.next();
                 let v = values.get(next).ok_or_else(|| {
-                    Failure::intrinsic("The number of arguments does not match the number of placeholders in States.Format")
+                    Failure::intrinsic(
+                        "The number of arguments does not match the number of placeholders in States.Format",
+                    )
                 })?;
                 out.push_str(&java_text(v));
                 next += 1;
@@ -474,7 +500,9 @@ fn format(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
         }
     }
     if next != values.len() {
-        return Err(Failure::intrinsic("The number of arguments does not match the number of placeholders in States.Format"));
+        return Err(Failure::intrinsic(
+            "The number of arguments does not match the number of placeholders in States.Format",
+        ));
     }
     Ok(Value::String(out))
 }
@@ -515,9 +543,15 @@ mod tests {
 
     #[test]
     fn format_renders_strings_raw_and_objects_java_style() {
-        assert_eq!(run("States.Format('x={} y={}', $.a, $.b)", json!({"a": "s", "b": {"k": [1]}})).ok(), Some(json!("x=s y={k=[1]}")));
+        assert_eq!(
+            run("States.Format('x={} y={}', $.a, $.b)", json!({"a": "s", "b": {"k": [1]}})).ok(),
+            Some(json!("x=s y={k=[1]}"))
+        );
         assert_eq!(run("States.Format('\\{\\} {}', $$.Execution.Name)", json!({})).ok(), Some(json!("{} exec-1")));
-        assert_eq!(run("States.Format('{} {}', 1)", json!({})).err().map(|f| f.error), Some("States.IntrinsicFailure".into()));
+        assert_eq!(
+            run("States.Format('{} {}', 1)", json!({})).err().map(|f| f.error),
+            Some("States.IntrinsicFailure".into())
+        );
     }
 
     #[test]
@@ -525,7 +559,10 @@ mod tests {
         assert_eq!(run("States.ArrayPartition(States.Array(1,2,3), 2)", json!({})).ok(), Some(json!([[1, 2], [3]])));
         assert_eq!(run("States.ArrayRange(1, 9, 2)", json!({})).ok(), Some(json!([1, 3, 5, 7, 9])));
         assert_eq!(run("States.ArrayGetItem($.a, 1)", json!({"a": [4, 5]})).ok(), Some(json!(5)));
-        assert_eq!(run("States.ArrayUnique($.a)", json!({"a": [1, 1, "x", "x", null]})).ok(), Some(json!([1, "x", null])));
+        assert_eq!(
+            run("States.ArrayUnique($.a)", json!({"a": [1, 1, "x", "x", null]})).ok(),
+            Some(json!([1, "x", null]))
+        );
         assert_eq!(run("States.ArrayContains($.a, 1)", json!({"a": [[1], 1.0]})).ok(), Some(json!(true)));
         assert_eq!(run("States.ArrayLength($.a)", json!({"a": [1, 2]})).ok(), Some(json!(2)));
     }
@@ -542,7 +579,10 @@ mod tests {
             let v = run("States.MathRandom(5, 10)", json!({})).ok().and_then(|v| v.as_i64()).unwrap_or(-1);
             assert!((5..10).contains(&v));
         }
-        assert_eq!(run("States.MathRandom(0, 1000, 3)", json!({})).ok(), run("States.MathRandom(0, 1000, 3)", json!({})).ok());
+        assert_eq!(
+            run("States.MathRandom(0, 1000, 3)", json!({})).ok(),
+            run("States.MathRandom(0, 1000, 3)", json!({})).ok()
+        );
     }
 
     #[test]

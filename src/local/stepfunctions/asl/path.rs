@@ -222,7 +222,9 @@ pub fn apply_io_path(value: &Value, path: &IoPath, scope: &Scope<'_>) -> Result<
                 PathError::NotFound(norm) | PathError::Invalid(norm) => {
                     Failure::runtime(format!("Invalid path '{p}' : No results for path: {norm}"))
                 }
-                PathError::UnknownVariable(v) => Failure::runtime(format!("Invalid path '{p}' : undefined variable '{v}'")),
+                PathError::UnknownVariable(v) => {
+                    Failure::runtime(format!("Invalid path '{p}' : undefined variable '{v}'"))
+                }
             })
         }
     }
@@ -245,7 +247,9 @@ pub fn eval_template(template: &Value, scope: &Scope<'_>) -> Result<Value, Failu
             for (k, v) in map {
                 if let Some(key) = k.strip_suffix(".$") {
                     let expr = v.as_str().ok_or_else(|| {
-                        Failure::runtime(format!("The value for the field '{k}' must be a valid JSONPath or a valid intrinsic function call"))
+                        Failure::runtime(format!(
+                            "The value for the field '{k}' must be a valid JSONPath or a valid intrinsic function call"
+                        ))
                     })?;
                     out.insert(key.to_string(), eval_expression(expr, k, scope)?);
                 } else {
@@ -254,7 +258,9 @@ pub fn eval_template(template: &Value, scope: &Scope<'_>) -> Result<Value, Failu
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|v| eval_template(v, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Value::Array(items) => {
+            items.iter().map(|v| eval_template(v, scope)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
         other => Ok(other.clone()),
     }
 }
@@ -315,7 +321,10 @@ mod tests {
     #[test]
     fn result_path_writes_creating_objects_and_null_discards() {
         let input = json!({"a": {"x": 1}});
-        assert_eq!(apply_result_path(&input, Some("$.a.b.c"), json!(2)).ok(), Some(json!({"a": {"x": 1, "b": {"c": 2}}})));
+        assert_eq!(
+            apply_result_path(&input, Some("$.a.b.c"), json!(2)).ok(),
+            Some(json!({"a": {"x": 1, "b": {"c": 2}}}))
+        );
         assert_eq!(apply_result_path(&input, Some("$"), json!(2)).ok(), Some(json!(2)));
         assert_eq!(apply_result_path(&input, None, json!(2)).ok(), Some(input.clone()));
         let err = apply_result_path(&json!("s"), Some("$.a"), json!(1)).err().map(|f| f.error);
@@ -328,7 +337,10 @@ mod tests {
         let ctx = json!({"Execution": {"Id": "arn"}});
         let vars = Map::new();
         let t = json!({"a.$": "$.name", "b": {"c.$": "$$.Execution.Id"}, "d.$": "States.ArrayLength($.n)", "e": [1]});
-        assert_eq!(eval_template(&t, &scope(&input, &ctx, &vars)).ok(), Some(json!({"a": "x", "b": {"c": "arn"}, "d": 2, "e": [1]})));
+        assert_eq!(
+            eval_template(&t, &scope(&input, &ctx, &vars)).ok(),
+            Some(json!({"a": "x", "b": {"c": "arn"}, "d": 2, "e": [1]}))
+        );
         let missing = eval_template(&json!({"v.$": "$.nope"}), &scope(&input, &ctx, &vars)).err();
         assert_eq!(missing.map(|f| f.error).as_deref(), Some("States.Runtime"));
     }
