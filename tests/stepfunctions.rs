@@ -984,3 +984,76 @@ fn aws_cli_stepfunctions_commands_work_against_serve() {
         String::from_utf8_lossy(&bad.stderr)
     );
 }
+
+#[tokio::test]
+async fn test_state_runs_one_state_and_names_the_next() {
+    let sfn = Sfn::start().await;
+    let pass = sfn
+        .client
+        .test_state()
+        .definition(
+            json!({"Type": "Pass", "Parameters": {"id.$": "$.userId"}, "ResultPath": "$.p", "Next": "After"})
+                .to_string(),
+        )
+        .input(r#"{"userId":"u1"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pass.status.as_ref().map(|s| s.as_str()), Some("SUCCEEDED"));
+    assert_eq!(pass.next_state.as_deref(), Some("After"));
+    assert_eq!(
+        serde_json::from_str::<Value>(pass.output.as_deref().unwrap()).unwrap(),
+        json!({"userId": "u1", "p": {"id": "u1"}})
+    );
+    let choice = sfn
+        .client
+        .test_state()
+        .definition(
+            json!({"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 0, "Next": "Negative"}], "Default": "Other"})
+                .to_string(),
+        )
+        .input(r#"{"n":-1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(choice.next_state.as_deref(), Some("Negative"));
+    let caught = sfn
+        .client
+        .test_state()
+        .definition(
+            json!({
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:000000000000:function:fail",
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Handle"}],
+                "End": true
+            })
+            .to_string(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(caught.status.as_ref().map(|s| s.as_str()), Some("CAUGHT_ERROR"));
+    assert_eq!(caught.next_state.as_deref(), Some("Handle"));
+    assert_eq!(caught.error.as_deref(), Some("CustomError"));
+    let retriable = sfn
+        .client
+        .test_state()
+        .definition(
+            json!({
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:000000000000:function:fail",
+                "Retry": [{"ErrorEquals": ["CustomError"], "MaxAttempts": 2}],
+                "End": true
+            })
+            .to_string(),
+        )
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retriable.status.as_ref().map(|s| s.as_str()), Some("RETRIABLE"));
+    let e =
+        sfn.client.test_state().definition(r#"{"Type": "Pass", "Bogus": 1, "End": true}"#).send().await.unwrap_err();
+    assert_eq!(code(&e.into_service_error()), "InvalidDefinition");
+}

@@ -132,6 +132,8 @@ enum Msg {
 pub struct Finished {
     pub status: ExecutionStatus,
     pub stop_ms: i64,
+    /// The history, when the run was asked to keep it (TestState reads it).
+    pub history: Vec<HistoryEvent>,
 }
 
 struct Inner {
@@ -193,7 +195,7 @@ impl Executor {
                         }
                     }
                     tracing::info!("resuming execution {arn}: {} timers, {} tasks", timers.len(), tasks.len());
-                    self.spawn_actor(arn, exec, true, timers, tasks, None);
+                    self.spawn_actor(arn, exec, true, timers, tasks, None, None);
                     resumed += 1;
                 }
                 Err(e) => {
@@ -238,7 +240,7 @@ impl Executor {
             Inserted::Existing(existing) => Ok(Started::Existing(existing)),
             Inserted::New => {
                 if exec.is_running() {
-                    self.launch(arn, exec, true, commands, None);
+                    self.launch(arn, exec, true, commands, None, None);
                 }
                 Ok(Started::New)
             }
@@ -253,18 +255,20 @@ impl Executor {
         input: Value,
         context: ExecutionContext,
         limit: Duration,
+        keep_history: bool,
     ) -> Result<Finished, ExecutorError> {
         if *self.inner.shutdown.borrow() {
             return Err(ExecutorError::ShuttingDown);
         }
         let arn = context.execution_arn.clone();
         let now = now_ms();
-        let (exec, _events, commands) = Execution::start(definition, input, context, now);
+        let (exec, events, commands) = Execution::start(definition, input, context, now);
+        let history = keep_history.then_some(events);
         if !exec.is_running() {
-            return Ok(Finished { status: exec.status().clone(), stop_ms: now });
+            return Ok(Finished { status: exec.status().clone(), stop_ms: now, history: history.unwrap_or_default() });
         }
         let (done_tx, done_rx) = oneshot::channel();
-        self.launch(arn.clone(), exec, false, commands, Some(done_tx));
+        self.launch(arn.clone(), exec, false, commands, Some(done_tx), history);
         match tokio::time::timeout(limit, done_rx).await {
             Ok(Ok(finished)) => Ok(finished),
             Ok(Err(_)) => Err(ExecutorError::ShuttingDown),
@@ -273,6 +277,7 @@ impl Executor {
                 Ok(Finished {
                     status: ExecutionStatus::TimedOut { error: Some("States.Timeout".into()), cause: None },
                     stop_ms: now_ms(),
+                    history: Vec::new(),
                 })
             }
         }
@@ -283,7 +288,7 @@ impl Executor {
         let arn = context.execution_arn.clone();
         let (exec, _events, commands) = Execution::start(definition, input, context, now_ms());
         if exec.is_running() && !*self.inner.shutdown.borrow() {
-            self.launch(arn, exec, false, commands, None);
+            self.launch(arn, exec, false, commands, None, None);
         }
     }
 
@@ -319,6 +324,7 @@ impl Executor {
         durable: bool,
         commands: Vec<Command>,
         done: Option<oneshot::Sender<Finished>>,
+        history: Option<Vec<HistoryEvent>>,
     ) {
         let mut timers = HashMap::new();
         let mut tasks = Vec::new();
@@ -336,7 +342,7 @@ impl Executor {
                 Command::CancelTask { id } => tasks.retain(|t| t.0 != id),
             }
         }
-        self.spawn_actor(arn, exec, durable, timers, tasks, done);
+        self.spawn_actor(arn, exec, durable, timers, tasks, done, history);
     }
 
     fn spawn_actor(
@@ -347,6 +353,7 @@ impl Executor {
         timers: HashMap<String, i64>,
         tasks: Vec<(String, String, Value, Option<u64>)>,
         done: Option<oneshot::Sender<Finished>>,
+        history: Option<Vec<HistoryEvent>>,
     ) {
         let (tx, rx) = mpsc::unbounded_channel();
         self.inner.actors.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.clone(), tx.clone());
@@ -361,6 +368,7 @@ impl Executor {
             inner: self.inner.clone(),
             shutdown: self.inner.shutdown.subscribe(),
             done,
+            history,
         };
         for (id, resource, parameters, timeout) in tasks {
             actor.invoke(id, resource, parameters, timeout);
@@ -430,6 +438,7 @@ struct Actor {
     inner: Arc<Inner>,
     shutdown: watch::Receiver<bool>,
     done: Option<oneshot::Sender<Finished>>,
+    history: Option<Vec<HistoryEvent>>,
 }
 
 impl Actor {
@@ -488,7 +497,8 @@ impl Actor {
             }
             if !self.exec.is_running() {
                 if let Some(done) = self.done.take() {
-                    let _ = done.send(Finished { status: self.exec.status().clone(), stop_ms: now });
+                    let history = self.history.take().unwrap_or_default();
+                    let _ = done.send(Finished { status: self.exec.status().clone(), stop_ms: now, history });
                 }
                 break;
             }
@@ -536,6 +546,9 @@ impl Actor {
             changes.apply_commands(&c);
             history.extend(h);
             commands.extend(c);
+        }
+        if let Some(kept) = &mut self.history {
+            kept.extend(history.iter().cloned());
         }
         if self.durable {
             let (add, remove) = changes.into_parts();

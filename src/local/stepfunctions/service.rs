@@ -298,12 +298,7 @@ impl StepFunctions {
             "StopExecution" => self.stop_execution(&body).await?,
             "RedriveExecution" => self.redrive_execution(&body).await?,
             "DescribeStateMachineForExecution" => self.describe_state_machine_for_execution(&body).await?,
-            "TestState" => {
-                return Err(ApiError::validation(
-                    "TestState is not available in the local cloud yet: its interpreter runs whole state machines. \
-                     Start an execution of a one-state machine instead.",
-                ));
-            }
+            "TestState" => self.test_state(&body).await?,
             other => {
                 return Err(err(
                     "UnknownOperationException",
@@ -599,8 +594,10 @@ impl StepFunctions {
             format!("arn:aws:states:{}:{ACCOUNT_ID}:express:{}:{name}:{}", self.region, sm.name, uuid::Uuid::new_v4());
         let definition = Definition::parse(&sm.definition).map_err(|d| invalid_definition(&d))?;
         let start = now_ms();
-        let finished =
-            self.executor.run_express(definition, input_value, context(&sm, &arn, &name), SYNC_EXECUTION_LIMIT).await?;
+        let finished = self
+            .executor
+            .run_express(definition, input_value, context(&sm, &arn, &name), SYNC_EXECUTION_LIMIT, false)
+            .await?;
         let update = status_update(&finished.status, finished.stop_ms);
         let status = match &finished.status {
             ExecutionStatus::Succeeded { .. } => "SUCCEEDED",
@@ -868,6 +865,179 @@ impl StepFunctions {
         }
         Ok(out)
     }
+}
+
+impl StepFunctions {
+    /// TestState: runs one state on an input and reports its output, next state and error.
+    /// The state runs as the start of a machine whose transitions lead to stand-in Pass
+    /// states, so the interpreter applies exactly the data flow an execution would; the
+    /// stand-in entered names the next state. As on AWS, retriers are not run (a matching
+    /// one makes the status RETRIABLE) and a Wait does not wait.
+    async fn test_state(&self, body: &Body) -> Result<Value, ApiError> {
+        let definition = body.required_str("definition")?;
+        if let Some(role) = body.str("roleArn")? {
+            check_role_arn(role)?;
+        }
+        let level = body.str("inspectionLevel")?.unwrap_or("INFO");
+        if !matches!(level, "INFO" | "DEBUG" | "TRACE") {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
+            )));
+        }
+        let input_text = body.str("input")?.unwrap_or("{}");
+        let input: Value = serde_json::from_str(input_text)
+            .map_err(|e| err("InvalidExecutionInput", format!("Invalid State Machine Execution Input: '{e}'")))?;
+        let parsed: Value = serde_json::from_str(definition).map_err(|e| {
+            invalid_definition(&[Diagnostic::error("INVALID_JSON_DESCRIPTION", format!("Invalid JSON: {e}"), "/")])
+        })?;
+        let (name, state) = match (parsed.get("States"), body.str("stateName")?) {
+            (Some(states), Some(n)) => (
+                n.to_string(),
+                states.get(n).cloned().ok_or_else(|| ApiError::validation("State not found in definition"))?,
+            ),
+            (Some(_), None) => {
+                return Err(ApiError::validation("stateName is required when the definition is a state machine"));
+            }
+            (None, n) => (n.unwrap_or("TestState").to_string(), parsed.clone()),
+        };
+        let Value::Object(mut state) = state else {
+            return Err(invalid_definition(&[Diagnostic::schema("The state definition must be a JSON object", "/")]));
+        };
+        let retriers = state.remove("Retry");
+        if state.get("Type").and_then(Value::as_str) == Some("Wait") {
+            for key in ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"] {
+                state.remove(key);
+            }
+            state.insert("Seconds".into(), json!(0));
+        }
+        // Every transition leads to a stand-in; `targets[i]` is what stand-in i replaces.
+        let mut targets: Vec<(String, bool)> = Vec::new();
+        let mut stand_in = |target: &mut Value, caught: bool| {
+            if let Some(t) = target.as_str() {
+                targets.push((t.to_string(), caught));
+                *target = json!(format!("TestState stand-in {}", targets.len() - 1));
+            }
+        };
+        if let Some(next) = state.get_mut("Next") {
+            stand_in(next, false);
+        }
+        if let Some(default) = state.get_mut("Default") {
+            stand_in(default, false);
+        }
+        if let Some(Value::Array(choices)) = state.get_mut("Choices") {
+            for choice in choices.iter_mut() {
+                if let Some(next) = choice.get_mut("Next") {
+                    stand_in(next, false);
+                }
+            }
+        }
+        if let Some(Value::Array(catchers)) = state.get_mut("Catch") {
+            for catcher in catchers.iter_mut() {
+                if let Some(next) = catcher.get_mut("Next") {
+                    stand_in(next, true);
+                }
+            }
+        }
+        let mut states = Map::new();
+        states.insert(name.clone(), Value::Object(state));
+        for i in 0..targets.len() {
+            states.insert(format!("TestState stand-in {i}"), json!({"Type": "Pass", "End": true}));
+        }
+        let machine = json!({"StartAt": name, "States": states});
+        let definition = Definition::from_value(&machine).map_err(|d| invalid_definition(&d))?;
+        let id = uuid::Uuid::new_v4();
+        let arn = format!("arn:aws:states:{}:{ACCOUNT_ID}:express:TestState:{id}:{id}", self.region);
+        let ctx = ExecutionContext {
+            execution_arn: arn,
+            name: id.to_string(),
+            role_arn: body.str("roleArn")?.unwrap_or_default().to_string(),
+            state_machine_arn: self.sm_arn("TestState"),
+            state_machine_name: "TestState".into(),
+            redrive_count: 0,
+        };
+        let finished = self.executor.run_express(definition, input.clone(), ctx, SYNC_EXECUTION_LIMIT, true).await?;
+        let entered = finished.history.iter().find_map(|e| {
+            let d = e.details.as_ref()?;
+            let n = d.get("name")?.as_str()?;
+            let i: usize = n.strip_prefix("TestState stand-in ")?.parse().ok()?;
+            e.event_type
+                .ends_with("StateEntered")
+                .then(|| (i, d.get("input").and_then(Value::as_str).map(str::to_string)))
+        });
+        let last_error = finished.history.iter().rev().find_map(|e| {
+            let d = e.details.as_ref()?;
+            let error = d.get("error")?.as_str()?.to_string();
+            Some((error, d.get("cause").and_then(Value::as_str).map(str::to_string)))
+        });
+        let mut out = Map::new();
+        match (&finished.status, entered) {
+            (_, Some((i, output))) => {
+                let (next, caught) = targets.get(i).cloned().unwrap_or_default();
+                out.insert("status".into(), json!(if caught { "CAUGHT_ERROR" } else { "SUCCEEDED" }));
+                out.insert("nextState".into(), json!(next));
+                if let Some(o) = output {
+                    out.insert("output".into(), json!(o));
+                }
+                if caught && let Some((error, cause)) = last_error {
+                    out.insert("error".into(), json!(error));
+                    if let Some(c) = cause {
+                        out.insert("cause".into(), json!(c));
+                    }
+                }
+            }
+            (ExecutionStatus::Succeeded { output }, None) => {
+                out.insert("status".into(), json!("SUCCEEDED"));
+                out.insert("output".into(), json!(super::asl::to_json_text(output)));
+            }
+            (
+                ExecutionStatus::Failed { error, cause }
+                | ExecutionStatus::TimedOut { error, cause }
+                | ExecutionStatus::Aborted { error, cause },
+                None,
+            ) => {
+                let retriable = error.as_deref().is_some_and(|e| retrier_matches(retriers.as_ref(), e));
+                out.insert("status".into(), json!(if retriable { "RETRIABLE" } else { "FAILED" }));
+                if let Some(e) = error {
+                    out.insert("error".into(), json!(e));
+                }
+                if let Some(c) = cause {
+                    out.insert("cause".into(), json!(c));
+                }
+            }
+            (ExecutionStatus::Running, None) => {
+                out.insert("status".into(), json!("FAILED"));
+                out.insert("error".into(), json!("States.Timeout"));
+            }
+        }
+        if level != "INFO" {
+            let mut inspection = json!({"input": super::asl::to_json_text(&input)});
+            let result = finished.history.iter().find_map(|e| {
+                let d = e.details.as_ref()?;
+                (e.event_type.ends_with("Succeeded") && e.event_type != "ExecutionSucceeded")
+                    .then(|| d.get("output").cloned())
+                    .flatten()
+            });
+            if let Some(r) = result {
+                inspection["result"] = r;
+            }
+            out.insert("inspectionData".into(), inspection);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Whether a state's Retry field has a retrier for `error` that would run again.
+fn retrier_matches(retriers: Option<&Value>, error: &str) -> bool {
+    let Some(Value::Array(list)) = retriers else { return false };
+    list.iter().any(|r| {
+        let attempts = r.get("MaxAttempts").and_then(Value::as_u64).unwrap_or(3);
+        let names: Vec<&str> = r
+            .get("ErrorEquals")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        attempts > 0 && names.iter().any(|n| *n == error || (*n == "States.ALL" && error != "States.Runtime"))
+    })
 }
 
 fn context(sm: &StateMachineRow, arn: &str, name: &str) -> ExecutionContext {
