@@ -150,10 +150,17 @@ pub struct Executor {
     inner: Arc<Inner>,
 }
 
+/// What an actor starts with: its armed timers and the tasks to invoke.
+#[derive(Default)]
+struct Outstanding {
+    timers: HashMap<String, i64>,
+    tasks: Vec<(String, String, Value, Option<u64>)>,
+}
+
 /// The outcome of [`Executor::start`].
 pub enum Started {
     New,
-    Existing(ExecutionRow),
+    Existing(Box<ExecutionRow>),
 }
 
 impl Executor {
@@ -195,7 +202,7 @@ impl Executor {
                         }
                     }
                     tracing::info!("resuming execution {arn}: {} timers, {} tasks", timers.len(), tasks.len());
-                    self.spawn_actor(arn, exec, true, timers, tasks, None, None);
+                    self.spawn_actor(arn, exec, true, Outstanding { timers, tasks }, None, None);
                     resumed += 1;
                 }
                 Err(e) => {
@@ -283,15 +290,6 @@ impl Executor {
         }
     }
 
-    /// Starts an EXPRESS execution in the background (StartExecution on an EXPRESS machine).
-    pub fn spawn_express(&self, definition: Definition, input: Value, context: ExecutionContext) {
-        let arn = context.execution_arn.clone();
-        let (exec, _events, commands) = Execution::start(definition, input, context, now_ms());
-        if exec.is_running() && !*self.inner.shutdown.borrow() {
-            self.launch(arn, exec, false, commands, None, None);
-        }
-    }
-
     /// StopExecution: the abort is durable when this returns the stop time.
     pub async fn stop(&self, arn: &str, error: Option<String>, cause: Option<String>) -> Result<i64, ExecutorError> {
         let sender = self.inner.actors.lock().unwrap_or_else(|p| p.into_inner()).get(arn).cloned();
@@ -342,7 +340,7 @@ impl Executor {
                 Command::CancelTask { id } => tasks.retain(|t| t.0 != id),
             }
         }
-        self.spawn_actor(arn, exec, durable, timers, tasks, done, history);
+        self.spawn_actor(arn, exec, durable, Outstanding { timers, tasks }, done, history);
     }
 
     fn spawn_actor(
@@ -350,11 +348,11 @@ impl Executor {
         arn: String,
         exec: Execution,
         durable: bool,
-        timers: HashMap<String, i64>,
-        tasks: Vec<(String, String, Value, Option<u64>)>,
+        outstanding: Outstanding,
         done: Option<oneshot::Sender<Finished>>,
         history: Option<Vec<HistoryEvent>>,
     ) {
+        let Outstanding { timers, tasks } = outstanding;
         let (tx, rx) = mpsc::unbounded_channel();
         self.inner.actors.lock().unwrap_or_else(|p| p.into_inner()).insert(arn.clone(), tx.clone());
         let mut actor = Actor {

@@ -152,7 +152,7 @@ pub struct Step {
 pub enum Inserted {
     New,
     /// An execution of that ARN exists already.
-    Existing(ExecutionRow),
+    Existing(Box<ExecutionRow>),
 }
 
 pub fn init(store: &Store) -> Result<(), StorageError> {
@@ -302,7 +302,7 @@ pub fn insert_execution(c: &mut Connection, row: &ExecutionRow, step: &Step) -> 
         tx.query_row(&sql, [&row.arn], ex_from_row).optional()?
     };
     if let Some(existing) = existing {
-        return Ok(Inserted::Existing(existing));
+        return Ok(Inserted::Existing(Box::new(existing)));
     }
     tx.execute(
         "INSERT INTO sfn_executions (arn, state_machine_arn, name, status, input, start_ms, redrive_count, \
