@@ -3,8 +3,10 @@
 
 mod common;
 
+mod asl_conformance;
 mod auth;
 mod compat;
 mod crash;
 mod dynamodb;
 mod ses;
+mod stepfunctions;

@@ -11,6 +11,7 @@ pub mod protocol;
 pub mod s3;
 pub mod ses;
 pub mod sigv4;
+pub mod stepfunctions;
 pub mod storage;
 
 mod router;
@@ -40,6 +41,8 @@ pub enum LocalCloudError {
     Storage(#[from] storage::StorageError),
     #[error("cannot start the S3 service: {0}")]
     S3(String),
+    #[error("cannot start the Step Functions service: {0}")]
+    StepFunctions(String),
 }
 
 #[derive(Debug, Clone)]
@@ -75,11 +78,19 @@ pub struct LocalCloud {
 impl LocalCloud {
     /// Opens the data directory, binds the listener and starts serving.
     pub async fn start(config: LocalCloudConfig) -> Result<Self, LocalCloudError> {
+        Self::start_with(config, Arc::new(stepfunctions::UnavailableTaskRunner)).await
+    }
+
+    /// As [`LocalCloud::start`], with the runner that carries out Step Functions' Task states.
+    pub async fn start_with(
+        config: LocalCloudConfig,
+        task_runner: Arc<dyn stepfunctions::TaskRunner>,
+    ) -> Result<Self, LocalCloudError> {
         let store = storage::Store::open(&config.data_dir)?;
         let addr = SocketAddr::new(config.bind, config.port);
         let listener = TcpListener::bind(addr).await.map_err(|source| LocalCloudError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| LocalCloudError::Bind { addr, source })?;
-        let router = Arc::new(Router::new(store, &config, format!("http://{addr}")).await?);
+        let router = Arc::new(Router::new(store, &config, format!("http://{addr}"), task_runner).await?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(router::serve(listener, router.clone(), shutdown_rx));
         Ok(Self { addr, shutdown, task, router })
@@ -102,6 +113,8 @@ impl LocalCloud {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
+        // Running executions pause here and resume from disk on the next start.
+        self.router.stepfunctions.shutdown().await;
     }
 }
 

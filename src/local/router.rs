@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::protocol::{ApiError, ApiRequest, Protocol, Response};
 use super::sigv4::{self, AuthError, Credentials, PathEncoding, SignedRequest};
 use super::storage::Store;
-use super::{LocalCloudConfig, LocalCloudError, dynamodb, s3, ses};
+use super::{LocalCloudConfig, LocalCloudError, dynamodb, s3, ses, stepfunctions};
 
 /// The services of the local cloud, keyed by their SigV4 signing name.
 pub struct Router {
@@ -28,6 +28,7 @@ pub struct Router {
     pub s3: s3::S3,
     pub dynamodb: dynamodb::DynamoDb,
     pub ses: ses::Ses,
+    pub stepfunctions: stepfunctions::StepFunctions,
 }
 
 /// What the router knows of a service before it reads the body.
@@ -79,6 +80,7 @@ impl Router {
         store: Store,
         config: &LocalCloudConfig,
         endpoint: String,
+        task_runner: std::sync::Arc<dyn stepfunctions::TaskRunner>,
     ) -> Result<Self, LocalCloudError> {
         let _ = endpoint;
         Ok(Self {
@@ -87,6 +89,9 @@ impl Router {
             s3: s3::S3::new(store.clone(), &config.credentials).map_err(|e| LocalCloudError::S3(e.to_string()))?,
             dynamodb: dynamodb::DynamoDb::new(store.clone())?,
             ses: ses::Ses::new(store.clone())?,
+            stepfunctions: stepfunctions::StepFunctions::new(store.clone(), &config.region, task_runner)
+                .await
+                .map_err(|e| LocalCloudError::StepFunctions(e.to_string()))?,
             store,
         })
     }
@@ -129,6 +134,7 @@ impl Router {
         let result = match service {
             "dynamodb" => self.dynamodb.handle(req).await,
             "ses" => self.ses.handle(req).await,
+            "states" => self.stepfunctions.handle(req).await,
             other => Err(ApiError::bad_request(
                 "UnrecognizedClientException",
                 format!("The '{other}' service is not available in this local cloud yet."),
