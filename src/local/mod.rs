@@ -7,6 +7,7 @@
 //! verified against the configured local credentials before any service sees them.
 
 pub mod dynamodb;
+pub mod lambda;
 pub mod protocol;
 pub mod s3;
 pub mod ses;
@@ -100,6 +101,8 @@ impl LocalCloud {
 
     /// Stops accepting connections, lets requests in flight finish, and returns.
     pub async fn shutdown(self) {
+        // Function processes hold long-polling Runtime API requests: stop them first.
+        self.router.lambda.shutdown();
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
     }
