@@ -114,7 +114,10 @@ async fn create_get_list_update_delete_round_trip() {
     let got = lambda.get_function().function_name("round-trip").send().await.expect("get");
     let config = got.configuration().expect("configuration");
     assert_eq!(config.runtime(), Some(&Runtime::Providedal2023));
-    assert_eq!(config.environment().and_then(|e| e.variables()).and_then(|v| v.get("TABLE")).map(String::as_str), Some("riders"));
+    assert_eq!(
+        config.environment().and_then(|e| e.variables()).and_then(|v| v.get("TABLE")).map(String::as_str),
+        Some("riders")
+    );
     assert_eq!(config.code_sha256(), created.code_sha256());
 
     let listed = lambda.list_functions().send().await.expect("list");
@@ -221,7 +224,10 @@ async fn timeout_kills_the_instance_and_the_next_invoke_works() {
     assert_eq!(error.as_deref(), Some("Unhandled"));
     assert_eq!(body["errorType"], "Sandbox.Timedout");
     let message = body["errorMessage"].as_str().unwrap_or("");
-    assert!(message.starts_with("RequestId: ") && message.ends_with("Error: Task timed out after 1.00 seconds"), "{message}");
+    assert!(
+        message.starts_with("RequestId: ") && message.ends_with("Error: Task timed out after 1.00 seconds"),
+        "{message}"
+    );
     let (echo, error) = invoke(&cloud, "slow", json!({"after": "timeout"})).await;
     assert_eq!((echo, error), (json!({"after": "timeout"}), None));
 }

@@ -76,7 +76,7 @@ fn walk(zip: &[u8], dest: Option<&Path>) -> Result<(), CodeError> {
     let mut total: u64 = 0;
     for index in 0..archive.len() {
         let mut entry = archive.by_index(index).map_err(|e| CodeError::NotAZip(e.to_string()))?;
-        let name = entry.name().to_string();
+        let name = entry.name().map_err(|e| CodeError::NotAZip(e.to_string()))?.to_string();
         let relative = safe_relative_path(&name)?;
         let mode = entry.unix_mode();
         let file_type = mode.map(|m| m & 0o170000);

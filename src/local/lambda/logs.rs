@@ -42,7 +42,10 @@ pub struct LogLine {
 }
 
 enum Command {
-    Line { function: String, line: LogLine },
+    Line {
+        function: String,
+        line: LogLine,
+    },
     /// Answered once every line sent before it is written.
     Sync(oneshot::Sender<()>),
 }

@@ -131,8 +131,7 @@ impl Lambda {
             Ok(())
         })?;
         let code_root = store.dir().join("lambda").join("code");
-        std::fs::create_dir_all(&code_root)
-            .map_err(|source| StorageError::Io { path: code_root.clone(), source })?;
+        std::fs::create_dir_all(&code_root).map_err(|source| StorageError::Io { path: code_root.clone(), source })?;
         let referenced: Vec<String> = store.call_blocking(|conn| {
             let mut stmt = conn.prepare("SELECT record FROM lambda_functions")?;
             let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
@@ -343,7 +342,10 @@ impl Lambda {
             .inner
             .store
             .call(move |conn| {
-                Ok(conn.execute("INSERT OR IGNORE INTO lambda_functions (name, record) VALUES (?1, ?2)", params![key, json])?)
+                Ok(conn.execute(
+                    "INSERT OR IGNORE INTO lambda_functions (name, record) VALUES (?1, ?2)",
+                    params![key, json],
+                )?)
             })
             .await?;
         if inserted == 0 {
@@ -368,7 +370,9 @@ impl Lambda {
         let code_root = self.inner.code_root.clone();
         tokio::task::spawn_blocking(move || -> Result<(String, String, u64), ApiError> {
             code::check(&zip).map_err(|e| {
-                invalid_parameter(format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"))
+                invalid_parameter(format!(
+                    "Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"
+                ))
             })?;
             let sha = BASE64.encode(sha2::Sha256::digest(&zip));
             let blob = store.blobs().put(&zip)?;
@@ -393,7 +397,9 @@ impl Lambda {
         let updated = self
             .inner
             .store
-            .call(move |conn| Ok(conn.execute("UPDATE lambda_functions SET record = ?2 WHERE name = ?1", params![name, json])?))
+            .call(move |conn| {
+                Ok(conn.execute("UPDATE lambda_functions SET record = ?2 WHERE name = ?1", params![name, json])?)
+            })
             .await?;
         if updated == 0 {
             return Err(not_found(&self.inner.region, &record.name));
@@ -473,7 +479,10 @@ impl Lambda {
         let name = self.resolve(req, identifier)?;
         let record = self.load(&name).await?;
         let key = name.clone();
-        self.inner.store.call(move |conn| Ok(conn.execute("DELETE FROM lambda_functions WHERE name = ?1", params![key])?)).await?;
+        self.inner
+            .store
+            .call(move |conn| Ok(conn.execute("DELETE FROM lambda_functions WHERE name = ?1", params![key])?))
+            .await?;
         self.inner.runtime.retire(&name);
         self.discard_code(&record.code_blob);
         Ok(empty_response(StatusCode::NO_CONTENT))
@@ -532,7 +541,9 @@ impl Lambda {
         }
         if input.dry_run == Some(true) {
             code::check(&zip).map_err(|e| {
-                invalid_parameter(format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"))
+                invalid_parameter(format!(
+                    "Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"
+                ))
             })?;
             return Ok(json_response(Protocol::RestJson, StatusCode::OK, &record.configuration(&self.inner.region)));
         }
@@ -595,7 +606,10 @@ impl Lambda {
                     match lambda.invoke_function(&name, payload).await {
                         Ok(invoked) => {
                             if let runtime::Outcome::Error(body) = invoked.outcome {
-                                tracing::info!("asynchronous invocation of {name} failed: {}", String::from_utf8_lossy(&body));
+                                tracing::info!(
+                                    "asynchronous invocation of {name} failed: {}",
+                                    String::from_utf8_lossy(&body)
+                                );
                             }
                         }
                         Err(e) => tracing::warn!("asynchronous invocation of {name} could not run: {e}"),
@@ -647,7 +661,10 @@ impl Lambda {
             return runtime_status(404, json!({"errorType": "NotFound", "errorMessage": "no such Runtime API path"}));
         };
         let Some(rest) = rest.strip_prefix("2018-06-01/runtime/") else {
-            return runtime_status(404, json!({"errorType": "NotFound", "errorMessage": "unknown Runtime API version"}));
+            return runtime_status(
+                404,
+                json!({"errorType": "NotFound", "errorMessage": "unknown Runtime API version"}),
+            );
         };
         let method = req.method().clone();
         let rest_parts: Vec<&str> = rest.split('/').collect();
@@ -750,11 +767,15 @@ fn decode_zip(code: CodeInput) -> Result<Vec<u8>, ApiError> {
         return Err(invalid_parameter("The local cloud runs functions packaged as Zip only (no ImageUri)."));
     }
     if code.s3_bucket.is_some() || code.s3_key.is_some() {
-        return Err(invalid_parameter("The local cloud takes function code as Code.ZipFile (S3Bucket/S3Key are not supported)."));
+        return Err(invalid_parameter(
+            "The local cloud takes function code as Code.ZipFile (S3Bucket/S3Key are not supported).",
+        ));
     }
     let encoded = code.zip_file.ok_or_else(|| invalid_parameter("Please provide a source for function code."))?;
     let zip = BASE64.decode(encoded.as_bytes()).map_err(|e| {
-        invalid_parameter(format!("Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"))
+        invalid_parameter(format!(
+            "Could not unzip uploaded file. Please check your file, then try to upload again. ({e})"
+        ))
     })?;
     Ok(zip)
 }

@@ -211,8 +211,7 @@ pub fn validate_memory(memory: i64) -> Result<u32, ApiError> {
 }
 
 pub fn validate_environment(variables: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    let reserved: Vec<&str> =
-        variables.keys().map(String::as_str).filter(|k| RESERVED_VARIABLES.contains(k)).collect();
+    let reserved: Vec<&str> = variables.keys().map(String::as_str).filter(|k| RESERVED_VARIABLES.contains(k)).collect();
     if !reserved.is_empty() {
         return Err(invalid_parameter(format!(
             "Lambda was unable to configure your environment variables because the environment variables you have \
@@ -245,9 +244,8 @@ pub fn validate_environment(variables: &BTreeMap<String, String>) -> Result<(), 
 /// Lambda's `LastModified` format: `2024-01-02T03:04:05.678+0000`.
 pub fn now_last_modified() -> String {
     let now = time::OffsetDateTime::now_utc();
-    let format = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000"
-    );
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]+0000");
     now.format(&format).unwrap_or_default()
 }
 
@@ -268,7 +266,10 @@ mod tests {
         }
         assert_eq!(resolve_name("us-east-1", "fn-1:7").unwrap_err().code, "ResourceNotFoundException");
         assert_eq!(resolve_name("us-east-1", "bad name").unwrap_err().code, "ValidationException");
-        assert_eq!(resolve_name("us-east-1", "arn:aws:lambda:us-east-1:123456789012:function:x").unwrap_err().code, "ValidationException");
+        assert_eq!(
+            resolve_name("us-east-1", "arn:aws:lambda:us-east-1:123456789012:function:x").unwrap_err().code,
+            "ValidationException"
+        );
     }
 
     #[test]

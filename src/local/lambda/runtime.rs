@@ -117,7 +117,6 @@ enum State {
 }
 
 pub struct Instance {
-    id: String,
     function: String,
     pid: Option<u32>,
     spawned: Instant,
@@ -155,12 +154,17 @@ impl OutputCapture {
                 tail.drain(..cut);
             }
         }
-        drop(current);
+        // Sent under the lock, so the stored order is the order of capture.
         self.sink.append(&self.function, request_id.as_deref(), message);
     }
 
+    /// Starts capturing for an invocation with its START line, under the lock, so no
+    /// output of the process can come before it.
     fn begin(&self, request_id: &str) {
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = Some((request_id.to_string(), String::new()));
+        let start = format!("START RequestId: {request_id} Version: $LATEST");
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        *current = Some((request_id.to_string(), format!("{start}\n")));
+        self.sink.append(&self.function, Some(request_id), &start);
     }
 
     fn end(&self) -> String {
@@ -246,7 +250,6 @@ impl Runtime {
         let record = &pool.record;
         let started = Instant::now();
         instance.output.begin(request_id);
-        instance.output.line(&format!("START RequestId: {request_id} Version: $LATEST"));
         let (reply_tx, reply_rx) = oneshot::channel();
         let taken = Arc::new(AtomicBool::new(false));
         let invocation = Invocation {
@@ -311,9 +314,11 @@ impl Runtime {
                 instance.output.line("Runtime.ExitError");
                 (error("Runtime.ExitError", text), false, Some("error"))
             }
-            End::Failed(State::Running) => {
-                (error("Runtime.Unknown", format!("RequestId: {request_id} Error: the instance was lost")), false, Some("error"))
-            }
+            End::Failed(State::Running) => (
+                error("Runtime.Unknown", format!("RequestId: {request_id} Error: the instance was lost")),
+                false,
+                Some("error"),
+            ),
         };
         if !healthy {
             instance.stop();
@@ -426,8 +431,11 @@ impl Runtime {
         }
         let mut child = command.spawn().map_err(|e| format!("fork/exec {}: {e}", bootstrap.display()))?;
         let pid = child.id();
-        let output =
-            Arc::new(OutputCapture { function: record.name.clone(), sink: self.logs.clone(), current: Mutex::new(None) });
+        let output = Arc::new(OutputCapture {
+            function: record.name.clone(),
+            sink: self.logs.clone(),
+            current: Mutex::new(None),
+        });
         let mut flushers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -443,7 +451,6 @@ impl Runtime {
         let (state, _) = watch::channel(State::Running);
         let kill = Arc::new(Notify::new());
         let instance = Arc::new(Instance {
-            id: id.clone(),
             function: record.name.clone(),
             pid,
             spawned: Instant::now(),
@@ -503,7 +510,13 @@ impl Runtime {
     }
 
     /// Serves one Runtime API call of instance `instance_id` of `function`.
-    pub async fn runtime_call(&self, function: &str, instance_id: &str, call: RuntimeCall<'_>, body: Result<Bytes, ()>) -> RuntimeReply {
+    pub async fn runtime_call(
+        &self,
+        function: &str,
+        instance_id: &str,
+        call: RuntimeCall<'_>,
+        body: Result<Bytes, ()>,
+    ) -> RuntimeReply {
         let Some(instance) = self.instance(instance_id).filter(|i| i.function == function) else {
             return RuntimeReply::Status(
                 404,
@@ -730,8 +743,11 @@ fn rfc3339_now() -> String {
 /// Reads a process's stdout or stderr into its log line by line. A flush request makes it
 /// read everything already in the pipe first (counted with `FIONREAD`), so output written
 /// before a process answered is in that invocation's log, deterministically.
-async fn read_output<R>(mut pipe: R, output: Arc<OutputCapture>, mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>)
-where
+async fn read_output<R>(
+    mut pipe: R,
+    output: Arc<OutputCapture>,
+    mut flushes: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
+) where
     R: tokio::io::AsyncRead + AsRawFd + Unpin,
 {
     let mut pending: Vec<u8> = Vec::new();
