@@ -307,6 +307,8 @@ async fn a_function_sees_only_lambdas_environment_and_its_own_variables() {
         "TZ",
         "_HANDLER",
         "RIDER_PHOTOS_DDB_TABLE",
+        // Set by `lambda_runtime` itself from each invocation's trace header, as on AWS.
+        "_X_AMZN_TRACE_ID",
     ]
     .into_iter()
     .collect();

@@ -71,6 +71,7 @@ async fn handle(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
 /// errors for SnapStart, but every runtime may, and the local cloud must handle it.
 fn report_init_error(message: &str) -> std::io::Result<()> {
     let api = std::env::var("AWS_LAMBDA_RUNTIME_API").map_err(std::io::Error::other)?;
+    let api = api.trim_start_matches("http://").to_string();
     let (host, base) =
         api.split_once('/').map(|(h, p)| (h.to_string(), format!("/{p}"))).unwrap_or((api, String::new()));
     let body = json!({ "errorType": "Probe.InitFailed", "errorMessage": message }).to_string();

@@ -2,7 +2,7 @@
 //! this server, exactly as a `bootstrap` does on AWS.
 //!
 //! An instance is started on demand for an invocation, with only the environment Lambda
-//! gives it, and reached at `AWS_LAMBDA_RUNTIME_API=127.0.0.1:PORT/_lambda/<function>/<instance>`:
+//! gives it, and reached at `AWS_LAMBDA_RUNTIME_API=http://127.0.0.1:PORT/_lambda/<function>/<instance>`:
 //! its own path, so the server knows which process is asking. Its `GET …/invocation/next`
 //! waits for the invocation handed to it; `POST …/response` or `…/error` answers it.
 //! Warm instances are kept and reused; up to [`MAX_INSTANCES_PER_FUNCTION`] run at once
@@ -85,6 +85,12 @@ struct Pool {
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Arc<Instance>>>,
     retired: AtomicBool,
+}
+
+struct SpawnError {
+    message: String,
+    /// The executable was momentarily busy (ETXTBSY): worth another try.
+    busy: bool,
 }
 
 /// One invocation on one instance.
@@ -203,7 +209,7 @@ impl Runtime {
         let mut attempts = 0;
         let invoked = loop {
             attempts += 1;
-            let (instance, cold) = match self.take_instance(&pool) {
+            let (instance, cold) = match self.take_instance(&pool).await {
                 Ok(found) => found,
                 Err(message) => break self.unstartable(record, &request_id, &message),
             };
@@ -219,13 +225,26 @@ impl Runtime {
     }
 
     /// A warm instance of the pool, or a new one (`true`: a cold start).
-    fn take_instance(&self, pool: &Arc<Pool>) -> Result<(Arc<Instance>, bool), String> {
+    async fn take_instance(&self, pool: &Arc<Pool>) -> Result<(Arc<Instance>, bool), String> {
         loop {
             let reused = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
             match reused {
                 Some(instance) if *instance.state.borrow() == State::Running => return Ok((instance, false)),
                 Some(dead) => dead.stop(),
-                None => return self.spawn(pool).map(|instance| (instance, true)),
+                None => break,
+            }
+        }
+        // ETXTBSY: another thread of this server forked while a code file was open for
+        // writing (an unpack in progress); the fork closes it at its exec, so try again.
+        let mut busy_retries = 0;
+        loop {
+            match self.spawn(pool) {
+                Ok(instance) => return Ok((instance, true)),
+                Err(SpawnError { busy: true, .. }) if busy_retries < 50 => {
+                    busy_retries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(SpawnError { message, .. }) => return Err(message),
             }
         }
     }
@@ -399,12 +418,15 @@ impl Runtime {
         self.instances.lock().unwrap_or_else(|p| p.into_inner()).values().filter(|i| i.function == function).count()
     }
 
-    fn spawn(&self, pool: &Arc<Pool>) -> Result<Arc<Instance>, String> {
+    fn spawn(&self, pool: &Arc<Pool>) -> Result<Arc<Instance>, SpawnError> {
         let record = &pool.record;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let bootstrap = pool.code_dir.join("bootstrap");
         if !bootstrap.is_file() {
-            return Err("Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into());
+            return Err(SpawnError {
+                busy: false,
+                message: "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]".into(),
+            });
         }
         let mut command = tokio::process::Command::new(&bootstrap);
         command
@@ -429,7 +451,10 @@ impl Runtime {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(|e| format!("fork/exec {}: {e}", bootstrap.display()))?;
+        let mut child = command.spawn().map_err(|e| SpawnError {
+            busy: e.raw_os_error() == Some(libc::ETXTBSY),
+            message: format!("fork/exec {}: {e}", bootstrap.display()),
+        })?;
         let pid = child.id();
         let output = Arc::new(OutputCapture {
             function: record.name.clone(),
@@ -474,7 +499,9 @@ impl Runtime {
         let date = time::OffsetDateTime::now_utc();
         let stream = format!("{:04}/{:02}/{:02}/[$LATEST]{instance}", date.year(), date.month() as u8, date.day());
         let mut env = vec![
-            ("AWS_LAMBDA_RUNTIME_API".into(), format!("{}/_lambda/{}/{instance}", s.api_host, record.name)),
+            // With a base path the value needs its scheme: `lambda_runtime` parses it as an
+            // `http::Uri`, which reads "host:port/path" only as "http://host:port/path".
+            ("AWS_LAMBDA_RUNTIME_API".into(), format!("http://{}/_lambda/{}/{instance}", s.api_host, record.name)),
             ("AWS_REGION".into(), s.region.clone()),
             ("AWS_DEFAULT_REGION".into(), s.region.clone()),
             ("AWS_LAMBDA_FUNCTION_NAME".into(), record.name.clone()),
