@@ -10,7 +10,12 @@ use crate::common::{ServerProcess, test_venv};
 /// fails the test with stderr when the command fails.
 fn aws(venv: &Path, endpoint: &str, args: &[&str]) -> String {
     let output = aws_command(venv, endpoint, args).output().expect("aws CLI runs");
-    assert!(output.status.success(), "aws {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "aws {} failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -57,11 +62,7 @@ fn aws_cli_s3_commands_work_against_serve() {
     let listing = aws(&venv, e, &["s3", "ls", "s3://wildrydes-riderphotos"]);
     assert!(listing.contains("1_happy_face.jpg") && listing.contains("200000"), "{listing}");
 
-    let head = json(&aws(
-        &venv,
-        e,
-        &["s3api", "head-object", "--bucket", "wildrydes-riderphotos", "--key", "1_happy_face.jpg"],
-    ));
+    let head = json(&aws(&venv, e, &["s3api", "head-object", "--bucket", "wildrydes-riderphotos", "--key", "1_happy_face.jpg"]));
     assert_eq!(head["ContentLength"], 200000);
     let md5 = format!("\"{}\"", hex::encode(<md5::Md5 as md5::Digest>::digest(&bytes)));
     assert_eq!(head["ETag"], md5.as_str());
@@ -91,16 +92,10 @@ fn aws_cli_dynamodb_commands_work_against_serve() {
         &venv,
         e,
         &[
-            "dynamodb",
-            "create-table",
-            "--table-name",
-            "wildrydes-riders",
-            "--attribute-definitions",
-            "AttributeName=Username,AttributeType=S",
-            "--key-schema",
-            "AttributeName=Username,KeyType=HASH",
-            "--billing-mode",
-            "PAY_PER_REQUEST",
+            "dynamodb", "create-table", "--table-name", "wildrydes-riders",
+            "--attribute-definitions", "AttributeName=Username,AttributeType=S",
+            "--key-schema", "AttributeName=Username,KeyType=HASH",
+            "--billing-mode", "PAY_PER_REQUEST",
         ],
     ));
     assert_eq!(created["TableDescription"]["TableName"], "wildrydes-riders");
@@ -108,28 +103,18 @@ fn aws_cli_dynamodb_commands_work_against_serve() {
         &venv,
         e,
         &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "wildrydes-riders",
-            "--item",
-            r#"{"Username": {"S": "user_a"}, "faceId": {"S": "f-1"}, "visits": {"N": "3"}}"#,
-            "--condition-expression",
-            "attribute_not_exists(Username)",
+            "dynamodb", "put-item", "--table-name", "wildrydes-riders",
+            "--item", r#"{"Username": {"S": "user_a"}, "faceId": {"S": "f-1"}, "visits": {"N": "3"}}"#,
+            "--condition-expression", "attribute_not_exists(Username)",
         ],
     );
     let err = aws_fails(
         &venv,
         e,
         &[
-            "dynamodb",
-            "put-item",
-            "--table-name",
-            "wildrydes-riders",
-            "--item",
-            r#"{"Username": {"S": "user_a"}, "faceId": {"S": "f-2"}}"#,
-            "--condition-expression",
-            "attribute_not_exists(Username)",
+            "dynamodb", "put-item", "--table-name", "wildrydes-riders",
+            "--item", r#"{"Username": {"S": "user_a"}, "faceId": {"S": "f-2"}}"#,
+            "--condition-expression", "attribute_not_exists(Username)",
         ],
     );
     assert!(err.contains("ConditionalCheckFailedException"), "{err}");
@@ -146,14 +131,9 @@ fn aws_cli_dynamodb_commands_work_against_serve() {
         &venv,
         e,
         &[
-            "dynamodb",
-            "query",
-            "--table-name",
-            "wildrydes-riders",
-            "--key-condition-expression",
-            "Username = :u",
-            "--expression-attribute-values",
-            r#"{":u": {"S": "user_a"}}"#,
+            "dynamodb", "query", "--table-name", "wildrydes-riders",
+            "--key-condition-expression", "Username = :u",
+            "--expression-attribute-values", r#"{":u": {"S": "user_a"}}"#,
         ],
     ));
     assert_eq!(query["Count"], 1);
@@ -178,14 +158,10 @@ fn aws_cli_sesv2_send_email_lands_in_the_outbox() {
         &venv,
         e,
         &[
-            "sesv2",
-            "send-email",
-            "--from-email-address",
-            "noreply@wildrydes.example",
-            "--destination",
-            "ToAddresses=operator@wildrydes.example",
-            "--content",
-            r#"{"Simple": {"Subject": {"Data": "Photo rejected"}, "Body": {"Text": {"Data": "Detected 2 faces in the photo."}}}}"#,
+            "sesv2", "send-email",
+            "--from-email-address", "noreply@wildrydes.example",
+            "--destination", "ToAddresses=operator@wildrydes.example",
+            "--content", r#"{"Simple": {"Subject": {"Data": "Photo rejected"}, "Body": {"Text": {"Data": "Detected 2 faces in the photo."}}}}"#,
         ],
     ));
     let message_id = sent["MessageId"].as_str().expect("a MessageId").to_string();
@@ -194,14 +170,10 @@ fn aws_cli_sesv2_send_email_lands_in_the_outbox() {
         &venv,
         e,
         &[
-            "sesv2",
-            "send-email",
-            "--from-email-address",
-            "stranger@elsewhere.example",
-            "--destination",
-            "ToAddresses=operator@wildrydes.example",
-            "--content",
-            r#"{"Simple": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}}}"#,
+            "sesv2", "send-email",
+            "--from-email-address", "stranger@elsewhere.example",
+            "--destination", "ToAddresses=operator@wildrydes.example",
+            "--content", r#"{"Simple": {"Subject": {"Data": "x"}, "Body": {"Text": {"Data": "x"}}}}"#,
         ],
     );
     assert!(err.contains("MessageRejected"), "{err}");
@@ -246,8 +218,10 @@ print(json.dumps({
     "n": item["n"]["N"], "missing": missing,
 }))
 "#;
-    let output =
-        Command::new(venv.join("bin/python")).args(["-c", script, &server.endpoint]).output().expect("python runs");
+    let output = Command::new(venv.join("bin/python"))
+        .args(["-c", script, &server.endpoint])
+        .output()
+        .expect("python runs");
     assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
     let result = json(String::from_utf8_lossy(&output.stdout).trim());
     assert_eq!(result["body"], "abc");
