@@ -8,5 +8,6 @@ mod auth;
 mod compat;
 mod crash;
 mod dynamodb;
+mod lambda;
 mod ses;
 mod stepfunctions;

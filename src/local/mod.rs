@@ -7,6 +7,7 @@
 //! verified against the configured local credentials before any service sees them.
 
 pub mod dynamodb;
+pub mod lambda;
 pub mod protocol;
 pub mod s3;
 pub mod ses;
@@ -76,15 +77,23 @@ pub struct LocalCloud {
 }
 
 impl LocalCloud {
-    /// Opens the data directory, binds the listener and starts serving.
+    /// Opens the data directory, binds the listener and starts serving. Step Functions'
+    /// Task states run on the local Lambda service.
     pub async fn start(config: LocalCloudConfig) -> Result<Self, LocalCloudError> {
-        Self::start_with(config, Arc::new(stepfunctions::UnavailableTaskRunner)).await
+        Self::start_inner(config, None).await
     }
 
-    /// As [`LocalCloud::start`], with the runner that carries out Step Functions' Task states.
+    /// As [`LocalCloud::start`], with another runner for Step Functions' Task states (tests).
     pub async fn start_with(
         config: LocalCloudConfig,
         task_runner: Arc<dyn stepfunctions::TaskRunner>,
+    ) -> Result<Self, LocalCloudError> {
+        Self::start_inner(config, Some(task_runner)).await
+    }
+
+    async fn start_inner(
+        config: LocalCloudConfig,
+        task_runner: Option<Arc<dyn stepfunctions::TaskRunner>>,
     ) -> Result<Self, LocalCloudError> {
         let store = storage::Store::open(&config.data_dir)?;
         let addr = SocketAddr::new(config.bind, config.port);
@@ -111,6 +120,8 @@ impl LocalCloud {
 
     /// Stops accepting connections, lets requests in flight finish, and returns.
     pub async fn shutdown(self) {
+        // Function processes hold long-polling Runtime API requests: stop them first.
+        self.router.lambda.shutdown();
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
         // Running executions pause here and resume from disk on the next start.

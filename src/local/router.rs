@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::protocol::{ApiError, ApiRequest, Protocol, Response};
 use super::sigv4::{self, AuthError, Credentials, PathEncoding, SignedRequest};
 use super::storage::Store;
-use super::{LocalCloudConfig, LocalCloudError, dynamodb, s3, ses, stepfunctions};
+use super::{LocalCloudConfig, LocalCloudError, dynamodb, lambda, s3, ses, stepfunctions};
 
 /// The services of the local cloud, keyed by their SigV4 signing name.
 pub struct Router {
@@ -29,6 +29,7 @@ pub struct Router {
     pub dynamodb: dynamodb::DynamoDb,
     pub ses: ses::Ses,
     pub stepfunctions: stepfunctions::StepFunctions,
+    pub lambda: lambda::Lambda,
 }
 
 /// What the router knows of a service before it reads the body.
@@ -80,10 +81,12 @@ impl Router {
         store: Store,
         config: &LocalCloudConfig,
         endpoint: String,
-        task_runner: std::sync::Arc<dyn stepfunctions::TaskRunner>,
+        task_runner: Option<std::sync::Arc<dyn stepfunctions::TaskRunner>>,
     ) -> Result<Self, LocalCloudError> {
-        let _ = endpoint;
+        let lambda = lambda::Lambda::new(store.clone(), &endpoint, &config.credentials, &config.region)?;
+        let task_runner = task_runner.unwrap_or_else(|| std::sync::Arc::new(lambda.clone()));
         Ok(Self {
+            lambda,
             credentials: config.credentials.clone(),
             region: config.region.clone(),
             s3: s3::S3::new(store.clone(), &config.credentials).map_err(|e| LocalCloudError::S3(e.to_string()))?,
@@ -103,6 +106,10 @@ impl Router {
     pub async fn handle(&self, req: Request<Incoming>) -> Response {
         if req.uri().path().starts_with("/_wildrydes/") {
             return self.internal(req).await;
+        }
+        // The Lambda Runtime API: unsigned, as on AWS, for the function processes.
+        if req.uri().path().starts_with("/_lambda/") {
+            return self.lambda.runtime_api(req).await;
         }
         let raw_query = req.uri().query().unwrap_or("").to_string();
         let service = match sigv4::credential_scope(req.headers(), &raw_query) {
@@ -135,6 +142,7 @@ impl Router {
             "dynamodb" => self.dynamodb.handle(req).await,
             "ses" => self.ses.handle(req).await,
             "states" => self.stepfunctions.handle(req).await,
+            "lambda" => self.lambda.handle(req).await,
             other => Err(ApiError::bad_request(
                 "UnrecognizedClientException",
                 format!("The '{other}' service is not available in this local cloud yet."),
@@ -203,6 +211,12 @@ impl Router {
                 &serde_json::json!({"status": "ok"}),
             )),
             (&http::Method::GET, "/_wildrydes/outbox") => self.ses.outbox_response().await,
+            (&http::Method::GET, p) if p.starts_with("/_wildrydes/logs/") => {
+                self.lambda.logs_response(&p["/_wildrydes/logs/".len()..], req.uri().query()).await
+            }
+            (&http::Method::GET, p) if p.starts_with("/_wildrydes/lambda-code/") => {
+                self.lambda.code_response(&p["/_wildrydes/lambda-code/".len()..]).await
+            }
             _ => Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 "NotFound",
