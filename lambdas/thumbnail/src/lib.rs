@@ -3,9 +3,10 @@
 //! as JPEG to `THUMBNAIL_BUCKET` under the photo's own key. Returns
 //! `{"thumbnail": {"s3bucket": …, "s3key": …}}`.
 //!
-//! Decoding is bounded: the photo's size in bytes, its pixel count (checked from the header,
-//! before any pixel is decoded) and the decoder's allocations all have limits, so a
-//! decompression bomb is a clear error and never exhausts the function's memory.
+//! Decoding is bounded: the photo's size in bytes, its pixel count and the size of the
+//! decoded image (both checked from the header, before any pixel is decoded; the latter
+//! against the function's memory) all have limits, so a decompression bomb is a clear error
+//! and never exhausts the function's memory.
 
 use std::io::Cursor;
 
@@ -24,8 +25,8 @@ pub const MAX_SOURCE_BYTES: u64 = 15 * 1024 * 1024;
 /// 50 megapixels: above the 48 MP of current phone cameras, and small enough (150 MB as RGB)
 /// to decode within a Lambda's memory.
 pub const MAX_PIXELS: u64 = 50_000_000;
-/// What the decoder itself may allocate (the decoded image included).
-pub const MAX_DECODER_ALLOC: u64 = 512 * 1024 * 1024;
+/// The most a decoded image may take, whatever the function's memory.
+pub const MAX_DECODED_BYTES: u64 = 256 * 1024 * 1024;
 /// JPEG quality of the thumbnails.
 pub const JPEG_QUALITY: u8 = 85;
 /// The workshop's thumbnail size.
@@ -47,6 +48,8 @@ pub enum ThumbnailError {
     SourceTooLarge { size: u64, limit: u64 },
     #[error("the image is {width}x{height} = {pixels} pixels, above the limit of {limit} pixels")]
     TooManyPixels { width: u32, height: u32, pixels: u64, limit: u64 },
+    #[error("the decoded image would take {needed} bytes, above this function's limit of {limit} bytes")]
+    DecodedTooLarge { needed: u64, limit: u64 },
     #[error("the image needs more memory to decode than the limit allows: {0}")]
     DecoderLimit(String),
     #[error("the photo could not be decoded as JPEG or PNG: {0}")]
@@ -65,6 +68,7 @@ impl From<ThumbnailError> for Diagnostic {
             ThumbnailError::Aws(e) => return e.into(),
             ThumbnailError::SourceTooLarge { .. }
             | ThumbnailError::TooManyPixels { .. }
+            | ThumbnailError::DecodedTooLarge { .. }
             | ThumbnailError::DecoderLimit(_) => IMAGE_TOO_LARGE,
             ThumbnailError::Decode(_) => IMAGE_DECODE,
             ThumbnailError::Read(_) | ThumbnailError::Internal(_) => THUMBNAIL_FAILED,
@@ -79,6 +83,31 @@ pub struct Config {
     pub bucket: String,
     pub max_width: u32,
     pub max_height: u32,
+    pub limits: DecodeLimits,
+}
+
+/// How large an image may be decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    pub max_pixels: u64,
+    /// Bytes of the decoded image (width × height × bytes per pixel).
+    pub max_decoded_bytes: u64,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        Self { max_pixels: MAX_PIXELS, max_decoded_bytes: MAX_DECODED_BYTES }
+    }
+}
+
+impl DecodeLimits {
+    /// Limits for a function with `memory_mb` of memory: the decoded image gets a third of it,
+    /// as turning it upright may copy it once more, and the photo's bytes, the runtime and
+    /// the thumbnail need the rest.
+    pub fn for_memory(memory_mb: Option<u32>) -> Self {
+        let budget = memory_mb.map_or(MAX_DECODED_BYTES, |mb| (u64::from(mb) * 1024 * 1024 / 3).min(MAX_DECODED_BYTES));
+        Self { max_pixels: MAX_PIXELS, max_decoded_bytes: budget }
+    }
 }
 
 impl Config {
@@ -87,6 +116,10 @@ impl Config {
             bucket: env::required(lookup, "THUMBNAIL_BUCKET")?,
             max_width: env::positive_u32_or(lookup, "MAX_WIDTH", DEFAULT_MAX_SIDE)?,
             max_height: env::positive_u32_or(lookup, "MAX_HEIGHT", DEFAULT_MAX_SIDE)?,
+            // Set by Lambda (and by the local cloud) for every function.
+            limits: DecodeLimits::for_memory(
+                env::optional(lookup, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE").and_then(|mb| mb.parse().ok()),
+            ),
         })
     }
 }
@@ -99,8 +132,9 @@ pub async fn handle(client: &Client, lookup: Lookup<'_>, event: Value) -> Result
     tracing::info!(user = %input.user_id, bucket = %input.s3_bucket, key = %key, "making the thumbnail");
 
     let photo = read_object(client, &input.s3_bucket, &key).await?;
-    let (max_width, max_height) = (config.max_width, config.max_height);
-    let jpeg = tokio::task::spawn_blocking(move || make_thumbnail(&photo, max_width, max_height, MAX_PIXELS))
+    let (max_width, max_height, limits) = (config.max_width, config.max_height, config.limits);
+    // Decoding is CPU-bound: off the async runtime's threads.
+    let jpeg = tokio::task::spawn_blocking(move || make_thumbnail(&photo, max_width, max_height, &limits))
         .await
         .map_err(|e| ThumbnailError::Internal(e.to_string()))??;
 
@@ -166,9 +200,9 @@ pub fn make_thumbnail(
     photo: &[u8],
     max_width: u32,
     max_height: u32,
-    max_pixels: u64,
+    limits: &DecodeLimits,
 ) -> Result<Vec<u8>, ThumbnailError> {
-    let image = decode_upright(photo, max_pixels)?;
+    let image = decode_upright(photo, limits)?;
     let (width, height) = fit_within(image.width(), image.height(), max_width, max_height);
     let resized =
         if (width, height) == (image.width(), image.height()) { image } else { image.thumbnail_exact(width, height) };
@@ -181,18 +215,24 @@ pub fn make_thumbnail(
 }
 
 /// The decoded image, turned as its EXIF orientation says.
-pub fn decode_upright(photo: &[u8], max_pixels: u64) -> Result<DynamicImage, ThumbnailError> {
+pub fn decode_upright(photo: &[u8], limits: &DecodeLimits) -> Result<DynamicImage, ThumbnailError> {
     let mut reader = ImageReader::new(Cursor::new(photo))
         .with_guessed_format()
         .map_err(|e| ThumbnailError::Decode(e.to_string()))?;
-    let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_DECODER_ALLOC);
-    reader.limits(limits);
+    // The decoders' own allocation limit is advisory (not every decoder honours it), so the
+    // checks below on the header's numbers are what keeps a bomb out.
+    let mut decoder_limits = Limits::default();
+    decoder_limits.max_alloc = Some(limits.max_decoded_bytes);
+    reader.limits(decoder_limits);
     let mut decoder = reader.into_decoder().map_err(image_error)?;
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > max_pixels {
-        return Err(ThumbnailError::TooManyPixels { width, height, pixels, limit: max_pixels });
+    if pixels > limits.max_pixels {
+        return Err(ThumbnailError::TooManyPixels { width, height, pixels, limit: limits.max_pixels });
+    }
+    let needed = decoder.total_bytes();
+    if needed > limits.max_decoded_bytes {
+        return Err(ThumbnailError::DecodedTooLarge { needed, limit: limits.max_decoded_bytes });
     }
     // A broken EXIF block is not worth refusing the photo for: show it as stored.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);

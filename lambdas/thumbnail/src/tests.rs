@@ -67,7 +67,7 @@ fn fit_within_keeps_extreme_shapes_at_least_one_pixel() {
 #[test]
 fn large_png_becomes_a_jpeg_within_the_bounds() {
     let photo = png(&RgbaImage::from_pixel(900, 600, Rgba([10, 200, 30, 255])));
-    let thumb = make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap();
+    let thumb = make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap();
     assert_eq!(image::guess_format(&thumb).unwrap(), image::ImageFormat::Jpeg);
     let image = decoded(&thumb);
     assert_eq!((image.width(), image.height()), (300, 200));
@@ -77,7 +77,7 @@ fn large_png_becomes_a_jpeg_within_the_bounds() {
 #[test]
 fn small_photo_is_not_enlarged() {
     let photo = jpeg(&RgbImage::from_pixel(120, 80, Rgb([200, 100, 50])), None);
-    let image = decoded(&make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap());
+    let image = decoded(&make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap());
     assert_eq!((image.width(), image.height()), (120, 80));
 }
 
@@ -87,7 +87,7 @@ fn exif_orientation_turns_the_photo_upright() {
     // clockwise to display"): upright it is portrait, red on top and blue below.
     let stored = RgbImage::from_fn(80, 40, |x, _| if x < 40 { Rgb([255, 0, 0]) } else { Rgb([0, 0, 255]) });
     let photo = jpeg(&stored, Some(6));
-    let image = decoded(&make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap()).to_rgb8();
+    let image = decoded(&make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap()).to_rgb8();
     assert_eq!((image.width(), image.height()), (40, 80));
     assert!(close(*image.get_pixel(20, 10), [255, 0, 0]), "top is {:?}", image.get_pixel(20, 10));
     assert!(close(*image.get_pixel(20, 70), [0, 0, 255]), "bottom is {:?}", image.get_pixel(20, 70));
@@ -97,14 +97,14 @@ fn exif_orientation_turns_the_photo_upright() {
 fn orientation_is_applied_before_fitting() {
     // 600×300 stored, portrait once turned: must fit as 150×300, not 300×150 turned.
     let photo = jpeg(&RgbImage::from_pixel(600, 300, Rgb([90, 90, 90])), Some(8));
-    let image = decoded(&make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap());
+    let image = decoded(&make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap());
     assert_eq!((image.width(), image.height()), (150, 300));
 }
 
 #[test]
 fn transparent_pixels_become_white() {
     let photo = png(&RgbaImage::from_fn(40, 40, |x, _| if x < 20 { Rgba([0, 0, 0, 0]) } else { Rgba([0, 0, 0, 255]) }));
-    let image = decoded(&make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap()).to_rgb8();
+    let image = decoded(&make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap()).to_rgb8();
     assert!(close(*image.get_pixel(5, 20), [255, 255, 255]), "{:?}", image.get_pixel(5, 20));
     assert!(close(*image.get_pixel(35, 20), [0, 0, 0]), "{:?}", image.get_pixel(35, 20));
 }
@@ -115,7 +115,8 @@ fn decompression_bomb_is_refused_before_decoding() {
     // alone refuses it.
     let photo = png(&RgbaImage::from_pixel(2000, 2000, Rgba([255, 255, 255, 255])));
     assert!(photo.len() < 100_000, "the bomb should be small on disk: {} bytes", photo.len());
-    let err = make_thumbnail(&photo, 300, 300, 1_000_000).unwrap_err();
+    let err = make_thumbnail(&photo, 300, 300, &DecodeLimits { max_pixels: 1_000_000, ..DecodeLimits::default() })
+        .unwrap_err();
     assert!(
         matches!(err, ThumbnailError::TooManyPixels { width: 2000, height: 2000, pixels: 4_000_000, limit: 1_000_000 }),
         "{err}"
@@ -132,7 +133,7 @@ fn jpeg_header_claiming_billions_of_pixels_is_refused() {
     let sof = photo.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
     photo[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes());
     photo[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes());
-    let err = make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap_err();
+    let err = make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap_err();
     assert!(matches!(err, ThumbnailError::TooManyPixels { width: 60000, height: 60000, .. }), "{err}");
 }
 
@@ -144,7 +145,7 @@ fn png_header_claiming_billions_of_pixels_is_refused() {
     photo[20..24].copy_from_slice(&100_000u32.to_be_bytes());
     let crc = crc32(&photo[12..29]);
     photo[29..33].copy_from_slice(&crc.to_be_bytes());
-    let err = make_thumbnail(&photo, 300, 300, MAX_PIXELS).unwrap_err();
+    let err = make_thumbnail(&photo, 300, 300, &DecodeLimits::default()).unwrap_err();
     assert!(matches!(err, ThumbnailError::TooManyPixels { width: 100_000, height: 100_000, .. }), "{err}");
 }
 
@@ -162,7 +163,8 @@ fn crc32(bytes: &[u8]) -> u32 {
 
 #[test]
 fn text_file_is_a_decode_error() {
-    let err = make_thumbnail(b"this is not a photo, just text renamed .jpg\n", 300, 300, MAX_PIXELS).unwrap_err();
+    let err = make_thumbnail(b"this is not a photo, just text renamed .jpg\n", 300, 300, &DecodeLimits::default())
+        .unwrap_err();
     let diagnostic: Diagnostic = err.into();
     assert_eq!(diagnostic.error_type, "ImageDecodeError");
 }
@@ -170,7 +172,7 @@ fn text_file_is_a_decode_error() {
 #[test]
 fn truncated_jpeg_is_a_decode_error() {
     let photo = jpeg(&RgbImage::from_pixel(64, 64, Rgb([1, 2, 3])), None);
-    assert!(matches!(make_thumbnail(&photo[..20], 300, 300, MAX_PIXELS), Err(ThumbnailError::Decode(_))));
+    assert!(matches!(make_thumbnail(&photo[..20], 300, 300, &DecodeLimits::default()), Err(ThumbnailError::Decode(_))));
 }
 
 #[test]
@@ -180,7 +182,10 @@ fn config_reads_bucket_and_bounds() {
         "MAX_WIDTH" => Some("200".to_owned()),
         _ => None,
     };
-    assert_eq!(Config::from_env(&lookup).unwrap(), Config { bucket: "thumbs".into(), max_width: 200, max_height: 300 });
+    assert_eq!(
+        Config::from_env(&lookup).unwrap(),
+        Config { bucket: "thumbs".into(), max_width: 200, max_height: 300, limits: DecodeLimits::default() }
+    );
 }
 
 #[test]
@@ -191,4 +196,27 @@ fn missing_bucket_and_bad_bounds_are_named() {
         (name == "THUMBNAIL_BUCKET").then(|| "t".to_owned()).or((name == "MAX_HEIGHT").then(|| "-3".into()))
     };
     assert!(Config::from_env(&lookup).unwrap_err().to_string().contains("MAX_HEIGHT"));
+}
+
+#[test]
+fn decoded_size_is_bounded_by_the_functions_memory() {
+    // 1000×1000 RGBA is 4 MB decoded: over a 3 MB budget, refused from the header.
+    let photo = png(&RgbaImage::from_pixel(1000, 1000, Rgba([9, 9, 9, 255])));
+    let limits = DecodeLimits { max_pixels: MAX_PIXELS, max_decoded_bytes: 3_000_000 };
+    let err = make_thumbnail(&photo, 300, 300, &limits).unwrap_err();
+    assert!(matches!(err, ThumbnailError::DecodedTooLarge { needed: 4_000_000, limit: 3_000_000 }), "{err}");
+    assert_eq!(Diagnostic::from(err).error_type, "ImageTooLargeError");
+}
+
+#[test]
+fn memory_budget_is_a_third_of_the_function_memory_capped() {
+    assert_eq!(DecodeLimits::for_memory(Some(128)).max_decoded_bytes, 128 * 1024 * 1024 / 3);
+    assert_eq!(DecodeLimits::for_memory(Some(10240)).max_decoded_bytes, MAX_DECODED_BYTES);
+    assert_eq!(DecodeLimits::for_memory(None).max_decoded_bytes, MAX_DECODED_BYTES);
+    let lookup = |name: &str| match name {
+        "THUMBNAIL_BUCKET" => Some("t".to_owned()),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("300".to_owned()),
+        _ => None,
+    };
+    assert_eq!(Config::from_env(&lookup).unwrap().limits.max_decoded_bytes, 100 * 1024 * 1024);
 }
