@@ -185,8 +185,7 @@ impl DetectedFace {
 // Face Mesh indices. "Left" is the viewer's left (the subject's right eye), as in
 // Rekognition's eyeLeft.
 const EYE_LEFT_CONTOUR: [usize; 16] = [33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246];
-const EYE_RIGHT_CONTOUR: [usize; 16] =
-    [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466];
+const EYE_RIGHT_CONTOUR: [usize; 16] = [263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466];
 // The six points dlib's 68-point model puts on each eye: their mean is dlib's eye centre.
 const DLIB_EYE_LEFT: [usize; 6] = [33, 160, 158, 133, 153, 144];
 const DLIB_EYE_RIGHT: [usize; 6] = [362, 385, 387, 263, 373, 380];
@@ -243,7 +242,7 @@ fn load(path: &Path, shape: &[usize]) -> Result<Plan, FaceError> {
     let fail = |e: TractError| FaceError::Model { path: path.to_path_buf(), message: format!("{e:#}") };
     tract_onnx::onnx()
         .model_for_path(path)
-        .and_then(|m| m.with_input_fact(0, f32::fact(shape).into()))
+        .and_then(|m| m.with_input_fact(0, f32::fact(shape.to_vec()).into()))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
         .map_err(fail)
@@ -347,11 +346,20 @@ impl FaceAnalyzer {
                 faces.push(face);
             }
         }
-        faces.sort_by(|a, b| {
+        // Two detector boxes on one face (e.g. a whole-image and a tile detection that NMS
+        // kept apart) converge on the same mesh: keep the more confident one.
+        faces.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        let mut kept: Vec<DetectedFace> = Vec::new();
+        for f in faces {
+            if !kept.iter().any(|k| overlap(&k.bounding_box, &f.bounding_box) > 0.5) {
+                kept.push(f);
+            }
+        }
+        kept.sort_by(|a, b| {
             let area = |f: &DetectedFace| f.bounding_box.width * f.bounding_box.height;
             area(b).total_cmp(&area(a))
         });
-        Ok(faces)
+        Ok(kept)
     }
 
     /// BlazeFace over the whole image and, when faces of ~5% of the long side would be
@@ -438,7 +446,8 @@ impl FaceAnalyzer {
         if bx1 <= bx0 || by1 <= by0 {
             return Ok(None);
         }
-        let bounding_box = BoundingBox { left: bx0 / iw, top: by0 / ih, width: (bx1 - bx0) / iw, height: (by1 - by0) / ih };
+        let bounding_box =
+            BoundingBox { left: bx0 / iw, top: by0 / ih, width: (bx1 - bx0) / iw, height: (by1 - by0) / ih };
 
         let mut landmarks = Vec::with_capacity(LANDMARKS.len() + 4);
         let (l, r) = (centroid(&mesh, &DLIB_EYE_LEFT), centroid(&mesh, &DLIB_EYE_RIGHT));
@@ -554,10 +563,7 @@ impl FaceAnalyzer {
                 (all[..213].to_vec(), all[213..228].to_vec())
             };
             let iris_c = (iris_pts[0], iris_pts[1]);
-            let iris_r = (1..5)
-                .map(|k| dist(iris_c, (iris_pts[3 * k], iris_pts[3 * k + 1])))
-                .sum::<f32>()
-                / 4.0;
+            let iris_r = (1..5).map(|k| dist(iris_c, (iris_pts[3 * k], iris_pts[3 * k + 1]))).sum::<f32>() / 4.0;
             // Mesh eye contour in crop coordinates, to compare and to mask the opening.
             let inv = invert(&m);
             let mesh_poly: Vec<(f32, f32)> = contour.iter().map(|&i| inv.apply(mesh[i][0], mesh[i][1])).collect();
@@ -641,7 +647,7 @@ pub fn similarity(a: &[f32; EMBEDDING_DIM], b: &[f32; EMBEDDING_DIM]) -> f32 {
     similarity_from_cosine(cosine(a, b))
 }
 
-pub const SIMILARITY_COSINE_AT_80: f32 = 0.92;
+pub const SIMILARITY_COSINE_AT_80: f32 = 0.93;
 pub const SIMILARITY_SLOPE: f32 = 40.0;
 
 pub fn similarity_from_cosine(cos: f32) -> f32 {
@@ -650,9 +656,19 @@ pub fn similarity_from_cosine(cos: f32) -> f32 {
     100.0 / (1.0 + (-SIMILARITY_SLOPE * (cos - c0)).exp())
 }
 
+/// Intersection over the smaller box: 1 when one box lies inside the other.
+fn overlap(a: &BoundingBox, b: &BoundingBox) -> f32 {
+    let w = ((a.left + a.width).min(b.left + b.width) - a.left.max(b.left)).max(0.0);
+    let h = ((a.top + a.height).min(b.top + b.height) - a.top.max(b.top)).max(0.0);
+    w * h / (a.width * a.height).min(b.width * b.height).max(1e-9)
+}
+
+/// Dark lenses make the eye windows (placed by the mesh) much darker than the cheeks AND
+/// hide the white of the eye around the iris (placed by the Iris model). Measured on the
+/// dev photos (README): eye/cheek 0.27–0.35 with sunglasses vs 0.65–1.02 without;
+/// sclera contrast ≤ 0.11 with vs 0.03–0.69 without. Both must agree.
 fn sunglasses_score(s: &EyeSignals) -> f32 {
-    // Placeholder weights until measured; replaced by the measured rule below.
-    sigmoid((0.45 - s.eye_cheek_ratio) * 20.0)
+    sigmoid((0.5 - s.eye_cheek_ratio) * 25.0) * sigmoid((0.2 - s.sclera_contrast) * 30.0)
 }
 
 fn decide(score: f32, threshold: f32, spread: f32) -> BoolAttribute {
@@ -783,6 +799,21 @@ fn quality_of(image: &RgbImage, x0: f32, y0: f32, x1: f32, y1: f32) -> Quality {
 fn blazeface_rows(outputs: &[(Vec<usize>, Vec<f32>)], anchors: usize) -> Result<Vec<f32>, FaceError> {
     if let Some((_, v)) = outputs.iter().find(|(_, v)| v.len() == anchors * 17) {
         return Ok(v.clone());
+    }
+    // The converted model has four heads: scores [1,512,1] and boxes [1,512,16] for the
+    // 16-stride anchors, then the same for the 384 32-stride anchors.
+    let head = |n: usize, width: usize| outputs.iter().find(|(s, v)| s.last() == Some(&width) && v.len() == n * width);
+    if let (Some(s512), Some(b512), Some(s384), Some(b384)) = (head(512, 1), head(512, 16), head(384, 1), head(384, 16))
+        && 512 + 384 == anchors
+    {
+        let mut rows = Vec::with_capacity(anchors * 17);
+        for (scores, boxes, n) in [(s512, b512, 512), (s384, b384, 384)] {
+            for i in 0..n {
+                rows.push(scores.1[i]);
+                rows.extend_from_slice(&boxes.1[i * 16..(i + 1) * 16]);
+            }
+        }
+        return Ok(rows);
     }
     let shapes: Vec<_> = outputs.iter().map(|(s, _)| s.clone()).collect();
     Err(FaceError::Inference(format!("unexpected BlazeFace outputs {shapes:?}")))
