@@ -225,11 +225,13 @@ fn measure_shared_photos() {
         }
     }
     files.sort();
+    let t = std::time::Instant::now();
     let low = FaceAnalyzer::load(
         &super::faces::default_models_dir(),
         super::faces::AnalyzerConfig { min_detection_score: 0.1, ..Default::default() },
     )
     .unwrap();
+    println!("model load (4 models): {:?}", t.elapsed());
     for f in &files {
         let img = low.decode(&std::fs::read(f).unwrap()).unwrap();
         let faces = low.detect(&img).unwrap();
