@@ -9,6 +9,7 @@
 pub mod dynamodb;
 pub mod lambda;
 pub mod protocol;
+pub mod rekognition;
 pub mod s3;
 pub mod ses;
 pub mod sigv4;
