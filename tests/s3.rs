@@ -8,7 +8,7 @@ use aws_sdk_s3::Client;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use aws_sdk_s3::types::{ChecksumMode, Delete, MetadataDirective, ObjectIdentifier};
+use aws_sdk_s3::types::{ChecksumMode, Delete, EncodingType, MetadataDirective, ObjectIdentifier};
 use http_body_util::BodyExt;
 use md5::{Digest, Md5};
 
@@ -194,11 +194,6 @@ async fn put_and_get_keep_bytes_metadata_content_type_and_md5_etag() {
     assert_eq!(head.e_tag(), Some(quoted_md5(&body).as_str()));
     assert_eq!(head.content_type(), Some("image/jpeg"));
     assert_eq!(head.metadata().and_then(|m| m.get("user-id")).map(String::as_str), Some("user_a"));
-
-    // Without a Content-Type S3 reports its default.
-    put(s3, "photos", "plain", b"x").await;
-    let got = s3.head_object().bucket("photos").key("plain").send().await.unwrap();
-    assert_eq!(got.content_type(), Some("binary/octet-stream"));
 }
 
 #[tokio::test]
@@ -441,7 +436,9 @@ async fn malformed_delete_objects_xml_is_malformed_xml_and_deletes_nothing() {
         .delete(identifiers(&["a"]))
         .customize()
         .mutate_request(|req| {
-            *req.body_mut() = aws_smithy_types::body::SdkBody::from("<Delete><Object><Key>a</Key></Obj");
+            let bad = "<Delete><Object><Key>a</Key></Obj";
+            *req.body_mut() = aws_smithy_types::body::SdkBody::from(bad);
+            req.headers_mut().insert("content-length", bad.len().to_string());
         })
         .send()
         .await
@@ -580,9 +577,13 @@ async fn odd_keys_are_names_never_paths() {
     for (i, key) in odd.iter().enumerate() {
         assert_eq!(get(s3, "photos", key).await, format!("body {i}").as_bytes(), "{key:?}");
     }
+    // A NUL cannot travel in XML 1.0: like S3, list such keys with encoding-type=url.
+    let listed = s3.list_objects_v2().bucket("photos").encoding_type(EncodingType::Url).send().await.unwrap();
+    let decode = |k: &str| percent_encoding::percent_decode_str(&k.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let listed: Vec<String> = listed.contents().iter().filter_map(|o| o.key()).map(decode).collect();
     let mut expected: Vec<&str> = odd.to_vec();
     expected.sort_unstable();
-    assert_eq!(keys(s3, "photos").await, expected);
+    assert_eq!(listed, expected);
     // Nothing was written outside the blob store.
     for entry in std::fs::read_dir(cloud.dir.path()).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -592,7 +593,8 @@ async fn odd_keys_are_names_never_paths() {
     let too_long = "k".repeat(1025);
     let err = s3.put_object().bucket("photos").key(&too_long).body(ByteStream::from_static(b"x")).send().await;
     assert_eq!(code(&err.unwrap_err()), "KeyTooLongError");
-    assert_eq!(keys(s3, "photos").await.len(), odd.len());
+    let count = s3.list_objects_v2().bucket("photos").encoding_type(EncodingType::Url).send().await.unwrap();
+    assert_eq!(count.key_count(), Some(odd.len() as i32));
 }
 
 #[tokio::test]
@@ -605,6 +607,9 @@ async fn presigned_get_and_put_work_over_plain_http() {
     let (status, _, _) = raw("PUT", put.uri(), &headers, b"uploaded by URL".to_vec()).await;
     assert_eq!(status, 200);
     assert_eq!(get(s3, "photos", "up.jpg").await, b"uploaded by URL");
+    // Sent without a Content-Type, so S3 reports its default.
+    let head = s3.head_object().bucket("photos").key("up.jpg").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("binary/octet-stream"));
 
     let get_url = s3.get_object().bucket("photos").key("up.jpg").presigned(config).await.unwrap();
     let (status, headers, body) = raw("GET", get_url.uri(), &[], Vec::new()).await;
