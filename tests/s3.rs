@@ -101,7 +101,8 @@ async fn invalid_bucket_names_are_refused_and_nothing_is_created() {
     let cloud = TestCloud::start().await;
     let s3 = &cloud.clients.s3;
     let long = "a".repeat(64);
-    for name in ["ab", long.as_str(), "Upper", "under_score", "192.168.5.4", "xn--abc", "my-s3alias", "two..dots", "-dash"]
+    for name in
+        ["ab", long.as_str(), "Upper", "under_score", "192.168.5.4", "xn--abc", "my-s3alias", "two..dots", "-dash"]
     {
         let err = s3.create_bucket().bucket(name).send().await.unwrap_err();
         assert_eq!(code(&err), "InvalidBucketName", "{name}");
@@ -202,16 +203,65 @@ async fn sdk_default_upload_with_crc32_trailer_stores_exactly_the_bytes_sent() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
     let body: Vec<u8> = (0..3 * 1024 * 1024 + 7).map(|i: u32| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
-    let put = s3.put_object().bucket("photos").key("big.bin").body(ByteStream::from(body.clone())).send().await.unwrap();
+    let put =
+        s3.put_object().bucket("photos").key("big.bin").body(ByteStream::from(body.clone())).send().await.unwrap();
     assert_eq!(put.e_tag(), Some(quoted_md5(&body).as_str()));
     let expected_crc = base64_crc32(&body);
     assert_eq!(put.checksum_crc32(), Some(expected_crc.as_str()));
 
-    let got = s3.get_object().bucket("photos").key("big.bin").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+    let got =
+        s3.get_object().bucket("photos").key("big.bin").checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
     assert_eq!(got.checksum_crc32(), Some(expected_crc.as_str()));
     assert_eq!(got.content_length(), Some(body.len() as i64));
     let bytes = got.body.collect().await.unwrap().into_bytes();
     assert!(bytes.as_ref() == body.as_slice(), "stored bytes differ from the bytes sent");
+}
+
+#[tokio::test]
+async fn sdk_streaming_upload_from_a_file_is_decoded_from_aws_chunked() {
+    // A file body is streamed: the SDK frames it as aws-chunked with a CRC32 trailer.
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let body: Vec<u8> = (0..5 * 1024 * 1024 + 123).map(|i: u32| (i.wrapping_mul(40503) >> 7) as u8).collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &body).unwrap();
+    let stream = ByteStream::from_path(file.path()).await.unwrap();
+    let put = s3.put_object().bucket("photos").key("streamed.bin").body(stream).send().await.unwrap();
+    assert_eq!(put.e_tag(), Some(quoted_md5(&body).as_str()));
+    assert_eq!(put.checksum_crc32(), Some(base64_crc32(&body).as_str()));
+    let got = s3.get_object().bucket("photos").key("streamed.bin").send().await.unwrap();
+    assert_eq!(got.content_encoding(), None);
+    let bytes = got.body.collect().await.unwrap().into_bytes();
+    assert!(bytes.as_ref() == body.as_slice(), "stored bytes differ from the file");
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_match_its_checksum_is_bad_digest_and_not_stored() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put(s3, "photos", "a", b"original").await;
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("a")
+        .checksum_crc32("AAAAAA==")
+        .body(ByteStream::from_static(b"replacement"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BadDigest");
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("a")
+        .content_md5("1B2M2Y8AsgTpgAmY7PhCfg==") // the MD5 of nothing
+        .body(ByteStream::from_static(b"replacement"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BadDigest");
+    assert_eq!(get(s3, "photos", "a").await, b"original");
+    assert_eq!(cloud.cloud.as_ref().unwrap().router().store().blobs().list().unwrap().len(), 1, "no stray blob");
 }
 
 fn base64_crc32(bytes: &[u8]) -> String {
@@ -340,14 +390,8 @@ async fn copy_object_copies_bytes_and_metadata_or_replaces_metadata() {
         .unwrap();
 
     // COPY (the default): bytes and metadata travel.
-    let copied = s3
-        .copy_object()
-        .copy_source("photos/src%20key.jpg")
-        .bucket("thumbnails")
-        .key("copy.jpg")
-        .send()
-        .await
-        .unwrap();
+    let copied =
+        s3.copy_object().copy_source("photos/src%20key.jpg").bucket("thumbnails").key("copy.jpg").send().await.unwrap();
     let result = copied.copy_object_result().unwrap();
     assert_eq!(result.e_tag(), Some(quoted_md5(b"jpeg bytes").as_str()));
     let got = s3.get_object().bucket("thumbnails").key("copy.jpg").send().await.unwrap();
@@ -414,11 +458,8 @@ async fn delete_object_and_delete_objects_remove_keys() {
     assert!(out.errors().is_empty());
     assert_eq!(keys(s3, "photos").await, ["d"]);
 
-    let quiet = Delete::builder()
-        .objects(ObjectIdentifier::builder().key("d").build().unwrap())
-        .quiet(true)
-        .build()
-        .unwrap();
+    let quiet =
+        Delete::builder().objects(ObjectIdentifier::builder().key("d").build().unwrap()).quiet(true).build().unwrap();
     let out = s3.delete_objects().bucket("photos").delete(quiet).send().await.unwrap();
     assert!(out.deleted().is_empty());
     assert!(keys(s3, "photos").await.is_empty());
@@ -651,7 +692,8 @@ async fn expired_presigned_url_is_access_denied() {
 async fn wrong_secret_is_signature_does_not_match_and_stores_nothing() {
     let cloud = cloud_with_bucket("photos").await;
     let bad = cloud.clients_with_credentials("wildrydes", "not-the-secret", "us-east-1").await;
-    let err = bad.s3.put_object().bucket("photos").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err =
+        bad.s3.put_object().bucket("photos").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
     assert_eq!(code(&err), "SignatureDoesNotMatch");
     assert_eq!(status(&err), Some(403));
     let message = err.as_service_error().and_then(|e| e.message()).unwrap_or("");
@@ -667,7 +709,8 @@ async fn wrong_secret_is_signature_does_not_match_and_stores_nothing() {
 async fn unknown_access_key_is_invalid_access_key_id_and_stores_nothing() {
     let cloud = cloud_with_bucket("photos").await;
     let bad = cloud.clients_with_credentials("AKIAEXAMPLE", "wildrydes", "us-east-1").await;
-    let err = bad.s3.put_object().bucket("photos").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err =
+        bad.s3.put_object().bucket("photos").key("k").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
     assert_eq!(code(&err), "InvalidAccessKeyId");
     assert_eq!(status(&err), Some(403));
     let err = bad.s3.list_buckets().send().await.unwrap_err();
@@ -705,7 +748,14 @@ async fn virtual_host_style_addresses_the_bucket_by_host() {
     // A client addressing buckets as <bucket>.localhost:<port>; the request still goes to
     // 127.0.0.1, with the virtual host in the Host header it signed.
     let port = cloud.endpoint.rsplit(':').next().unwrap().to_string();
-    let config = cloud.clients.s3.config().to_builder().endpoint_url(format!("http://localhost:{port}")).force_path_style(false).build();
+    let config = cloud
+        .clients
+        .s3
+        .config()
+        .to_builder()
+        .endpoint_url(format!("http://localhost:{port}"))
+        .force_path_style(false)
+        .build();
     let vh = Client::from_conf(config);
     let url = vh
         .get_object()
@@ -767,7 +817,9 @@ async fn plain_api_reads_and_writes_what_the_sdk_sees() {
     let info = s3.put_object_bytes("photos", "from-api.jpg", b"api bytes".to_vec(), Some("image/jpeg")).await.unwrap();
     assert_eq!(info.etag, hex::encode(Md5::digest(b"api bytes")));
     let event = events.recv().await.unwrap();
-    assert!(matches!(event, wildrydes::local::s3::ObjectEvent::Created { ref key, size: 9, .. } if key == "from-api.jpg"));
+    assert!(
+        matches!(event, wildrydes::local::s3::ObjectEvent::Created { ref key, size: 9, .. } if key == "from-api.jpg")
+    );
     assert_eq!(get(&cloud.clients.s3, "photos", "from-api.jpg").await, b"api bytes");
 
     put(&cloud.clients.s3, "photos", "from-sdk.jpg", b"sdk bytes").await;

@@ -187,8 +187,10 @@ impl ObjectStore {
         let now = OffsetDateTime::now_utc().unix_timestamp();
         self.store
             .call(move |conn| {
-                let inserted =
-                    conn.execute("INSERT OR IGNORE INTO s3_buckets (name, created_at) VALUES (?1, ?2)", params![name, now])?;
+                let inserted = conn.execute(
+                    "INSERT OR IGNORE INTO s3_buckets (name, created_at) VALUES (?1, ?2)",
+                    params![name, now],
+                )?;
                 Ok(if inserted == 0 { Err(S3Error::BucketAlreadyOwnedByYou(name)) } else { Ok(()) })
             })
             .await?
@@ -568,9 +570,7 @@ fn list_page(conn: &rusqlite::Connection, bucket: &str, query: &ListQuery) -> Re
     };
     let mut from = std::cmp::max(resume, prefix.to_vec());
 
-    let sql = format!(
-        "SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key >= ?2 ORDER BY key LIMIT ?3"
-    );
+    let sql = format!("SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key >= ?2 ORDER BY key LIMIT ?3");
     let mut stmt = conn.prepare_cached(&sql)?;
     let mut entries = Vec::new();
     loop {

@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::S3Error;
-use super::objects::{Cursor, Entry, ListPage, ListQuery, MAX_OBJECT_SIZE, NewObject, ObjectHeaders, ObjectInfo, ObjectStore};
+use super::objects::{
+    Cursor, Entry, ListPage, ListQuery, MAX_OBJECT_SIZE, NewObject, ObjectHeaders, ObjectInfo, ObjectStore,
+};
 
 const READ_CHUNK: usize = 256 * 1024;
 /// The checksum algorithms S3 accepts, with the header suffix that names each.
@@ -50,7 +52,9 @@ impl From<S3Error> for s3s::S3Error {
             ),
             S3Error::BucketNotEmpty(_) => s3_error!(BucketNotEmpty, "The bucket you tried to delete is not empty"),
             S3Error::KeyTooLong => s3_error!(KeyTooLongError, "Your key is too long"),
-            S3Error::EntityTooLarge => s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size"),
+            S3Error::EntityTooLarge => {
+                s3_error!(EntityTooLarge, "Your proposed upload exceeds the maximum allowed size")
+            }
             S3Error::IncompleteBody(detail) => s3_error!(
                 IncompleteBody,
                 "You did not provide the number of bytes specified by the Content-Length HTTP header: {detail}"
@@ -456,7 +460,9 @@ impl s3s::S3 for Backend {
         }
 
         let wanted = wanted_checksums(&input, &headers);
-        let body = input.body.unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
+        let body = input
+            .body
+            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
         let staged = self.objects.stage(body, hasher_for(&wanted), MAX_OBJECT_SIZE).await?;
         let computed = computed_checksums(&staged.checksums);
         let trailers = trailing_headers.and_then(|t| t.take());
@@ -504,7 +510,9 @@ impl s3s::S3 for Backend {
         let (start, end, content_range) = match &input.range {
             None => (0, info.size, None),
             Some(range) => {
-                let r = range.check(info.size).map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
+                let r = range
+                    .check(info.size)
+                    .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
                 (r.start, r.end, Some(format!("bytes {}-{}/{}", r.start, r.end - 1, info.size)))
             }
         };
@@ -677,10 +685,7 @@ impl s3s::S3 for Backend {
         }))
     }
 
-    async fn list_objects_v2(
-        &self,
-        req: S3Request<ListObjectsV2Input>,
-    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+    async fn list_objects_v2(&self, req: S3Request<ListObjectsV2Input>) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let names = Names::new(input.encoding_type.as_ref())?;
         let max = max_keys(input.max_keys)?;

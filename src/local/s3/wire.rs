@@ -22,10 +22,7 @@ pub struct LocalAuth {
 
 impl LocalAuth {
     pub fn new(credentials: &Credentials) -> Self {
-        Self {
-            access_key: credentials.access_key.clone(),
-            secret_key: SecretKey::from(credentials.secret_key.clone()),
-        }
+        Self { access_key: credentials.access_key.clone(), secret_key: SecretKey::from(credentials.secret_key.clone()) }
     }
 }
 
@@ -133,9 +130,7 @@ fn default_message(code: &str) -> Option<&'static str> {
         "NoSuchKey" => "The specified key does not exist.",
         "KeyTooLongError" => "Your key is too long",
         "InvalidURI" => "Couldn't parse the specified URI.",
-        "MalformedXML" => {
-            "The XML you provided was not well-formed or did not validate against our published schema"
-        }
+        "MalformedXML" => "The XML you provided was not well-formed or did not validate against our published schema",
         "MissingRequestBodyError" => "Request Body is empty",
         "MissingContentLength" => "You must provide the Content-Length HTTP header.",
         "IncompleteBody" => "You did not provide the number of bytes specified by the Content-Length HTTP header.",
