@@ -9,5 +9,6 @@ mod compat;
 mod crash;
 mod dynamodb;
 mod lambda;
+mod s3;
 mod ses;
 mod stepfunctions;

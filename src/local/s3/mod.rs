@@ -155,7 +155,7 @@ impl S3 {
             let query = ListQuery { prefix: prefix.to_string(), delimiter: None, max_keys: 1000, after };
             let page = self.objects.list(bucket, query).await?;
             objects.extend(page.entries.into_iter().filter_map(|e| match e {
-                Entry::Object(o) => Some(o),
+                Entry::Object(o) => Some(*o),
                 Entry::CommonPrefix(_) => None,
             }));
             match page.next {

@@ -132,7 +132,7 @@ pub struct ListQuery {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
-    Object(ObjectInfo),
+    Object(Box<ObjectInfo>),
     CommonPrefix(String),
 }
 
@@ -607,7 +607,7 @@ fn list_page(conn: &rusqlite::Connection, bucket: &str, query: &ListQuery) -> Re
                 break;
             }
             from = successor_of_key(object.key.as_bytes());
-            entries.push(Entry::Object(object));
+            entries.push(Entry::Object(Box::new(object)));
         }
         if !jumped && (fetched as i64) < limit {
             return Ok(ListPage { entries, truncated: false, next: None });

@@ -157,7 +157,7 @@ fn stored_content_encoding(value: Option<String>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join(","))
 }
 
-fn checksum_of<'a>(checksums: &'a BTreeMap<String, String>, name: &str) -> Option<String> {
+fn checksum_of(checksums: &BTreeMap<String, String>, name: &str) -> Option<String> {
     checksums.get(name).cloned()
 }
 
@@ -399,7 +399,7 @@ impl s3s::S3 for Backend {
             return Err(S3Error::InvalidBucketName(bucket).into());
         }
         self.objects.create_bucket(&bucket).await?;
-        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")), ..Default::default() }))
+        Ok(S3Response::new(CreateBucketOutput { location: Some(format!("/{bucket}")) }))
     }
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
