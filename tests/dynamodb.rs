@@ -88,7 +88,11 @@ async fn create_describe_list_and_delete_tables() {
         .create_table()
         .table_name("Riders")
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("Username").attribute_type(ScalarAttributeType::S).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name("Username")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
         )
         .key_schema(KeySchemaElement::builder().attribute_name("Username").key_type(KeyType::Hash).build().unwrap())
         .billing_mode(BillingMode::PayPerRequest)
@@ -150,7 +154,14 @@ async fn list_tables_pages_with_limit_and_start_name() {
     assert_eq!(seen, vec!["t-a", "t-b", "t-c", "t-d", "t-e"]);
     assert_eq!(pages, 3);
     // The SDK's own paginator walks the same pages.
-    let all: Vec<String> = c.list_tables().limit(2).into_paginator().items().send().collect::<Vec<_>>().await
+    let all: Vec<String> = c
+        .list_tables()
+        .limit(2)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<Vec<_>>()
+        .await
         .into_iter()
         .map(|r| r.unwrap())
         .collect();
@@ -193,7 +204,11 @@ async fn invalid_table_names_are_validation_errors_and_create_nothing() {
             .create_table()
             .table_name(bad)
             .attribute_definitions(
-                AttributeDefinition::builder().attribute_name("k").attribute_type(ScalarAttributeType::S).build().unwrap(),
+                AttributeDefinition::builder()
+                    .attribute_name("k")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
             )
             .key_schema(KeySchemaElement::builder().attribute_name("k").key_type(KeyType::Hash).build().unwrap())
             .billing_mode(BillingMode::PayPerRequest)
@@ -219,7 +234,11 @@ async fn invalid_key_schema_is_refused() {
         .create_table()
         .table_name("Bad")
         .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("other").attribute_type(ScalarAttributeType::S).build().unwrap(),
+            AttributeDefinition::builder()
+                .attribute_name("other")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
         )
         .key_schema(KeySchemaElement::builder().attribute_name("k").key_type(KeyType::Hash).build().unwrap())
         .billing_mode(BillingMode::PayPerRequest)
@@ -251,7 +270,10 @@ async fn unknown_table_is_resource_not_found_for_every_operation() {
     let cloud = TestCloud::start().await;
     let c = &cloud.clients.dynamodb;
     let e = c.describe_table().table_name("Nope").send().await.unwrap_err().into_service_error();
-    assert_eq!((code(&e), msg(&e)), ("ResourceNotFoundException".into(), "Requested resource not found: Table: Nope not found".into()));
+    assert_eq!(
+        (code(&e), msg(&e)),
+        ("ResourceNotFoundException".into(), "Requested resource not found: Table: Nope not found".into())
+    );
     let e = c.delete_table().table_name("Nope").send().await.unwrap_err().into_service_error();
     assert_eq!(code(&e), "ResourceNotFoundException");
     let e = c.put_item().table_name("Nope").item("k", s("v")).send().await.unwrap_err().into_service_error();
@@ -396,18 +418,56 @@ async fn put_returns_old_values_and_delete_removes() {
     let cloud = TestCloud::start().await;
     let c = &cloud.clients.dynamodb;
     rider_table(c, "Riders").await;
-    let out = c.put_item().table_name("Riders").item("Username", s("a")).item("v", n("1")).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let out = c
+        .put_item()
+        .table_name("Riders")
+        .item("Username", s("a"))
+        .item("v", n("1"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert!(out.attributes.is_none());
-    let out = c.put_item().table_name("Riders").item("Username", s("a")).item("v", n("2")).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let out = c
+        .put_item()
+        .table_name("Riders")
+        .item("Username", s("a"))
+        .item("v", n("2"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.attributes.unwrap()["v"], n("1"));
-    let err = c.put_item().table_name("Riders").item("Username", s("a")).return_values(ReturnValue::AllNew).send().await.unwrap_err().into_service_error();
+    let err = c
+        .put_item()
+        .table_name("Riders")
+        .item("Username", s("a"))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(code(&err), "ValidationException");
 
-    let out = c.delete_item().table_name("Riders").key("Username", s("a")).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let out = c
+        .delete_item()
+        .table_name("Riders")
+        .key("Username", s("a"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(out.attributes.unwrap()["v"], n("2"));
     assert!(rider(c, "Riders", "a").await.is_none());
     // Deleting what is not there succeeds and returns nothing.
-    let out = c.delete_item().table_name("Riders").key("Username", s("a")).return_values(ReturnValue::AllOld).send().await.unwrap();
+    let out = c
+        .delete_item()
+        .table_name("Riders")
+        .key("Username", s("a"))
+        .return_values(ReturnValue::AllOld)
+        .send()
+        .await
+        .unwrap();
     assert!(out.attributes.is_none());
 }
 
@@ -467,7 +527,8 @@ async fn conditions_that_pass_and_fail_on_put_update_delete() {
     for (i, cond) in passing.iter().chain(failing.iter()).enumerate() {
         let before = rider(c, "Riders", "a").await.unwrap();
         let used = |c: &str| -> Option<HashMap<String, Av>> {
-            let m: HashMap<String, Av> = values.iter().filter(|(k, _)| c.contains(k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+            let m: HashMap<String, Av> =
+                values.iter().filter(|(k, _)| c.contains(k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
             (!m.is_empty()).then_some(m)
         };
         let names = cond.contains("#n").then(|| HashMap::from([("#n".to_string(), "name".to_string())]));
@@ -627,20 +688,55 @@ async fn update_errors_change_nothing() {
     let cloud = TestCloud::start().await;
     let c = &cloud.clients.dynamodb;
     rider_table(c, "Riders").await;
-    c.put_item().table_name("Riders").item("Username", s("u")).item("name", s("x")).item("n", n("1")).send().await.unwrap();
+    c.put_item()
+        .table_name("Riders")
+        .item("Username", s("u"))
+        .item("name", s("x"))
+        .item("n", n("1"))
+        .send()
+        .await
+        .unwrap();
     let before = rider(c, "Riders", "u").await.unwrap();
     let cases: Vec<(&str, Vec<(&str, Av)>, &str)> = vec![
-        ("SET #nm = #nm + :one", vec![(":one", n("1"))], "An operand in the update expression has an incorrect data type"),
-        ("SET Username = :v", vec![(":v", s("other"))], "Cannot update attribute Username. This attribute is part of the key"),
-        ("SET a = absent + :one", vec![(":one", n("1"))], "The provided expression refers to an attribute that does not exist in the item"),
+        (
+            "SET #nm = #nm + :one",
+            vec![(":one", n("1"))],
+            "An operand in the update expression has an incorrect data type",
+        ),
+        (
+            "SET Username = :v",
+            vec![(":v", s("other"))],
+            "Cannot update attribute Username. This attribute is part of the key",
+        ),
+        (
+            "SET a = absent + :one",
+            vec![(":one", n("1"))],
+            "The provided expression refers to an attribute that does not exist in the item",
+        ),
         ("SET n = :one REMOVE n", vec![(":one", n("1"))], "Two document paths overlap with each other"),
         ("SET n =", vec![], "Invalid UpdateExpression: Syntax error; token: \"<EOF>\", near: \"=\""),
-        ("SET n = :undefined", vec![(":one", n("1"))], "An expression attribute value used in expression is not defined; attribute value: :undefined"),
-        ("SET n = :one", vec![(":one", n("1")), (":extra", n("2"))], "Value provided in ExpressionAttributeValues unused in expressions: keys: {:extra}"),
-        ("ADD n :s", vec![(":s", s("x"))], "Incorrect operand type for operator or function; operator: ADD, operand type: STRING"),
+        (
+            "SET n = :undefined",
+            vec![(":one", n("1"))],
+            "An expression attribute value used in expression is not defined; attribute value: :undefined",
+        ),
+        (
+            "SET n = :one",
+            vec![(":one", n("1")), (":extra", n("2"))],
+            "Value provided in ExpressionAttributeValues unused in expressions: keys: {:extra}",
+        ),
+        (
+            "ADD n :s",
+            vec![(":s", s("x"))],
+            "Incorrect operand type for operator or function; operator: ADD, operand type: STRING",
+        ),
         ("SET name = :one", vec![(":one", n("1"))], "Attribute name is a reserved keyword; reserved keyword: name"),
         ("SET n = n + :big", vec![(":big", n("9.9999999999999999999999999999999999999E125"))], ""),
-        ("SET a.b = :one", vec![(":one", n("1"))], "The document path provided in the update expression is invalid for update"),
+        (
+            "SET a.b = :one",
+            vec![(":one", n("1"))],
+            "The document path provided in the update expression is invalid for update",
+        ),
     ];
     for (expr, values, expected) in cases {
         let mut req = c.update_item().table_name("Riders").key("Username", s("u")).update_expression(expr);
@@ -709,13 +805,27 @@ async fn missing_key_and_wrong_key_type_are_validation_errors() {
     assert_eq!(msg(&err), "One or more parameter values were invalid: Missing the key Username in the item");
     let err = c.put_item().table_name("Riders").item("Username", n("1")).send().await.unwrap_err().into_service_error();
     assert_eq!(code(&err), "ValidationException");
-    assert_eq!(msg(&err), "One or more parameter values were invalid: Type mismatch for key Username expected: S actual: N");
+    assert_eq!(
+        msg(&err),
+        "One or more parameter values were invalid: Type mismatch for key Username expected: S actual: N"
+    );
     let err = c.put_item().table_name("Riders").item("Username", s("")).send().await.unwrap_err().into_service_error();
     assert_eq!(code(&err), "ValidationException");
     assert!(msg(&err).contains("cannot contain an empty string value. Key: Username"));
     let err = c.get_item().table_name("Riders").key("Username", n("1")).send().await.unwrap_err().into_service_error();
-    assert_eq!((code(&err), msg(&err)), ("ValidationException".into(), "The provided key element does not match the schema".into()));
-    let err = c.get_item().table_name("Riders").key("Username", s("a")).key("extra", s("b")).send().await.unwrap_err().into_service_error();
+    assert_eq!(
+        (code(&err), msg(&err)),
+        ("ValidationException".into(), "The provided key element does not match the schema".into())
+    );
+    let err = c
+        .get_item()
+        .table_name("Riders")
+        .key("Username", s("a"))
+        .key("extra", s("b"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(msg(&err), "The provided key element does not match the schema");
     let err = c.delete_item().table_name("Riders").key("Other", s("a")).send().await.unwrap_err().into_service_error();
     assert_eq!(msg(&err), "The provided key element does not match the schema");
@@ -809,7 +919,9 @@ async fn malformed_json_is_a_serialization_error_and_unknown_target_unknown_oper
         .item("Username", s("u"))
         .customize()
         .mutate_request(|req| {
-            *req.body_mut() = aws_smithy_types::body::SdkBody::from("{\"TableName\": \"Riders\", \"Item\": {\"Username\": {\"S\": 5}}}");
+            *req.body_mut() = aws_smithy_types::body::SdkBody::from(
+                "{\"TableName\": \"Riders\", \"Item\": {\"Username\": {\"S\": 5}}}",
+            );
         })
         .send()
         .await
@@ -865,14 +977,18 @@ async fn query_orders_numbers_numerically_and_supports_every_key_operator() {
     seed_events(c, "Events", "p", 12).await; // sk = -5.5, -4.5, …, 5.5
     seed_events(c, "Events", "other", 3).await;
     let q = |cond: &str, vals: Vec<(&str, Av)>| {
-        let mut r = c.query().table_name("Events").key_condition_expression(cond).expression_attribute_values(":p", s("p"));
+        let mut r =
+            c.query().table_name("Events").key_condition_expression(cond).expression_attribute_values(":p", s("p"));
         for (k, v) in vals {
             r = r.expression_attribute_values(k, v);
         }
         r
     };
     let all = q("pk = :p", vec![]).send().await.unwrap();
-    assert_eq!(sks(all.items()), ["-5.5", "-4.5", "-3.5", "-2.5", "-1.5", "-0.5", "0.5", "1.5", "2.5", "3.5", "4.5", "5.5"]);
+    assert_eq!(
+        sks(all.items()),
+        ["-5.5", "-4.5", "-3.5", "-2.5", "-1.5", "-0.5", "0.5", "1.5", "2.5", "3.5", "4.5", "5.5"]
+    );
     let desc = q("pk = :p", vec![]).scan_index_forward(false).send().await.unwrap();
     assert_eq!(sks(desc.items())[0], "5.5");
     let cases: Vec<(&str, Vec<(&str, Av)>, Vec<&str>)> = vec![
@@ -906,8 +1022,20 @@ async fn query_begins_with_on_string_sort_keys_orders_bytewise() {
     let c = &cloud.clients.dynamodb;
     c.create_table()
         .table_name("Photos")
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("user").attribute_type(ScalarAttributeType::S).build().unwrap())
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("key").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("user")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("key")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
         .key_schema(KeySchemaElement::builder().attribute_name("user").key_type(KeyType::Hash).build().unwrap())
         .key_schema(KeySchemaElement::builder().attribute_name("key").key_type(KeyType::Range).build().unwrap())
         .billing_mode(BillingMode::PayPerRequest)
@@ -939,10 +1067,18 @@ async fn query_key_condition_errors() {
     sorted_table(c, "Events").await;
     let cases: Vec<(&str, Vec<(&str, Av)>, &str)> = vec![
         ("sk = :v", vec![(":v", n("1"))], "Query condition missed key schema element: pk"),
-        ("pk = :v", vec![(":v", n("1"))], "One or more parameter values were invalid: Condition parameter type does not match schema type"),
+        (
+            "pk = :v",
+            vec![(":v", n("1"))],
+            "One or more parameter values were invalid: Condition parameter type does not match schema type",
+        ),
         ("pk = :p OR sk = :v", vec![(":p", s("p")), (":v", n("1"))], "Query key condition not supported"),
         ("pk = :p AND begins_with(sk, :v)", vec![(":p", s("p")), (":v", n("1"))], "operand type: N"),
-        ("pk = :p AND other = :v", vec![(":p", s("p")), (":v", n("1"))], "Query condition missed key schema element: sk"),
+        (
+            "pk = :p AND other = :v",
+            vec![(":p", s("p")), (":v", n("1"))],
+            "Query condition missed key schema element: sk",
+        ),
     ];
     for (cond, vals, expected) in cases {
         let mut r = c.query().table_name("Events").key_condition_expression(cond);
@@ -1023,7 +1159,13 @@ async fn scan_pagination_never_skips_or_repeats_even_with_writes_between_pages()
     let c = &cloud.clients.dynamodb;
     rider_table(c, "Riders").await;
     for i in 0..25 {
-        c.put_item().table_name("Riders").item("Username", s(&format!("user{i:02}"))).item("i", n(&i.to_string())).send().await.unwrap();
+        c.put_item()
+            .table_name("Riders")
+            .item("Username", s(&format!("user{i:02}")))
+            .item("i", n(&i.to_string()))
+            .send()
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut start = None;

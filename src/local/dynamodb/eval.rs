@@ -218,8 +218,7 @@ fn difference<T: PartialEq>(a: Vec<T>, b: &[T]) -> Vec<T> {
 /// Applies an update to `old` (the stored item, or just the key for a new item). Every
 /// SET value is computed from the item as it was before the update, as in DynamoDB.
 pub fn apply_update(update: &Update, old: &Item) -> Result<Item, ApiError> {
-    let values: Vec<AttrValue> =
-        update.set.iter().map(|(_, v)| set_value(v, old)).collect::<Result<_, _>>()?;
+    let values: Vec<AttrValue> = update.set.iter().map(|(_, v)| set_value(v, old)).collect::<Result<_, _>>()?;
     let mut new = old.clone();
     for ((path, _), value) in update.set.iter().zip(values) {
         set_path(&mut new, path, value)?;
@@ -351,7 +350,11 @@ mod tests {
         assert!(check("contains(ss, :a) AND contains(l, :x)", json!({":a": {"S": "a"}, ":x": {"S": "x"}}), &it));
         assert!(check("size(l) = :two AND size(s) = :five", json!({":two": {"N": "2"}, ":five": {"N": "5"}}), &it));
         assert!(check("attribute_type(m.k, :t)", json!({":t": {"S": "BOOL"}}), &it));
-        assert!(check("attribute_exists(l[1]) AND attribute_not_exists(l[2]) AND attribute_not_exists(absent)", json!({}), &it));
+        assert!(check(
+            "attribute_exists(l[1]) AND attribute_not_exists(l[2]) AND attribute_not_exists(absent)",
+            json!({}),
+            &it
+        ));
         assert!(check("NOT (n < :v OR s = :v)", json!({":v": {"N": "1"}}), &it));
         assert!(!check("attribute_exists(pk)", json!({}), &Item::new()));
     }

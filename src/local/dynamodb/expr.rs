@@ -519,7 +519,9 @@ impl<'a> Parser<'a> {
                 Ok(value)
             }
             None => {
-                self.note(format!("An expression attribute value used in expression is not defined; attribute value: {v}"));
+                self.note(format!(
+                    "An expression attribute value used in expression is not defined; attribute value: {v}"
+                ));
                 Ok(AttrValue::Null)
             }
         }
@@ -609,7 +611,9 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 if matches!(left, Operand::Size(_)) {
-                    self.note("The function is not allowed to be used this way in an expression; function: size".into());
+                    self.note(
+                        "The function is not allowed to be used this way in an expression; function: size".into(),
+                    );
                 }
                 Err(self.syntax_error())
             }
@@ -641,7 +645,9 @@ impl<'a> Parser<'a> {
                 return Ok(Operand::Size(Box::new(arg)));
             }
             if is_condition_function(&name) {
-                self.note(format!("The function is not allowed to be used this way in an expression; function: {name}"));
+                self.note(format!(
+                    "The function is not allowed to be used this way in an expression; function: {name}"
+                ));
             } else {
                 self.note(format!("Invalid function name; function: {name}"));
             }
@@ -822,7 +828,9 @@ impl<'a> Parser<'a> {
             AttrValue::M(_) => "MAP",
             AttrValue::Ss(_) | AttrValue::Ns(_) | AttrValue::Bs(_) => return,
         };
-        self.note(format!("Incorrect operand type for operator or function; operator: {section}, operand type: {name}"));
+        self.note(format!(
+            "Incorrect operand type for operator or function; operator: {section}, operand type: {name}"
+        ));
     }
 
     fn check_overlap(&mut self, a: &Path, b: &Path) {
@@ -906,7 +914,9 @@ impl<'a> Parser<'a> {
             let (a, b) = (args.next().unwrap_or_else(null), args.next().unwrap_or_else(null));
             if name == "if_not_exists" {
                 let UpdOperand::Path(path) = a else {
-                    self.note("Operator or function requires a document path; operator or function: if_not_exists".into());
+                    self.note(
+                        "Operator or function requires a document path; operator or function: if_not_exists".into(),
+                    );
                     return Ok(null());
                 };
                 return Ok(UpdOperand::IfNotExists(path, Box::new(b)));
@@ -993,10 +1003,16 @@ mod tests {
     #[test]
     fn syntax_errors_name_the_token_like_aws() {
         let mut p = ph(&[], &[(":v", s("x"))]);
-        assert_eq!(cond_err("a = ", &mut p), "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\"");
+        assert_eq!(
+            cond_err("a = ", &mut p),
+            "Invalid ConditionExpression: Syntax error; token: \"<EOF>\", near: \"=\""
+        );
         assert_eq!(cond_err("a b", &mut p), "Invalid ConditionExpression: Syntax error; token: \"b\", near: \"a b\"");
         assert_eq!(cond_err("!!!", &mut p), "Invalid ConditionExpression: Syntax error; token: \"!\", near: \"!!\"");
-        assert_eq!(cond_err("a = :v)", &mut p), "Invalid ConditionExpression: Syntax error; token: \")\", near: \":v)\"");
+        assert_eq!(
+            cond_err("a = :v)", &mut p),
+            "Invalid ConditionExpression: Syntax error; token: \")\", near: \":v)\""
+        );
         let mut p = ph(&[], &[]);
         let err = parse_update("SET a", &mut p).unwrap_err().message;
         assert_eq!(err, "Invalid UpdateExpression: Syntax error; token: \"<EOF>\", near: \"a\"");
@@ -1018,7 +1034,10 @@ mod tests {
             cond_err("name = :v", &mut p),
             "Invalid ConditionExpression: Attribute name is a reserved keyword; reserved keyword: name"
         );
-        assert_eq!(cond_err("nosuch(a)", &mut p), "Invalid ConditionExpression: Invalid function name; function: nosuch");
+        assert_eq!(
+            cond_err("nosuch(a)", &mut p),
+            "Invalid ConditionExpression: Invalid function name; function: nosuch"
+        );
         let mut p = ph(&[], &[(":lo", n("5")), (":hi", n("1"))]);
         assert!(cond_err("a BETWEEN :lo AND :hi", &mut p).contains("upper bound to be greater than or equal"));
         let mut p = ph(&[], &[]);
@@ -1092,7 +1111,9 @@ mod tests {
         assert!(cond_err(&calls, &mut p).starts_with("Invalid ConditionExpression"));
         let path = format!("a{} = :v", ".b".repeat(40));
         assert!(cond_err(&path, &mut p).contains("too many nesting levels"));
-        for junk in ["", "(", ")", "a[", "a[99999999999999999999999] = :v", "é = :v", "#", ":", "a = :v AND", "NOT", "a IN ()"] {
+        for junk in
+            ["", "(", ")", "a[", "a[99999999999999999999999] = :v", "é = :v", "#", ":", "a = :v AND", "NOT", "a IN ()"]
+        {
             let _ = parse_condition(junk, ExprKind::Condition, &mut p);
             let _ = parse_update(junk, &mut p);
             let _ = parse_projection(junk, &mut p);

@@ -9,9 +9,9 @@ use super::eval::{apply_update, eval, project};
 use super::expr::{self, Cond, ExprKind, Path, PathElem, Placeholders};
 use super::value::{Item, item_size};
 use super::{
-    DynamoDb, MAX_ITEM_SIZE, StoredKey, conditional_check_failed, constraint, constraint_errors,
-    delete_stored_item, enum_errors, item_json, load_item, load_table, not_found, parse_item, placeholders,
-    refuse_legacy, require_table, sql, store_item, table_name, table_name_errors,
+    DynamoDb, MAX_ITEM_SIZE, StoredKey, conditional_check_failed, constraint, constraint_errors, delete_stored_item,
+    enum_errors, item_json, load_item, load_table, not_found, parse_item, placeholders, refuse_legacy, require_table,
+    sql, store_item, table_name, table_name_errors,
 };
 use crate::local::protocol::ApiError;
 
@@ -69,7 +69,12 @@ pub(super) struct UpdateItemInput {
 
 /// The parts of a request shared by the single-item writes.
 fn required_map(map: Option<Map<String, Json>>, field: &str) -> Result<Map<String, Json>, ApiError> {
-    map.ok_or_else(|| ApiError::validation(format!("1 validation error detected: {}", constraint(None, field, "Member must not be null"))))
+    map.ok_or_else(|| {
+        ApiError::validation(format!(
+            "1 validation error detected: {}",
+            constraint(None, field, "Member must not be null")
+        ))
+    })
 }
 
 fn return_values(rv: Option<String>, allowed: &[&str]) -> Result<String, ApiError> {
@@ -132,7 +137,8 @@ pub(super) async fn put_item(db: &DynamoDb, input: PutItemInput) -> Result<Json,
 pub(super) async fn get_item(db: &DynamoDb, input: GetItemInput) -> Result<Json, ApiError> {
     let name = table_name(input.table_name)?;
     let key = parse_item(&required_map(input.key, "key")?)?;
-    let projection = projection(input.projection_expression, input.expression_attribute_names, input.attributes_to_get)?;
+    let projection =
+        projection(input.projection_expression, input.expression_attribute_names, input.attributes_to_get)?;
     db.db(move |conn| {
         let meta = require_table(conn, &name)?;
         let key = meta.key_of_request(&key)?;
@@ -389,7 +395,11 @@ pub(super) async fn batch_get_item(db: &DynamoDb, input: BatchGetItemInput) -> R
         if keys.is_empty() {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: {}",
-                constraint(Some("[]"), &format!("requestItems.{table}.member.keys"), "Member must have length greater than or equal to 1")
+                constraint(
+                    Some("[]"),
+                    &format!("requestItems.{table}.member.keys"),
+                    "Member must have length greater than or equal to 1"
+                )
             )));
         }
         let paths = projection(ka.projection_expression, ka.expression_attribute_names, ka.attributes_to_get)?;

@@ -323,10 +323,8 @@ fn key_part(key: &KeyAttr, v: &AttrValue, is_hash: bool) -> Result<Vec<u8>, ApiE
 }
 
 fn load_table(conn: &Connection, name: &str) -> Result<Option<TableMeta>, ApiError> {
-    let meta: Option<String> = conn
-        .query_row("SELECT meta FROM ddb_tables WHERE name = ?1", [name], |r| r.get(0))
-        .optional()
-        .map_err(sql)?;
+    let meta: Option<String> =
+        conn.query_row("SELECT meta FROM ddb_tables WHERE name = ?1", [name], |r| r.get(0)).optional().map_err(sql)?;
     meta.map(|m| serde_json::from_str(&m).map_err(|e| ApiError::internal(format!("corrupt table metadata: {e}"))))
         .transpose()
 }

@@ -246,7 +246,15 @@ fn sub_mag(a: &[u8], b: &[u8]) -> Vec<u8> {
 
 impl Ord for Number {
     fn cmp(&self, other: &Self) -> Ordering {
-        let class = |n: &Number| if n.is_zero() { 1 } else if n.negative { 0 } else { 2 };
+        let class = |n: &Number| {
+            if n.is_zero() {
+                1
+            } else if n.negative {
+                0
+            } else {
+                2
+            }
+        };
         match class(self).cmp(&class(other)) {
             Ordering::Equal => {}
             unequal => return unequal,
@@ -333,7 +341,8 @@ mod tests {
 
     #[test]
     fn compares_numerically() {
-        let sorted = ["-1000", "-10.5", "-10.25", "-10", "-0.001", "0", "0.0001", "0.1", "0.12", "1", "9", "10", "1E10"];
+        let sorted =
+            ["-1000", "-10.5", "-10.25", "-10", "-0.001", "0", "0.0001", "0.1", "0.12", "1", "9", "10", "1E10"];
         for w in sorted.windows(2) {
             assert!(n(w[0]) < n(w[1]), "{} < {}", w[0], w[1]);
             assert!(n(w[0]).sort_key() < n(w[1]).sort_key(), "sort key {} < {}", w[0], w[1]);

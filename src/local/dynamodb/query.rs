@@ -12,8 +12,8 @@ use super::expr::{self, CmpOp, Cond, ExprKind, Operand, Path, PathElem};
 use super::items::projection;
 use super::value::{AttrValue, Item};
 use super::{
-    DynamoDb, TableMeta, constraint, constraint_errors, decode_item, enum_errors, item_json, parse_item,
-    placeholders, refuse_legacy, require_table, sql, table_name,
+    DynamoDb, TableMeta, constraint, constraint_errors, decode_item, enum_errors, item_json, parse_item, placeholders,
+    refuse_legacy, require_table, sql, table_name,
 };
 use crate::local::protocol::ApiError;
 
@@ -151,7 +151,9 @@ pub(super) async fn query(db: &DynamoDb, input: QueryInput) -> Result<Json, ApiE
         None => projection(None, None, input.attributes_to_get)?,
     };
     if count_only && (has_projection || projection.is_some()) {
-        return Err(ApiError::validation("Cannot specify the ProjectionExpression when choosing to get only the Count"));
+        return Err(ApiError::validation(
+            "Cannot specify the ProjectionExpression when choosing to get only the Count",
+        ));
     }
     let start = input.exclusive_start_key.as_ref().map(parse_item).transpose()?;
     let spec = PageSpec { limit: input.limit, filter, projection, count_only };
@@ -168,9 +170,7 @@ pub(super) async fn query(db: &DynamoDb, input: QueryInput) -> Result<Json, ApiE
                 )));
             }
         }
-        let mut sql_text = String::from(
-            "SELECT item, size FROM ddb_items WHERE table_name = ?1 AND hash_key = ?2",
-        );
+        let mut sql_text = String::from("SELECT item, size FROM ddb_items WHERE table_name = ?1 AND hash_key = ?2");
         let mut params = vec![SqlValue::Text(name.clone()), SqlValue::Blob(hash.clone())];
         let bound = |op: &str, v: Vec<u8>, sql_text: &mut String, params: &mut Vec<SqlValue>| {
             params.push(SqlValue::Blob(v));
@@ -233,7 +233,11 @@ pub(super) async fn scan(db: &DynamoDb, input: ScanInput) -> Result<Json, ApiErr
         (Some(s), Some(t)) => {
             let mut errors = Vec::new();
             if !(1..=1_000_000).contains(&t) {
-                errors.push(constraint(Some(&t.to_string()), "totalSegments", "Member must have value between 1 and 1000000"));
+                errors.push(constraint(
+                    Some(&t.to_string()),
+                    "totalSegments",
+                    "Member must have value between 1 and 1000000",
+                ));
             }
             if !(0..=999_999).contains(&s) {
                 errors.push(constraint(Some(&s.to_string()), "segment", "Member must have value between 0 and 999999"));
@@ -258,7 +262,9 @@ pub(super) async fn scan(db: &DynamoDb, input: ScanInput) -> Result<Json, ApiErr
         None => projection(None, None, input.attributes_to_get)?,
     };
     if count_only && projection.is_some() {
-        return Err(ApiError::validation("Cannot specify the ProjectionExpression when choosing to get only the Count"));
+        return Err(ApiError::validation(
+            "Cannot specify the ProjectionExpression when choosing to get only the Count",
+        ));
     }
     let start = input.exclusive_start_key.as_ref().map(parse_item).transpose()?;
     let spec = PageSpec { limit: input.limit, filter, projection, count_only };

@@ -3,6 +3,7 @@
 //! From the DynamoDB Developer Guide, "Reserved words in DynamoDB".
 
 /// Sorted, upper case, for binary search.
+#[rustfmt::skip]
 const RESERVED: [&str; 573] = [
     "ABORT", "ABSOLUTE", "ACTION", "ADD", "AFTER", "AGENT", "AGGREGATE", "ALL", "ALLOCATE", "ALTER", "ANALYZE", "AND",
     "ANY", "ARCHIVE", "ARE", "ARRAY", "AS", "ASC", "ASCII", "ASENSITIVE", "ASSERTION", "ASYMMETRIC", "AT", "ATOMIC",

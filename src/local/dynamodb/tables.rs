@@ -62,16 +62,10 @@ fn arn(region: &str, name: &str) -> String {
 
 /// The TableDescription structure AWS returns.
 fn describe(meta: &TableMeta, region: &str, status: &str, item_count: i64, size: i64) -> Json {
-    let key_schema: Vec<Json> = meta
-        .keys()
-        .zip(["HASH", "RANGE"])
-        .map(|(k, t)| json!({"AttributeName": k.name, "KeyType": t}))
-        .collect();
-    let definitions: Vec<Json> = meta
-        .attribute_definitions
-        .iter()
-        .map(|d| json!({"AttributeName": d.name, "AttributeType": d.ty}))
-        .collect();
+    let key_schema: Vec<Json> =
+        meta.keys().zip(["HASH", "RANGE"]).map(|(k, t)| json!({"AttributeName": k.name, "KeyType": t})).collect();
+    let definitions: Vec<Json> =
+        meta.attribute_definitions.iter().map(|d| json!({"AttributeName": d.name, "AttributeType": d.ty})).collect();
     let mut desc = json!({
         "TableName": meta.name,
         "TableStatus": status,
@@ -99,11 +93,9 @@ fn describe(meta: &TableMeta, region: &str, status: &str, item_count: i64, size:
 }
 
 fn counts(conn: &Connection, table: &str) -> Result<(i64, i64), ApiError> {
-    conn.query_row(
-        "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM ddb_items WHERE table_name = ?1",
-        [table],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )
+    conn.query_row("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM ddb_items WHERE table_name = ?1", [table], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })
     .map_err(sql)
 }
 
@@ -154,9 +146,11 @@ fn validate_create(input: CreateTableInput) -> Result<TableMeta, ApiError> {
         ] {
             match v {
                 None => errors.push(constraint(None, field, "Member must not be null")),
-                Some(n) if n < 1 => {
-                    errors.push(constraint(Some(&n.to_string()), field, "Member must have value greater than or equal to 1"))
-                }
+                Some(n) if n < 1 => errors.push(constraint(
+                    Some(&n.to_string()),
+                    field,
+                    "Member must have value greater than or equal to 1",
+                )),
                 _ => {}
             }
         }
@@ -204,11 +198,15 @@ fn validate_create(input: CreateTableInput) -> Result<TableMeta, ApiError> {
     let billing_mode = input.billing_mode.unwrap_or_else(|| "PROVISIONED".into());
     let (read, write) = match (&*billing_mode, &input.provisioned_throughput) {
         ("PROVISIONED", None) => {
-            return invalid("One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED");
+            return invalid(
+                "One or more parameter values were invalid: ReadCapacityUnits and WriteCapacityUnits must both be specified when BillingMode is PROVISIONED",
+            );
         }
         ("PROVISIONED", Some(t)) => (t.read_capacity_units.unwrap_or(1), t.write_capacity_units.unwrap_or(1)),
         (_, Some(_)) => {
-            return invalid("One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST");
+            return invalid(
+                "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be specified when BillingMode is PAY_PER_REQUEST",
+            );
         }
         (_, None) => (0, 0),
     };
@@ -236,8 +234,10 @@ pub(super) async fn create_table(db: &DynamoDb, input: CreateTableInput, region:
     db.db(move |conn| {
         let text = serde_json::to_string(&meta).map_err(|e| ApiError::internal(e.to_string()))?;
         let tx = conn.transaction().map_err(sql)?;
-        let exists: Option<i64> =
-            tx.query_row("SELECT 1 FROM ddb_tables WHERE name = ?1", [&meta.name], |r| r.get(0)).optional().map_err(sql)?;
+        let exists: Option<i64> = tx
+            .query_row("SELECT 1 FROM ddb_tables WHERE name = ?1", [&meta.name], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
         if exists.is_some() {
             return Err(ApiError::bad_request(
                 "ResourceInUseException",
@@ -288,15 +288,20 @@ pub(super) async fn list_tables(db: &DynamoDb, input: ListTablesInput) -> Result
         errors.extend(table_name_errors(Some(start), "exclusiveStartTableName"));
     }
     match input.limit {
-        Some(n) if n < 1 => errors.push(constraint(Some(&n.to_string()), "limit", "Member must have value greater than or equal to 1")),
-        Some(n) if n > 100 => errors.push(constraint(Some(&n.to_string()), "limit", "Member must have value less than or equal to 100")),
+        Some(n) if n < 1 => {
+            errors.push(constraint(Some(&n.to_string()), "limit", "Member must have value greater than or equal to 1"))
+        }
+        Some(n) if n > 100 => {
+            errors.push(constraint(Some(&n.to_string()), "limit", "Member must have value less than or equal to 100"))
+        }
         _ => {}
     }
     constraint_errors(errors)?;
     let limit = input.limit.unwrap_or(100);
     let start = input.exclusive_start_table_name.unwrap_or_default();
     db.db(move |conn| {
-        let mut stmt = conn.prepare("SELECT name FROM ddb_tables WHERE name > ?1 ORDER BY name LIMIT ?2").map_err(sql)?;
+        let mut stmt =
+            conn.prepare("SELECT name FROM ddb_tables WHERE name > ?1 ORDER BY name LIMIT ?2").map_err(sql)?;
         let mut names: Vec<String> = stmt
             .query_map(rusqlite::params![start, limit + 1], |r| r.get(0))
             .map_err(sql)?

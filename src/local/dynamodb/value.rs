@@ -128,7 +128,9 @@ impl AttrValue {
             }
         };
         let str_of = |v: &Json| -> Result<String, ValueError> {
-            v.as_str().map(str::to_string).ok_or_else(|| serialization(format!("Unexpected value for {ty}: expected a string")))
+            v.as_str()
+                .map(str::to_string)
+                .ok_or_else(|| serialization(format!("Unexpected value for {ty}: expected a string")))
         };
         let list_of = |v: &Json| -> Result<Vec<Json>, ValueError> {
             v.as_array().cloned().ok_or_else(|| serialization(format!("Expected list or null for {ty}")))
@@ -149,9 +151,9 @@ impl AttrValue {
                 }
                 None => return Err(serialization("Unexpected value for NULL: expected a boolean")),
             },
-            "L" => AttrValue::L(
-                list_of(v)?.iter().map(|e| Self::from_json_at(e, depth + 1)).collect::<Result<_, _>>()?,
-            ),
+            "L" => {
+                AttrValue::L(list_of(v)?.iter().map(|e| Self::from_json_at(e, depth + 1)).collect::<Result<_, _>>()?)
+            }
             "M" => {
                 let m = v.as_object().ok_or_else(|| serialization("Expected map or null for M"))?;
                 let mut out = BTreeMap::new();
