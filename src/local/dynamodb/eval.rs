@@ -343,14 +343,18 @@ mod tests {
         assert!(check("n = :v", json!({":v": {"N": "10.0"}}), &it));
         assert!(check("n > :v", json!({":v": {"N": "9.5"}}), &it));
         assert!(!check("n > :v", json!({":v": {"S": "9"}}), &it));
-        assert!(check("missing <> :v", json!({":v": {"N": "1"}}), &it));
+        assert!(check("absent <> :v", json!({":v": {"N": "1"}}), &it));
         assert!(check("n BETWEEN :a AND :b", json!({":a": {"N": "10"}, ":b": {"N": "11"}}), &it));
         assert!(check("s IN (:a, :b)", json!({":a": {"S": "x"}, ":b": {"S": "hello"}}), &it));
         assert!(check("begins_with(s, :p) AND contains(s, :q)", json!({":p": {"S": "he"}, ":q": {"S": "ll"}}), &it));
         assert!(check("contains(ss, :a) AND contains(l, :x)", json!({":a": {"S": "a"}, ":x": {"S": "x"}}), &it));
         assert!(check("size(l) = :two AND size(s) = :five", json!({":two": {"N": "2"}, ":five": {"N": "5"}}), &it));
         assert!(check("attribute_type(m.k, :t)", json!({":t": {"S": "BOOL"}}), &it));
-        assert!(check("attribute_exists(l[1]) AND attribute_not_exists(l[2])", json!({}), &it));
+        assert!(check(
+            "attribute_exists(l[1]) AND attribute_not_exists(l[2]) AND attribute_not_exists(absent)",
+            json!({}),
+            &it
+        ));
         assert!(check("NOT (n < :v OR s = :v)", json!({":v": {"N": "1"}}), &it));
         assert!(!check("attribute_exists(pk)", json!({}), &Item::new()));
     }
@@ -363,10 +367,10 @@ mod tests {
     #[test]
     fn updates_apply_set_remove_add_delete() {
         let it = item(json!({"pk": {"S": "u"}, "n": {"N": "1"}, "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]},
-            "tags": {"SS": ["a", "b"]}, "m": {"M": {}}}));
+            "tags": {"SS": ["a", "b"]}, "m": {"M": {}}, "r": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}]}}));
         let new = update(
             "SET n = n + :one, l = list_append(l, :more), c = if_not_exists(c, :zero), m.k = :one \
-             REMOVE l[0] ADD tags :c, cnt :one DELETE tags :a",
+             REMOVE r[0], r[2] ADD labels :c, cnt :one DELETE tags :a",
             json!({":one": {"N": "1"}, ":more": {"L": [{"N": "4"}]}, ":zero": {"N": "0"}, ":c": {"SS": ["c"]},
                 ":a": {"SS": ["a"]}}),
             &it,
@@ -374,8 +378,9 @@ mod tests {
         .unwrap();
         assert_eq!(
             item_to_json(&new),
-            json!({"pk": {"S": "u"}, "n": {"N": "2"}, "l": {"L": [{"N": "2"}, {"N": "3"}, {"N": "4"}]},
-                "tags": {"SS": ["b", "c"]}, "m": {"M": {"k": {"N": "1"}}}, "c": {"N": "0"}, "cnt": {"N": "1"}})
+            json!({"pk": {"S": "u"}, "n": {"N": "2"},
+                "tags": {"SS": ["b"]}, "labels": {"SS": ["c"]}, "m": {"M": {"k": {"N": "1"}}}, "c": {"N": "0"}, "cnt": {"N": "1"},
+                "l": {"L": [{"N": "1"}, {"N": "2"}, {"N": "3"}, {"N": "4"}]}, "r": {"L": [{"N": "2"}]}})
         );
     }
 

@@ -1051,7 +1051,7 @@ mod tests {
             &[(":one", n("1")), (":l", AttrValue::L(vec![])), (":ss", AttrValue::Ss(vec!["a".into()]))],
         );
         let u = parse_update(
-            "SET #c = #c + :one, l = list_append(if_not_exists(l, :l), :l), m.x[1] = :one REMOVE gone, m.y ADD tags :ss DELETE other :ss",
+            "SET #c = #c + :one, l = list_append(if_not_exists(l, :l), :l), m.x[1] = :one REMOVE gone, m.y ADD tags :ss DELETE extra :ss",
             &mut p,
         )
         .unwrap();
@@ -1101,7 +1101,7 @@ mod tests {
     #[test]
     fn hostile_input_is_refused_without_panicking() {
         let mut p = ph(&[], &[(":v", s("x"))]);
-        let deep = format!("{}a = :v{}", "(".repeat(2000), ")".repeat(2000));
+        let deep = format!("{}a = :v{}", "(".repeat(3000), ")".repeat(3000));
         assert!(cond_err(&deep, &mut p).starts_with("Invalid ConditionExpression: Expression size has exceeded"));
         let deep = format!("{}a = :v{}", "(".repeat(1000), ")".repeat(1000));
         assert!(cond_err(&deep, &mut p).contains("nested more than"));

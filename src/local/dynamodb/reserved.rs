@@ -3,6 +3,7 @@
 //! From the DynamoDB Developer Guide, "Reserved words in DynamoDB".
 
 /// Sorted, upper case, for binary search.
+#[rustfmt::skip]
 const RESERVED: [&str; 573] = [
     "ABORT",
     "ABSOLUTE",
