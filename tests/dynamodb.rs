@@ -906,7 +906,9 @@ async fn malformed_json_is_a_serialization_error_and_unknown_target_unknown_oper
         .item("Username", s("u"))
         .customize()
         .mutate_request(|req| {
-            *req.body_mut() = aws_smithy_types::body::SdkBody::from("{\"TableName\": \"Riders\", \"Item\": ");
+            let body: &str = "{\"TableName\": \"Riders\", \"Item\": ";
+            req.headers_mut().insert("content-length", body.len().to_string());
+            *req.body_mut() = aws_smithy_types::body::SdkBody::from(body);
         })
         .send()
         .await
@@ -919,9 +921,9 @@ async fn malformed_json_is_a_serialization_error_and_unknown_target_unknown_oper
         .item("Username", s("u"))
         .customize()
         .mutate_request(|req| {
-            *req.body_mut() = aws_smithy_types::body::SdkBody::from(
-                "{\"TableName\": \"Riders\", \"Item\": {\"Username\": {\"S\": 5}}}",
-            );
+            let body: &str = "{\"TableName\": \"Riders\", \"Item\": {\"Username\": {\"S\": 5}}}";
+            req.headers_mut().insert("content-length", body.len().to_string());
+            *req.body_mut() = aws_smithy_types::body::SdkBody::from(body);
         })
         .send()
         .await
@@ -1075,7 +1077,7 @@ async fn query_key_condition_errors() {
         ("pk = :p OR sk = :v", vec![(":p", s("p")), (":v", n("1"))], "Query key condition not supported"),
         ("pk = :p AND begins_with(sk, :v)", vec![(":p", s("p")), (":v", n("1"))], "operand type: N"),
         (
-            "pk = :p AND other = :v",
+            "pk = :p AND nonkey = :v",
             vec![(":p", s("p")), (":v", n("1"))],
             "Query condition missed key schema element: sk",
         ),

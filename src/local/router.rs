@@ -20,6 +20,9 @@ use super::sigv4::{self, AuthError, Credentials, PathEncoding, SignedRequest};
 use super::storage::Store;
 use super::{LocalCloudConfig, LocalCloudError, dynamodb, lambda, s3, ses, stepfunctions};
 
+/// How long a client may take to send a request body.
+const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The services of the local cloud, keyed by their SigV4 signing name.
 pub struct Router {
     credentials: Credentials,
@@ -170,7 +173,17 @@ impl Router {
             return Err(too_large());
         }
         let (parts, body) = req.into_parts();
-        let body: Bytes = match Limited::new(body, info.max_body).collect().await {
+        // A client that declares more bytes than it sends must not hold a task forever.
+        let read = tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, info.max_body).collect()).await;
+        let Ok(read) = read else {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeoutException",
+                format!("The request body was not received within {} seconds.", BODY_READ_TIMEOUT.as_secs()),
+            )
+            .to_response(info.protocol));
+        };
+        let body: Bytes = match read {
             Ok(collected) => collected.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
             Err(e) => {
