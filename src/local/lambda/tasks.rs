@@ -19,12 +19,16 @@ impl TaskRunner for Lambda {
         timeout: Option<Duration>,
     ) -> BoxFuture<'a, Result<Value, TaskFailure>> {
         Box::pin(async move {
-            let payload = serde_json::to_vec(&input)
-                .map_err(|e| TaskFailure::new("States.Runtime", format!("The task input could not be serialised: {e}")))?;
+            let payload = serde_json::to_vec(&input).map_err(|e| {
+                TaskFailure::new("States.Runtime", format!("The task input could not be serialised: {e}"))
+            })?;
             let call = Lambda::invoke(self, resource, payload);
             let outcome = match timeout {
                 Some(limit) => tokio::time::timeout(limit, call).await.map_err(|_| {
-                    TaskFailure::new("States.Timeout", format!("The function {resource} did not answer within {} s.", limit.as_secs()))
+                    TaskFailure::new(
+                        "States.Timeout",
+                        format!("The function {resource} did not answer within {} s.", limit.as_secs()),
+                    )
                 })?,
                 None => call.await,
             };
@@ -34,7 +38,10 @@ impl TaskRunner for Lambda {
                         return Ok(Value::Null);
                     }
                     serde_json::from_slice(&bytes).map_err(|e| {
-                        TaskFailure::new("States.Runtime", format!("The function {resource} returned a result that is not JSON: {e}"))
+                        TaskFailure::new(
+                            "States.Runtime",
+                            format!("The function {resource} returned a result that is not JSON: {e}"),
+                        )
                     })
                 }
                 Ok(InvokeOutcome::FunctionError { error_type, error_message }) => Err(TaskFailure {
