@@ -91,7 +91,7 @@ mod tests {
     use serde_json::json;
 
     fn input() -> PhotoInput {
-        PhotoInput::from_event(json!({"userId": "user_a", "s3Bucket": "photos", "s3Key": "1_happy_face.jpg"})).unwrap()
+        PhotoInput::from_event(json!({"userId": "user_a", "s3Bucket": "photos", "s3Key": "rider-selfie.jpg"})).unwrap()
     }
 
     #[test]
@@ -104,7 +104,7 @@ mod tests {
             .confidence(99.5)
             .build();
         let output = IndexFacesOutput::builder().face_records(FaceRecord::builder().face(face).build()).build();
-        let value = indexed_face(&output, &input(), "1_happy_face.jpg").unwrap();
+        let value = indexed_face(&output, &input(), "rider-selfie.jpg").unwrap();
         assert_eq!(
             value,
             json!({
@@ -124,12 +124,12 @@ mod tests {
                 UnindexedFace::builder().reasons(Reason::LowSharpness).reasons(Reason::SmallBoundingBox).build(),
             )
             .build();
-        let err = indexed_face(&output, &input(), "1_happy_face.jpg").unwrap_err();
+        let err = indexed_face(&output, &input(), "rider-selfie.jpg").unwrap_err();
         let diagnostic: Diagnostic = err.into();
         assert_eq!(diagnostic.error_type, "FaceNotIndexedError");
         assert_eq!(
             diagnostic.error_message,
-            "No face was indexed for user user_a from s3://photos/1_happy_face.jpg: \
+            "No face was indexed for user user_a from s3://photos/rider-selfie.jpg: \
              Rekognition did not index the face (LOW_SHARPNESS, SMALL_BOUNDING_BOX)"
         );
     }
