@@ -153,9 +153,9 @@ fn a_face_painted_with_dark_lenses_turns_into_sunglasses() {
     assert!(painted[0].sunglasses.value, "{:?}", painted[0].eyes);
 }
 
-/// Regenerates assets/selfies/2_sunglasses.jpg from the public-domain photo it was made of.
+/// Regenerates assets/selfies/2_sunglass_face.jpg from the public-domain photo it was made of.
 #[test]
-#[ignore = "writes assets/selfies/2_sunglasses.jpg; run by hand to regenerate it"]
+#[ignore = "writes assets/selfies/2_sunglass_face.jpg; run by hand to regenerate it"]
 fn make_sunglasses_selfie() {
     let Some(dev) = shared_photos() else {
         eprintln!("skipped: ../shared/photos/dev not found");
@@ -167,14 +167,14 @@ fn make_sunglasses_selfie() {
     let faces = a.detect(&image).expect("detects");
     assert_eq!(faces.len(), 1);
     paint_sunglasses(&mut image, &faces[0]);
-    save_jpeg(&image, "2_sunglasses.jpg");
+    save_jpeg(&image, "2_sunglass_face.jpg");
 }
 
-/// Regenerates assets/selfies/3_group.jpg: two public-domain portraits side by side (the
+/// Regenerates assets/selfies/3_multiple_faces.jpg: two public-domain portraits side by side (the
 /// only licence-cleared group photo, opencv's basketball1.png, has a near-profile face
 /// BlazeFace misses; see README).
 #[test]
-#[ignore = "writes assets/selfies/3_group.jpg; run by hand to regenerate it"]
+#[ignore = "writes assets/selfies/3_multiple_faces.jpg; run by hand to regenerate it"]
 fn make_group_selfie() {
     let Some(dev) = shared_photos() else {
         eprintln!("skipped: ../shared/photos/dev not found");
@@ -191,7 +191,7 @@ fn make_group_selfie() {
     let mut canvas = image::RgbImage::from_pixel(left.width() + right.width(), 400, image::Rgb([255, 255, 255]));
     image::imageops::replace(&mut canvas, &left, 0, 0);
     image::imageops::replace(&mut canvas, &right, i64::from(left.width()), 0);
-    save_jpeg(&canvas, "3_group.jpg");
+    save_jpeg(&canvas, "3_multiple_faces.jpg");
 }
 
 fn save_jpeg(image: &image::RgbImage, name: &str) {
@@ -286,7 +286,7 @@ fn measure_shared_photos() {
 }
 
 /// Paints opaque dark lenses (and a bridge) over the detected eyes: how
-/// `assets/selfies/2_sunglasses.jpg` was made from a public-domain face (see MANIFEST.tsv).
+/// `assets/selfies/2_sunglass_face.jpg` was made from a public-domain face (see MANIFEST.tsv).
 pub(crate) fn paint_sunglasses(image: &mut image::RgbImage, face: &super::faces::DetectedFace) {
     let (l, r) = face.eye_centres();
     let d = ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
