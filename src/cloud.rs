@@ -85,3 +85,36 @@ impl Clients {
         Self::new(&sdk_config(target).await, target)
     }
 }
+
+/// An SDK error as one readable sentence: the service's code and message when there is
+/// one, otherwise the transport's reason (connection refused, timeout…). The SDK's own
+/// `Display` says only "service error", which tells a user nothing.
+pub fn error_message<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    use aws_sdk_s3::error::SdkError;
+    use aws_smithy_types::error::display::DisplayErrorContext;
+    match e {
+        SdkError::ServiceError(service) => {
+            let err = service.err();
+            match (err.code(), err.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_string(),
+                _ => DisplayErrorContext(e).to_string(),
+            }
+        }
+        SdkError::DispatchFailure(_) => format!("cannot reach the endpoint ({})", DisplayErrorContext(e)),
+        SdkError::TimeoutError(_) => "the endpoint did not answer in time".into(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The AWS error code of a service error, if the error is one.
+pub fn error_code<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> Option<&str>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    e.as_service_error().and_then(|s| s.code())
+}

@@ -2,6 +2,8 @@
 //! dashboard, a CLI, and a local AWS-compatible cloud, over one SDK code path.
 
 pub mod cloud;
+pub mod deploy;
 pub mod local;
+pub mod run;
 pub mod tui;
 pub mod workshop;

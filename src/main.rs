@@ -52,26 +52,60 @@ enum Command {
         #[arg(long, default_value_t = local::DEFAULT_PORT)]
         port: u16,
     },
-    /// Create or update every workshop resource (collection, buckets, table, functions, state machines)
+    /// Create or update every workshop resource (collection, buckets, table, functions, state machines, selfies)
     Deploy {
-        /// Print what was created as JSON
+        /// Print only the outputs, as JSON
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        functions: FunctionArgs,
     },
-    /// Start an execution of the rider-photo state machine with a selfie
+    /// Run the rider-photo workflow on a selfie and follow it state by state
     Run {
-        /// The photo to process (a file, uploaded for you, or a key in the rider photo bucket)
+        /// The photo: a file (uploaded for you) or a key already in the rider photo bucket
         photo: String,
         /// The rider's user id
         #[arg(long, default_value = "user_a")]
         user: String,
+        /// The state machine to run
+        #[arg(long, default_value = "RiderPhotoProcessing-4")]
+        machine: String,
+        /// Print only the ending (status, output or error and cause), as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// List, search and delete the indexed faces
     Faces,
     /// List executions and show why one failed
     Executions,
-    /// Delete every workshop resource
-    Cleanup,
+    /// Delete every workshop resource deploy made, emptying the buckets first
+    Cleanup {
+        #[command(flatten)]
+        functions: FunctionArgs,
+    },
+}
+
+/// Where the functions' code and roles come from.
+#[derive(clap::Args, Debug, Clone)]
+struct FunctionArgs {
+    /// Local target: the directory holding the workspace's function binaries (default: next to this program)
+    #[arg(long, value_name = "DIR")]
+    lambda_dir: Option<PathBuf>,
+    /// AWS: the directory of `cargo lambda build --release --output-format zip` zips
+    #[arg(long, value_name = "DIR", default_value = "target/lambda")]
+    lambda_zips: PathBuf,
+    /// AWS: the execution role of the functions (its account names the buckets)
+    #[arg(long, value_name = "ARN")]
+    lambda_role_arn: Option<String>,
+    /// AWS: the role Step Functions assumes to invoke the functions
+    #[arg(long, value_name = "ARN")]
+    states_role_arn: Option<String>,
+    /// AWS: send the notification from this verified SES identity (the workshop's extra credit)
+    #[arg(long, value_name = "EMAIL", requires = "notify_to")]
+    notify_from: Option<String>,
+    /// AWS: send the notification to these addresses (comma-separated)
+    #[arg(long, value_name = "EMAILS", requires = "notify_from")]
+    notify_to: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -97,6 +131,59 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Serve { bind, port }) => serve(bind, port, data_dir, cli.region).await,
         None | Some(Command::Tui) => dashboard(&cli, data_dir).await,
+        Some(Command::Deploy { json, ref functions }) => {
+            with_target(&cli, data_dir, async |clients, target| {
+                let options = deploy_options(target, functions)?;
+                let outputs = if json {
+                    wildrydes::deploy::deploy(clients, &options, &mut |_| {}).await?
+                } else {
+                    println!("Deploying the workshop to {}", target.describe());
+                    wildrydes::deploy::deploy(clients, &options, &mut print_progress).await?
+                };
+                if !json {
+                    println!("\nOutputs:");
+                }
+                println!("{}", serde_json::to_string_pretty(&outputs)?);
+                Ok(())
+            })
+            .await
+        }
+        Some(Command::Cleanup { ref functions }) => {
+            with_target(&cli, data_dir, async |clients, target| {
+                let options = deploy_options(target, functions)?;
+                println!("Deleting the workshop's resources from {}", target.describe());
+                wildrydes::deploy::cleanup::cleanup(clients, &options, &mut print_progress).await
+            })
+            .await
+        }
+        Some(Command::Run { ref photo, ref user, ref machine, json }) => {
+            with_target(&cli, data_dir, async |clients, target| {
+                let names = workshop_names(target, &FunctionArgs::none())?;
+                let key = wildrydes::run::photo_key(clients, &names.photo_bucket, photo).await?;
+                let input = wildrydes::run::workflow_input(user, &names.photo_bucket, &key);
+                let arn = wildrydes::run::start(clients, machine, &input).await?;
+                if !json {
+                    println!("{machine}: started {arn}\n  input {input}");
+                }
+                let mut narrator = wildrydes::run::Narrator::default();
+                let ending = wildrydes::run::follow(clients, &arn, &mut |event| {
+                    if !json && let Some(line) = narrator.line(event) {
+                        println!("{line}");
+                    }
+                })
+                .await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&ending)?);
+                } else {
+                    print_ending(&ending);
+                }
+                if !ending.succeeded() {
+                    anyhow::bail!("the execution ended {}", ending.status);
+                }
+                Ok(())
+            })
+            .await
+        }
         Some(other) => {
             let target = target(&cli.endpoint_url, cli.aws, &cli.region);
             anyhow::bail!(
@@ -117,7 +204,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Run { .. } => "wildrydes run",
         Command::Faces => "wildrydes faces",
         Command::Executions => "wildrydes executions",
-        Command::Cleanup => "wildrydes cleanup",
+        Command::Cleanup { .. } => "wildrydes cleanup",
     }
 }
 
@@ -129,6 +216,156 @@ fn target(endpoint_url: &Option<String>, aws: bool, region: &Option<String>) -> 
     }
     let endpoint = endpoint_url.clone().unwrap_or_else(|| format!("http://127.0.0.1:{}", local::DEFAULT_PORT));
     Target::Local { endpoint, region: region.clone().unwrap_or_else(|| local::DEFAULT_REGION.into()) }
+}
+
+impl FunctionArgs {
+    fn none() -> Self {
+        Self {
+            lambda_dir: None,
+            lambda_zips: PathBuf::new(),
+            lambda_role_arn: None,
+            states_role_arn: None,
+            notify_from: None,
+            notify_to: None,
+        }
+    }
+}
+
+/// Runs `work` with clients for the selected target. On the local default, when no local
+/// cloud is serving, one runs in this process for the command's duration, on the same data
+/// directory, so `deploy` and `run` work offline without a separate `serve`.
+async fn with_target(
+    cli: &Cli,
+    data_dir: PathBuf,
+    work: impl AsyncFnOnce(&wildrydes::cloud::Clients, &Target) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut local_cloud = None;
+    let target = if cli.aws || cli.endpoint_url.is_some() {
+        target(&cli.endpoint_url, cli.aws, &cli.region)
+    } else {
+        let (target, cloud) = local_target(cli, data_dir).await?;
+        local_cloud = cloud;
+        target
+    };
+    let clients = wildrydes::cloud::Clients::for_target(&target).await;
+    let result = work(&clients, &target).await;
+    if let Some(cloud) = local_cloud {
+        cloud.shutdown().await;
+    }
+    result
+}
+
+/// The local cloud on the default port: the one already serving there, or a new one in
+/// this process (returned, for the caller to shut down).
+async fn local_target(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<(Target, Option<LocalCloud>)> {
+    let mut config = LocalCloudConfig::new(data_dir);
+    if let Some(region) = &cli.region {
+        config.region = region.clone();
+    }
+    match LocalCloud::start(config.clone()).await {
+        Ok(cloud) => {
+            let target = Target::Local { endpoint: cloud.endpoint(), region: config.region.clone() };
+            Ok((target, Some(cloud)))
+        }
+        Err(local::LocalCloudError::Bind { addr, source }) if source.kind() == std::io::ErrorKind::AddrInUse => {
+            let endpoint = format!("http://{addr}");
+            if !is_local_cloud(&endpoint).await {
+                anyhow::bail!(
+                    "port {} is taken by another program. Use --endpoint-url URL to reach a running local \
+                     cloud, or stop the program on that port.",
+                    addr.port()
+                );
+            }
+            // `wildrydes serve` (or the dashboard) is already running: share it.
+            Ok((Target::Local { endpoint, region: config.region.clone() }, None))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The workshop's names on the target: fixed locally; on AWS, bucket names carry the
+/// account (from the role ARN) and the region, because S3 bucket names are global.
+fn workshop_names(target: &Target, args: &FunctionArgs) -> anyhow::Result<wildrydes::workshop::WorkshopNames> {
+    use wildrydes::workshop::WorkshopNames;
+    match target {
+        Target::Local { .. } => Ok(WorkshopNames::local()),
+        Target::Aws { region } => {
+            let account = args
+                .lambda_role_arn
+                .as_deref()
+                .and_then(|arn| arn.split(':').nth(4))
+                .filter(|a| a.len() == 12)
+                .map(str::to_string)
+                .or_else(|| std::env::var("WILDRYDES_AWS_ACCOUNT").ok())
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "on AWS the bucket names carry your account id: give --lambda-role-arn (its account is used) \
+                         or set WILDRYDES_AWS_ACCOUNT"
+                    )
+                })?;
+            let region = region
+                .clone()
+                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                .ok_or_else(|| anyhow::anyhow!("on AWS, name the region: --region or AWS_REGION"))?;
+            Ok(WorkshopNames::for_account(&account, &region))
+        }
+    }
+}
+
+fn deploy_options(target: &Target, args: &FunctionArgs) -> anyhow::Result<wildrydes::deploy::DeployOptions> {
+    use wildrydes::deploy::{CodeSource, DeployOptions, FunctionSettings};
+    match target {
+        Target::Local { .. } => {
+            let binaries = match &args.lambda_dir {
+                Some(dir) => dir.clone(),
+                None => std::env::current_exe()?
+                    .parent()
+                    .map(PathBuf::from)
+                    .ok_or_else(|| anyhow::anyhow!("cannot tell which directory this program is in"))?,
+            };
+            Ok(DeployOptions::local(binaries))
+        }
+        Target::Aws { .. } => {
+            let names = workshop_names(target, args)?;
+            let (Some(lambda_role), Some(states_role)) = (&args.lambda_role_arn, &args.states_role_arn) else {
+                anyhow::bail!(
+                    "deploying to AWS needs --lambda-role-arn and --states-role-arn (IAM roles are not made by \
+                     this command). Or deploy with AWS SAM: statemachine/template.yaml makes the roles too."
+                )
+            };
+            Ok(DeployOptions {
+                names,
+                functions: FunctionSettings {
+                    code: CodeSource::Zips(args.lambda_zips.clone()),
+                    role_arn: lambda_role.clone(),
+                    notification: args.notify_from.clone().zip(args.notify_to.clone()),
+                    wait_for_aws: true,
+                },
+                states_role_arn: states_role.clone(),
+                upload_selfies: true,
+            })
+        }
+    }
+}
+
+fn print_progress(progress: wildrydes::deploy::Progress) {
+    use wildrydes::deploy::Progress;
+    if let Progress::Done { resource, outcome } = progress {
+        println!("  {resource:<58} {outcome}");
+    }
+}
+
+fn print_ending(ending: &wildrydes::run::Ending) {
+    println!("{} in {:.2} s", ending.status, ending.duration_seconds);
+    if let Some(output) = &ending.output {
+        println!("output: {}", serde_json::to_string_pretty(output).unwrap_or_default());
+    }
+    if let Some(error) = &ending.error {
+        println!("error: {error}");
+    }
+    if let Some(cause) = &ending.cause {
+        println!("cause: {cause}");
+    }
 }
 
 /// Opens the dashboard: on the target the options name, or on a local cloud started in

@@ -1,0 +1,105 @@
+//! The seed's clean-up: delete everything deploy made, emptying the buckets first. A
+//! resource that is already gone is reported as such, so running it twice is safe.
+
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+use super::{DeployOptions, Outcome, Progress, ProgressSink, find_state_machine};
+use crate::cloud::{Clients, error_code, error_message};
+use crate::workshop;
+
+/// Deletes every workshop resource that `options` names, reporting each one.
+pub async fn cleanup(clients: &Clients, options: &DeployOptions, progress: ProgressSink<'_>) -> anyhow::Result<()> {
+    let names = &options.names;
+    let mut step = |resource: String, work: anyhow::Result<Outcome>| -> anyhow::Result<()> {
+        let outcome = work.map_err(|e| e.context(resource.clone()))?;
+        progress(Progress::Done { resource, outcome });
+        Ok(())
+    };
+
+    for (name, _) in workshop::STATE_MACHINES {
+        step(format!("state machine {name}"), delete_state_machine(clients, name).await)?;
+    }
+    for spec in workshop::FUNCTIONS {
+        let name = spec.function_name();
+        let work = match clients.lambda.delete_function().function_name(&name).send().await {
+            Ok(_) => Ok(Outcome::Deleted),
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Outcome::AlreadyGone),
+            Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
+        };
+        step(format!("function {name}"), work)?;
+    }
+    let work = match clients.dynamodb.delete_table().table_name(&names.riders_table).send().await {
+        Ok(_) => Ok(Outcome::Deleted),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Outcome::AlreadyGone),
+        Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
+    };
+    step(format!("table {}", names.riders_table), work)?;
+    for bucket in [&names.photo_bucket, &names.thumbnail_bucket] {
+        step(format!("bucket {bucket}"), empty_and_delete_bucket(clients, bucket).await)?;
+    }
+    let work = match clients.rekognition.delete_collection().collection_id(&names.collection).send().await {
+        Ok(_) => Ok(Outcome::Deleted),
+        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Outcome::AlreadyGone),
+        Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
+    };
+    step(format!("collection {}", names.collection), work)?;
+    if let Some((from, _)) = &options.functions.notification {
+        let work = match clients.sesv2.delete_email_identity().email_identity(from).send().await {
+            Ok(_) => Ok(Outcome::Deleted),
+            Err(e) if error_code(&e) == Some("NotFoundException") => Ok(Outcome::AlreadyGone),
+            Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
+        };
+        step(format!("email identity {from}"), work)?;
+    }
+    Ok(())
+}
+
+async fn delete_state_machine(clients: &Clients, name: &str) -> anyhow::Result<Outcome> {
+    let Some(arn) = find_state_machine(clients, name).await? else { return Ok(Outcome::AlreadyGone) };
+    match clients.sfn.delete_state_machine().state_machine_arn(&arn).send().await {
+        Ok(_) => Ok(Outcome::Deleted),
+        Err(e) if error_code(&e) == Some("StateMachineDoesNotExist") => Ok(Outcome::AlreadyGone),
+        Err(e) => anyhow::bail!("{}", error_message(&e)),
+    }
+}
+
+/// S3 refuses to delete a bucket with objects in it: delete them, a page at a time.
+async fn empty_and_delete_bucket(clients: &Clients, bucket: &str) -> anyhow::Result<Outcome> {
+    let mut pages = clients.s3.list_objects_v2().bucket(bucket).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) if error_code(&e) == Some("NoSuchBucket") => return Ok(Outcome::AlreadyGone),
+            Err(e) => anyhow::bail!("listing its objects: {}", error_message(&e)),
+        };
+        let keys: Vec<ObjectIdentifier> = page
+            .contents()
+            .iter()
+            .filter_map(|o| o.key())
+            .filter_map(|key| ObjectIdentifier::builder().key(key).build().ok())
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let deleted = clients
+            .s3
+            .delete_objects()
+            .bucket(bucket)
+            .delete(Delete::builder().set_objects(Some(keys)).quiet(true).build()?)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("deleting its objects: {}", error_message(&e)))?;
+        if let Some(failed) = deleted.errors().first() {
+            anyhow::bail!(
+                "could not delete s3://{bucket}/{}: {}",
+                failed.key().unwrap_or_default(),
+                failed.message().unwrap_or_default()
+            );
+        }
+    }
+    match clients.s3.delete_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(Outcome::Deleted),
+        Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(Outcome::AlreadyGone),
+        Err(e) => anyhow::bail!("{}", error_message(&e)),
+    }
+}
