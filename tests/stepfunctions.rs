@@ -870,9 +870,9 @@ async fn stop_execution_aborts_a_waiting_execution() {
     // Stopping again changes nothing.
     sfn.client.stop_execution().execution_arn(&arn).send().await.unwrap();
     assert_eq!(sfn.history(&arn).await.len(), events.len());
-    let e = sfn.client.redrive_execution().execution_arn(&arn).send().await.unwrap_err().into_service_error();
-    assert_eq!(code(&e), "ValidationException");
-    assert!(e.message().unwrap_or("").contains("RedriveExecution is not available"), "{:?}", e.message());
+    // An aborted execution is one an operator may redrive.
+    let d = sfn.client.describe_execution().execution_arn(&arn).send().await.unwrap();
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::Redrivable));
 }
 
 #[tokio::test]
@@ -1056,4 +1056,128 @@ async fn test_state_runs_one_state_and_names_the_next() {
     let e =
         sfn.client.test_state().definition(r#"{"Type": "Pass", "Bogus": 1, "End": true}"#).send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidDefinition");
+}
+
+const GATE: &str = "arn:aws:lambda:us-east-1:000000000000:function:gate";
+const ECHO: &str = "arn:aws:lambda:us-east-1:000000000000:function:echo";
+
+#[tokio::test]
+async fn redrive_resumes_only_the_failed_branch_and_is_reported_by_describe_and_list() {
+    let sfn = Sfn::start().await;
+    let sm = sfn
+        .create(
+            "Redrivable",
+            &json!({"StartAt": "Prep", "States": {
+                "Prep": {"Type": "Pass", "Result": "p", "ResultPath": "$.prep", "Next": "Fan"},
+                "Fan": {"Type": "Parallel", "End": true, "Branches": [
+                    {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": ECHO, "End": true}}},
+                    {"StartAt": "Gate", "States": {"Gate": {"Type": "Task", "Resource": GATE, "TimeoutSeconds": 1, "End": true}}}
+                ]}}}),
+        )
+        .await;
+    let arn = sfn.start_execution(&sm, &json!({"n": 1})).await;
+    let d = sfn.finish(&arn).await;
+    assert_eq!(d.status, ExecutionStatus::Failed);
+    assert_eq!(d.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(d.redrive_count, Some(0));
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::Redrivable));
+    assert!(d.redrive_status_reason.is_none());
+
+    // The operator fixes the function (the gate opens) and redrives, after a restart.
+    let sfn = sfn.restart(true).await;
+    let out = sfn.client.redrive_execution().execution_arn(&arn).send().await.expect("redrive");
+    let d = sfn.finish(&arn).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?} {:?}", d.error, d.cause);
+    let output: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
+    let input = json!({"n": 1, "prep": "p"});
+    assert_eq!(output, json!([input, {"gate": "open", "input": input}]));
+    assert_eq!(d.redrive_count, Some(1));
+    assert_eq!(d.redrive_date, Some(out.redrive_date));
+    assert!(d.error.is_none());
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::NotRedrivable));
+    assert_eq!(d.redrive_status_reason.as_deref(), Some("Execution is SUCCEEDED and cannot be redriven"));
+
+    let events = sfn.history(&arn).await;
+    assert_history_is_whole(&events);
+    let t = types(&events);
+    assert_eq!(t.iter().filter(|x| *x == "ExecutionRedriven").count(), 1, "{t:?}");
+    let redriven = events.iter().find(|e| e.r#type.as_str() == "ExecutionRedriven").unwrap();
+    assert_eq!(redriven.execution_redriven_event_details.as_ref().map(|d| d.redrive_count), Some(Some(1)));
+    // Prep and the Echo branch succeeded the first time and are not run again.
+    assert_eq!(t.iter().filter(|x| *x == "PassStateEntered").count(), 1, "{t:?}");
+    assert_eq!(t.iter().filter(|x| *x == "LambdaFunctionScheduled").count(), 3, "{t:?}");
+    assert_eq!(t.last().map(String::as_str), Some("ExecutionSucceeded"));
+
+    let other = sfn.start_execution(&sm, &json!({"n": 2})).await;
+    let redriven = sfn
+        .client
+        .list_executions()
+        .state_machine_arn(&sm)
+        .redrive_filter(aws_sdk_sfn::types::ExecutionRedriveFilter::Redriven)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(redriven.iter().map(|e| e.execution_arn.as_str()).collect::<Vec<_>>(), [arn.as_str()]);
+    assert_eq!(redriven[0].redrive_count, Some(1));
+    assert!(redriven[0].redrive_date.is_some());
+    let never = sfn
+        .client
+        .list_executions()
+        .state_machine_arn(&sm)
+        .redrive_filter(aws_sdk_sfn::types::ExecutionRedriveFilter::NotRedriven)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(never.iter().map(|e| e.execution_arn.as_str()).collect::<Vec<_>>(), [other.as_str()]);
+
+    let e = sfn.client.redrive_execution().execution_arn(&arn).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ExecutionNotRedrivable");
+    let missing = format!("{}:nope", sm.replace(":stateMachine:", ":execution:"));
+    let e = sfn.client.redrive_execution().execution_arn(&missing).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ExecutionDoesNotExist");
+}
+
+#[tokio::test]
+async fn a_redriven_execution_survives_a_restart() {
+    let sfn = Sfn::start().await;
+    let sm = sfn
+        .create(
+            "Stopped",
+            &json!({"StartAt": "Gate", "States": {"Gate": {"Type": "Task", "Resource": GATE, "End": true}}}),
+        )
+        .await;
+    let arn = sfn.start_execution(&sm, &json!({"k": "v"})).await;
+    // A running execution cannot be redriven.
+    let e = sfn.client.redrive_execution().execution_arn(&arn).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ExecutionNotRedrivable");
+    sfn.client.stop_execution().execution_arn(&arn).send().await.expect("stop");
+    assert_eq!(sfn.finish(&arn).await.status, ExecutionStatus::Aborted);
+    sfn.client.redrive_execution().execution_arn(&arn).send().await.expect("redrive");
+    let d = sfn.client.describe_execution().execution_arn(&arn).send().await.unwrap();
+    assert_eq!(d.status, ExecutionStatus::Running);
+    assert!(d.stop_date.is_none());
+    assert_eq!(d.redrive_status_reason.as_deref(), Some("Execution is RUNNING and cannot be redriven"));
+    // The redriven task is in flight when the local cloud goes down; it runs after restart.
+    let sfn = sfn.restart(true).await;
+    let d = sfn.finish(&arn).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?} {:?}", d.error, d.cause);
+    let events = sfn.history(&arn).await;
+    assert_history_is_whole(&events);
+    let t = types(&events);
+    let tail: Vec<&str> = t.iter().map(String::as_str).skip_while(|x| *x != "ExecutionAborted").collect();
+    assert_eq!(
+        tail,
+        [
+            "ExecutionAborted",
+            "ExecutionRedriven",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
 }
