@@ -135,35 +135,10 @@ impl Sfn {
     }
 }
 
-/// The SDK puts StartSyncExecution on the `sync-` host prefix (`sync-states.REGION...`),
-/// which has no DNS for 127.0.0.1: this interceptor takes the prefix off before signing.
-#[derive(Debug)]
-struct NoHostPrefix;
-
-impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
-    fn name(&self) -> &'static str {
-        "NoHostPrefix"
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
-        _rc: &aws_sdk_sfn::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_sfn::config::ConfigBag,
-    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
-        let uri = context.request().uri().to_string();
-        if let Some(rest) = uri.strip_prefix("http://sync-") {
-            context.request_mut().set_uri(format!("http://{rest}"))?;
-        }
-        Ok(())
-    }
-}
-
+/// The app's own Step Functions client (`cloud.rs`), which also reaches StartSyncExecution
+/// and TestState on the local endpoint despite the SDK's `sync-` host prefix.
 async fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
-    let config = wildrydes::cloud::sdk_config(&Target::local(endpoint.to_string())).await;
-    let _ = Clients::new(&config, &Target::local(endpoint.to_string()));
-    let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(NoHostPrefix).build();
-    aws_sdk_sfn::Client::from_conf(sfn_config)
+    Clients::for_target(&Target::local(endpoint.to_string())).await.sfn
 }
 
 fn types(events: &[HistoryEvent]) -> Vec<String> {

@@ -948,7 +948,7 @@ impl StepFunctions {
         let (name, state) = match (parsed.get("States"), body.str("stateName")?) {
             (Some(states), Some(n)) => (
                 n.to_string(),
-                states.get(n).cloned().ok_or_else(|| ApiError::validation("State not found in definition"))?,
+                find_state(states, n).ok_or_else(|| ApiError::validation("State not found in definition"))?,
             ),
             (Some(_), None) => {
                 return Err(ApiError::validation("stateName is required when the definition is a state machine"));
@@ -1000,8 +1000,11 @@ impl StepFunctions {
         }
         let machine = json!({"StartAt": name, "States": states});
         let definition = Definition::from_value(&machine).map_err(|d| invalid_definition(&d))?;
+        let tested = definition.machines.first().and_then(|m| m.states.get(&name)).cloned();
         let id = uuid::Uuid::new_v4();
         let arn = format!("arn:aws:states:{}:{ACCOUNT_ID}:express:TestState:{id}:{id}", self.region);
+        let ctx_arn = arn.clone();
+        let started = now_ms();
         let ctx = ExecutionContext {
             execution_arn: arn,
             name: id.to_string(),
@@ -1064,21 +1067,49 @@ impl StepFunctions {
                 out.insert("error".into(), json!("States.Timeout"));
             }
         }
-        if level != "INFO" {
-            let mut inspection = json!({"input": super::asl::to_json_text(&input)});
+        if level != "INFO"
+            && let Some(state) = &tested
+        {
+            // The task's own result, as its `...Succeeded` event recorded it.
             let result = finished.history.iter().find_map(|e| {
                 let d = e.details.as_ref()?;
-                (e.event_type.ends_with("Succeeded") && e.event_type != "ExecutionSucceeded")
-                    .then(|| d.get("output").cloned())
+                matches!(e.event_type.as_str(), "LambdaFunctionSucceeded" | "TaskSucceeded")
+                    .then(|| d.get("output").and_then(Value::as_str).and_then(|o| serde_json::from_str(o).ok()))
                     .flatten()
             });
-            if let Some(r) = result {
-                inspection["result"] = r;
-            }
-            out.insert("inspectionData".into(), inspection);
+            let context = json!({
+                "Execution": {"Id": ctx_arn, "Input": input, "Name": id.to_string(), "StartTime": super::asl::history::iso8601(started)},
+                "StateMachine": {"Id": self.sm_arn("TestState"), "Name": "TestState"},
+                "State": {"Name": name, "EnteredTime": super::asl::history::iso8601(started)},
+            });
+            let inspection = super::asl::inspect::inspection(state, &input, result.as_ref(), &context);
+            out.insert("inspectionData".into(), Value::Object(inspection));
         }
         Ok(Value::Object(out))
     }
+}
+
+/// A state by name anywhere in a definition's `States`, including inside Parallel branches
+/// and Map processors (TestState's stateName may name any of them).
+fn find_state(states: &Value, name: &str) -> Option<Value> {
+    let mut stack = vec![states];
+    while let Some(states) = stack.pop() {
+        let Some(map) = states.as_object() else { continue };
+        if let Some(s) = map.get(name) {
+            return Some(s.clone());
+        }
+        for state in map.values() {
+            for key in ["ItemProcessor", "Iterator"] {
+                if let Some(inner) = state.get(key).and_then(|p| p.get("States")) {
+                    stack.push(inner);
+                }
+            }
+            if let Some(Value::Array(branches)) = state.get("Branches") {
+                stack.extend(branches.iter().filter_map(|b| b.get("States")));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a state's Retry field has a retrier for `error` that would run again.

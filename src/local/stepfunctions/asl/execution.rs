@@ -1114,6 +1114,13 @@ impl Execution {
         }
     }
 
+    /// Sets the event the thread's next event will follow.
+    fn rewind(&mut self, tid: u32, last_event: u64) {
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.last_event = last_event;
+        }
+    }
+
     fn set_phase(&mut self, tid: u32, phase: Phase) {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.phase = phase;
@@ -1271,7 +1278,10 @@ impl Execution {
         match result {
             Ok(out) => {
                 if is_map && !distributed {
+                    // AWS chains the next event of the Map to the iteration's last state
+                    // event, not to this one.
                     self.record(Some(owner), "MapIterationSucceeded", Some(json!({"index": idx, "name": map_name})));
+                    self.rewind(owner, last);
                 }
                 if let Some(f) = self.forks.get_mut(&fid) {
                     f.results[idx] = Some(out);
@@ -1286,6 +1296,7 @@ impl Execution {
             Err(failure) => {
                 if is_map && !distributed {
                     self.record(Some(owner), "MapIterationFailed", Some(json!({"index": idx, "name": map_name})));
+                    self.rewind(owner, last);
                 }
                 let tolerated = if let Some(f) = self.forks.get_mut(&fid) {
                     f.failures += 1;
@@ -1328,10 +1339,15 @@ impl Execution {
         let results: Vec<Value> = f.results.iter().map(|r| r.clone().unwrap_or(Value::Null)).collect();
         self.forks.remove(&fid);
         if is_map {
+            // As AWS links them: MapStateSucceeded and MapStateExited both follow the last
+            // event written before MapStateSucceeded (the last iteration's, or MapRunSucceeded).
             if distributed {
                 self.record(Some(owner), "MapRunSucceeded", None);
             }
+            let last_written = self.next_event_id.saturating_sub(1);
+            self.rewind(owner, last_written);
             self.record(Some(owner), "MapStateSucceeded", None);
+            self.rewind(owner, last_written);
         }
         self.set_phase(owner, Phase::Execute);
         let result = Value::Array(results);
