@@ -1028,6 +1028,37 @@ async fn test_state_runs_one_state_and_names_the_next() {
         .await
         .unwrap();
     assert_eq!(retriable.status.as_ref().map(|s| s.as_str()), Some("RETRIABLE"));
+    // DEBUG: the Task runs the function through the task runner; every stage is reported.
+    let debug = sfn
+        .client
+        .test_state()
+        .definition(
+            json!({
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:000000000000:function:echo",
+                "InputPath": "$.in",
+                "Parameters": {"v.$": "$.v"},
+                "ResultSelector": {"got.$": "$.v"},
+                "ResultPath": "$.r",
+                "End": true
+            })
+            .to_string(),
+        )
+        .input(r#"{"in":{"v":7}}"#)
+        .inspection_level(aws_sdk_sfn::types::InspectionLevel::Debug)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(debug.status.as_ref().map(|s| s.as_str()), Some("SUCCEEDED"));
+    let data = debug.inspection_data.expect("inspection data at DEBUG");
+    let parse = |s: &Option<String>| s.as_deref().map(|t| serde_json::from_str::<Value>(t).unwrap());
+    assert_eq!(parse(&data.input), Some(json!({"in": {"v": 7}})));
+    assert_eq!(parse(&data.after_input_path), Some(json!({"v": 7})));
+    assert_eq!(parse(&data.after_parameters), Some(json!({"v": 7})));
+    assert_eq!(parse(&data.result), Some(json!({"v": 7})));
+    assert_eq!(parse(&data.after_result_selector), Some(json!({"got": 7})));
+    assert_eq!(parse(&data.after_result_path), Some(json!({"in": {"v": 7}, "r": {"got": 7}})));
     let e =
         sfn.client.test_state().definition(r#"{"Type": "Pass", "Bogus": 1, "End": true}"#).send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidDefinition");
