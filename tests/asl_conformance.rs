@@ -24,9 +24,7 @@ fn pattern_pieces(expected: &str, placeholders: &[String]) -> Vec<String> {
             text = text.replace(p.as_str(), "\u{0}");
         }
     }
-    for fixed in ["111111111111"] {
-        text = text.replace(fixed, "\u{0}");
-    }
+    text = text.replace("111111111111", "\u{0}");
     // `<...>` tokens are placeholders too.
     let mut out = String::new();
     let mut rest = text.as_str();
@@ -324,7 +322,7 @@ fn pure_jsonpath_cases_match_aws_recordings() {
 
 /// Cases of `validation_cases.json` (asl-validator's judgement, not AWS's) that
 /// ValidateStateMachineDefinition and CreateStateMachine agreed with when this was raised.
-const VALIDATION_FLOOR: usize = 92;
+const VALIDATION_FLOOR: usize = 94;
 
 #[tokio::test]
 async fn validation_cases_are_judged_like_asl_validator() {
