@@ -71,8 +71,12 @@ impl Clients {
         // Locally there is no DNS for bucket subdomains of 127.0.0.1: address buckets by path.
         let path_style = matches!(target, Target::Local { .. });
         let s3_config = aws_sdk_s3::config::Builder::from(config).force_path_style(path_style).build();
+        let mut sfn_config = aws_sdk_sfn::config::Builder::from(config);
+        if path_style {
+            sfn_config = sfn_config.interceptor(NoSyncHostPrefix);
+        }
         Self {
-            sfn: aws_sdk_sfn::Client::new(config),
+            sfn: aws_sdk_sfn::Client::from_conf(sfn_config.build()),
             lambda: aws_sdk_lambda::Client::new(config),
             rekognition: aws_sdk_rekognition::Client::new(config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
@@ -117,4 +121,46 @@ where
     E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
 {
     e.as_service_error().and_then(|s| s.code())
+}
+
+/// The SDK sends StartSyncExecution and TestState to the `sync-` host prefix of the endpoint
+/// (`sync-states.REGION.amazonaws.com`). A local endpoint such as `127.0.0.1` has no such
+/// host, so for the local target the prefix is taken off again before the request is signed.
+#[derive(Debug)]
+struct NoSyncHostPrefix;
+
+impl aws_sdk_sfn::config::Intercept for NoSyncHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoSyncHostPrefix"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &aws_sdk_sfn::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sfn::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        if let Some(uri) = strip_sync_prefix(context.request().uri()) {
+            context.request_mut().set_uri(uri)?;
+        }
+        Ok(())
+    }
+}
+
+/// `http://sync-127.0.0.1:4566/` → `http://127.0.0.1:4566/`; `None` without the prefix.
+fn strip_sync_prefix(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once("://")?;
+    rest.strip_prefix("sync-").map(|host| format!("{scheme}://{host}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sync_host_prefix_is_stripped_from_local_uris_only_once() {
+        assert_eq!(strip_sync_prefix("http://sync-127.0.0.1:4566/").as_deref(), Some("http://127.0.0.1:4566/"));
+        assert_eq!(strip_sync_prefix("https://sync-localhost/x").as_deref(), Some("https://localhost/x"));
+        assert_eq!(strip_sync_prefix("http://127.0.0.1:4566/"), None);
+    }
 }

@@ -24,9 +24,7 @@ fn pattern_pieces(expected: &str, placeholders: &[String]) -> Vec<String> {
             text = text.replace(p.as_str(), "\u{0}");
         }
     }
-    for fixed in ["111111111111"] {
-        text = text.replace(fixed, "\u{0}");
-    }
+    text = text.replace("111111111111", "\u{0}");
     // `<...>` tokens are placeholders too.
     let mut out = String::new();
     let mut rest = text.as_str();
@@ -97,6 +95,8 @@ struct Outcome {
     error: Option<String>,
     cause: Option<String>,
     event_types: Vec<String>,
+    /// (id, previousEventId) of every event.
+    links: Vec<(u64, u64)>,
 }
 
 /// `recorded_date` is `dd-mm-yyyy, HH:MM:SS` (UTC).
@@ -172,6 +172,7 @@ fn run_case(case: &Value) -> Result<Outcome, String> {
         error,
         cause,
         event_types: events.iter().map(|e| e.event_type.clone()).collect(),
+        links: events.iter().map(|e| (e.id, e.previous_event_id)).collect(),
     })
 }
 
@@ -223,6 +224,28 @@ fn check(case: &Value, got: &Outcome) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether every event's previousEventId equals the recorded one (`None`: nothing recorded
+/// to compare, or the event types differ already).
+fn links_match(case: &Value, got: &Outcome) -> Option<Result<(), String>> {
+    let events = case["expected"]["events"].as_array()?;
+    let mut want: Vec<(u64, u64)> =
+        events.iter().filter_map(|e| Some((e["id"].as_u64()?, e["previousEventId"].as_u64()?))).collect();
+    want.sort();
+    if want.len() != got.links.len() || want.is_empty() {
+        return None;
+    }
+    let bad: Vec<String> = want
+        .iter()
+        .zip(&got.links)
+        .filter(|(w, g)| w != g)
+        .map(|(w, g)| format!("event {}: previousEventId {} != expected {}", w.0, g.1, w.1))
+        .collect();
+    Some(if bad.is_empty() { Ok(()) } else { Err(bad.join("; ")) })
+}
+
+/// Cases whose every previousEventId matched AWS's when this floor was last raised.
+const LINK_FLOOR: usize = 274;
+
 #[test]
 fn pure_jsonpath_cases_match_aws_recordings() {
     let dir = corpus_dir();
@@ -234,6 +257,8 @@ fn pure_jsonpath_cases_match_aws_recordings() {
     let mut per_feature: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut failures = Vec::new();
+    let mut links = (0usize, 0usize);
+    let mut link_failures = Vec::new();
     for entry in &index {
         if entry["kind"] != "execution" || entry["pure"] != true || entry["ql"] != "JSONPath" {
             continue;
@@ -242,8 +267,19 @@ fn pure_jsonpath_cases_match_aws_recordings() {
         let Ok(text) = std::fs::read_to_string(dir.join("cases").join(file)) else { continue };
         let Ok(case) = serde_json::from_str::<Value>(&text) else { continue };
         let id = case["id"].as_str().unwrap_or(file).to_string();
-        let result = run_case(&case).and_then(|got| check(&case, &got));
+        let got = run_case(&case);
+        let result = got.as_ref().map_err(Clone::clone).and_then(|got| check(&case, got));
         let ok = result.is_ok();
+        if ok && let Ok(got) = &got {
+            match links_match(&case, got) {
+                Some(Ok(())) => links.0 += 1,
+                Some(Err(e)) => {
+                    links.1 += 1;
+                    link_failures.push(format!("{id}: {e}"));
+                }
+                None => {}
+            }
+        }
         if ok {
             passed += 1;
         } else {
@@ -274,6 +310,152 @@ fn pure_jsonpath_cases_match_aws_recordings() {
         let short: String = f.chars().take(600).collect();
         println!("FAILED {short}");
     }
+    for f in &link_failures {
+        let short: String = f.chars().take(400).collect();
+        println!("LINKS {short}");
+    }
+    println!("previousEventId: {} cases match AWS, {} differ", links.0, links.1);
     println!("TOTAL: {passed} passed, {failed} failed");
+    assert!(links.0 >= LINK_FLOOR, "previousEventId fidelity regressed: {} match, floor {LINK_FLOOR}", links.0);
     assert!(passed >= PASS_FLOOR, "conformance regressed: {passed} passed, floor {PASS_FLOOR}");
+}
+
+/// Cases of `validation_cases.json` (asl-validator's judgement, not AWS's) that
+/// ValidateStateMachineDefinition and CreateStateMachine agreed with when this was raised.
+const VALIDATION_FLOOR: usize = 94;
+
+#[tokio::test]
+async fn validation_cases_are_judged_like_asl_validator() {
+    let path = corpus_dir().join("validation_cases.json");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        println!("{} not found: skipping", path.display());
+        return;
+    };
+    let cases: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+    let cloud = crate::common::TestCloud::start().await;
+    let sfn = &cloud.clients.sfn;
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for (i, case) in cases.iter().enumerate() {
+        let id = case["id"].as_str().unwrap_or("?");
+        let expected = case["expected_valid"].as_bool().unwrap_or(false);
+        let definition = case["definition"].to_string();
+        let validated = sfn.validate_state_machine_definition().definition(&definition).send().await;
+        let valid = match &validated {
+            Ok(out) => out.result == aws_sdk_sfn::types::ValidateStateMachineDefinitionResultCode::Ok,
+            Err(e) => panic!("{id}: ValidateStateMachineDefinition failed: {e:?}"),
+        };
+        // CreateStateMachine must agree with the validator on every definition.
+        let created = sfn
+            .create_state_machine()
+            .name(format!("validation-{i}"))
+            .definition(&definition)
+            .role_arn("arn:aws:iam::000000000000:role/conformance")
+            .send()
+            .await;
+        assert_eq!(created.is_ok(), valid, "{id}: CreateStateMachine and ValidateStateMachineDefinition disagree");
+        if valid == expected {
+            passed += 1;
+        } else {
+            failed += 1;
+            let diags = validated
+                .ok()
+                .map(|o| o.diagnostics.iter().map(|d| format!("{}: {}", d.code, d.message)).collect::<Vec<_>>())
+                .unwrap_or_default();
+            let short: String = format!("{diags:?}").chars().take(300).collect();
+            println!("VALIDATION {id}: expected valid={expected}, got {valid} {short}");
+        }
+    }
+    println!("validation cases: {passed} passed, {failed} failed");
+    assert!(passed >= VALIDATION_FLOOR, "validation regressed: {passed} passed, floor {VALIDATION_FLOOR}");
+}
+
+/// Pure JSONPath TestState cases (no mocks) that matched AWS when this was raised.
+const TEST_STATE_FLOOR: usize = 27;
+
+#[tokio::test]
+async fn test_state_cases_match_aws_recordings() {
+    let dir = corpus_dir();
+    let Ok(index_text) = std::fs::read_to_string(dir.join("index.json")) else {
+        println!("asl-conformance corpus not found at {}: skipping", dir.display());
+        return;
+    };
+    let index: Vec<Value> = serde_json::from_str(&index_text).unwrap_or_default();
+    let cloud = crate::common::TestCloud::start().await;
+    // The app's own client: TestState goes to the SDK's `sync-` host, which cloud.rs handles.
+    let sfn = &cloud.clients.sfn;
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for entry in &index {
+        if entry["kind"] != "test_state" || entry["pure"] != true || entry["ql"] != "JSONPath" {
+            continue;
+        }
+        let Some(file) = entry["file"].as_str() else { continue };
+        let Ok(text) = std::fs::read_to_string(dir.join("cases").join(file)) else { continue };
+        let Ok(case) = serde_json::from_str::<Value>(&text) else { continue };
+        let req = &case["test_state_request"];
+        if req.get("mock").is_some() || req.get("variables").is_some() {
+            continue;
+        }
+        let id = case["id"].as_str().unwrap_or(file).to_string();
+        let ph: Vec<String> = case["placeholders"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        let level = req["inspectionLevel"].as_str().unwrap_or("INFO");
+        let out = sfn
+            .test_state()
+            .definition(case["definition"].to_string())
+            .input(req["input"].to_string())
+            .inspection_level(aws_sdk_sfn::types::InspectionLevel::from(level))
+            .set_state_name(req["stateName"].as_str().map(str::to_string))
+            .send()
+            .await;
+        let want = &case["expected"]["test_state_response"];
+        let result = match out {
+            Err(e) => Err(format!("TestState failed: {e:?}")),
+            Ok(out) => {
+                let mut got = serde_json::Map::new();
+                got.insert(
+                    "status".into(),
+                    Value::String(out.status.map(|s| s.as_str().to_string()).unwrap_or_default()),
+                );
+                let parse = |s: &str| serde_json::from_str::<Value>(s).unwrap_or(Value::String(s.to_string()));
+                if let Some(o) = &out.output {
+                    got.insert("output".into(), parse(o));
+                }
+                for (k, v) in [("nextState", &out.next_state), ("error", &out.error), ("cause", &out.cause)] {
+                    if let Some(v) = v {
+                        got.insert(k.into(), Value::String(v.clone()));
+                    }
+                }
+                if let Some(d) = &out.inspection_data {
+                    let mut m = serde_json::Map::new();
+                    for (k, v) in [
+                        ("input", &d.input),
+                        ("afterInputPath", &d.after_input_path),
+                        ("afterParameters", &d.after_parameters),
+                        ("result", &d.result),
+                        ("afterResultSelector", &d.after_result_selector),
+                        ("afterResultPath", &d.after_result_path),
+                    ] {
+                        if let Some(v) = v {
+                            m.insert(k.into(), parse(v));
+                        }
+                    }
+                    got.insert("inspectionData".into(), Value::Object(m));
+                }
+                let got = Value::Object(got);
+                if value_matches(want, &got, &ph) { Ok(()) } else { Err(format!("got {got} != expected {want}")) }
+            }
+        };
+        match result {
+            Ok(()) => passed += 1,
+            Err(e) => {
+                failed += 1;
+                let short: String = e.chars().take(500).collect();
+                println!("TESTSTATE {id}: {short}");
+            }
+        }
+    }
+    println!("TestState cases: {passed} passed, {failed} failed");
+    assert!(passed >= TEST_STATE_FLOOR, "TestState regressed: {passed} passed, floor {TEST_STATE_FLOOR}");
 }

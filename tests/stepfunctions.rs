@@ -135,35 +135,10 @@ impl Sfn {
     }
 }
 
-/// The SDK puts StartSyncExecution on the `sync-` host prefix (`sync-states.REGION...`),
-/// which has no DNS for 127.0.0.1: this interceptor takes the prefix off before signing.
-#[derive(Debug)]
-struct NoHostPrefix;
-
-impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
-    fn name(&self) -> &'static str {
-        "NoHostPrefix"
-    }
-
-    fn modify_before_signing(
-        &self,
-        context: &mut aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
-        _rc: &aws_sdk_sfn::config::RuntimeComponents,
-        _cfg: &mut aws_sdk_sfn::config::ConfigBag,
-    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
-        let uri = context.request().uri().to_string();
-        if let Some(rest) = uri.strip_prefix("http://sync-") {
-            context.request_mut().set_uri(format!("http://{rest}"))?;
-        }
-        Ok(())
-    }
-}
-
+/// The app's own Step Functions client (`cloud.rs`), which also reaches StartSyncExecution
+/// and TestState on the local endpoint despite the SDK's `sync-` host prefix.
 async fn sfn_client(endpoint: &str) -> aws_sdk_sfn::Client {
-    let config = wildrydes::cloud::sdk_config(&Target::local(endpoint.to_string())).await;
-    let _ = Clients::new(&config, &Target::local(endpoint.to_string()));
-    let sfn_config = aws_sdk_sfn::config::Builder::from(&config).interceptor(NoHostPrefix).build();
-    aws_sdk_sfn::Client::from_conf(sfn_config)
+    Clients::for_target(&Target::local(endpoint.to_string())).await.sfn
 }
 
 fn types(events: &[HistoryEvent]) -> Vec<String> {
@@ -870,9 +845,9 @@ async fn stop_execution_aborts_a_waiting_execution() {
     // Stopping again changes nothing.
     sfn.client.stop_execution().execution_arn(&arn).send().await.unwrap();
     assert_eq!(sfn.history(&arn).await.len(), events.len());
-    let e = sfn.client.redrive_execution().execution_arn(&arn).send().await.unwrap_err().into_service_error();
-    assert_eq!(code(&e), "ValidationException");
-    assert!(e.message().unwrap_or("").contains("RedriveExecution is not available"), "{:?}", e.message());
+    // An aborted execution is one an operator may redrive.
+    let d = sfn.client.describe_execution().execution_arn(&arn).send().await.unwrap();
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::Redrivable));
 }
 
 #[tokio::test]
@@ -1053,7 +1028,162 @@ async fn test_state_runs_one_state_and_names_the_next() {
         .await
         .unwrap();
     assert_eq!(retriable.status.as_ref().map(|s| s.as_str()), Some("RETRIABLE"));
+    // DEBUG: the Task runs the function through the task runner; every stage is reported.
+    let debug = sfn
+        .client
+        .test_state()
+        .definition(
+            json!({
+                "Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:000000000000:function:echo",
+                "InputPath": "$.in",
+                "Parameters": {"v.$": "$.v"},
+                "ResultSelector": {"got.$": "$.v"},
+                "ResultPath": "$.r",
+                "End": true
+            })
+            .to_string(),
+        )
+        .input(r#"{"in":{"v":7}}"#)
+        .inspection_level(aws_sdk_sfn::types::InspectionLevel::Debug)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(debug.status.as_ref().map(|s| s.as_str()), Some("SUCCEEDED"));
+    let data = debug.inspection_data.expect("inspection data at DEBUG");
+    let parse = |s: &Option<String>| s.as_deref().map(|t| serde_json::from_str::<Value>(t).unwrap());
+    assert_eq!(parse(&data.input), Some(json!({"in": {"v": 7}})));
+    assert_eq!(parse(&data.after_input_path), Some(json!({"v": 7})));
+    assert_eq!(parse(&data.after_parameters), Some(json!({"v": 7})));
+    assert_eq!(parse(&data.result), Some(json!({"v": 7})));
+    assert_eq!(parse(&data.after_result_selector), Some(json!({"got": 7})));
+    assert_eq!(parse(&data.after_result_path), Some(json!({"in": {"v": 7}, "r": {"got": 7}})));
     let e =
         sfn.client.test_state().definition(r#"{"Type": "Pass", "Bogus": 1, "End": true}"#).send().await.unwrap_err();
     assert_eq!(code(&e.into_service_error()), "InvalidDefinition");
+}
+
+const GATE: &str = "arn:aws:lambda:us-east-1:000000000000:function:gate";
+const ECHO: &str = "arn:aws:lambda:us-east-1:000000000000:function:echo";
+
+#[tokio::test]
+async fn redrive_resumes_only_the_failed_branch_and_is_reported_by_describe_and_list() {
+    let sfn = Sfn::start().await;
+    let sm = sfn
+        .create(
+            "Redrivable",
+            &json!({"StartAt": "Prep", "States": {
+                "Prep": {"Type": "Pass", "Result": "p", "ResultPath": "$.prep", "Next": "Fan"},
+                "Fan": {"Type": "Parallel", "End": true, "Branches": [
+                    {"StartAt": "Echo", "States": {"Echo": {"Type": "Task", "Resource": ECHO, "End": true}}},
+                    {"StartAt": "Gate", "States": {"Gate": {"Type": "Task", "Resource": GATE, "TimeoutSeconds": 1, "End": true}}}
+                ]}}}),
+        )
+        .await;
+    let arn = sfn.start_execution(&sm, &json!({"n": 1})).await;
+    let d = sfn.finish(&arn).await;
+    assert_eq!(d.status, ExecutionStatus::Failed);
+    assert_eq!(d.error.as_deref(), Some("States.Timeout"));
+    assert_eq!(d.redrive_count, Some(0));
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::Redrivable));
+    assert!(d.redrive_status_reason.is_none());
+
+    // The operator fixes the function (the gate opens) and redrives, after a restart.
+    let sfn = sfn.restart(true).await;
+    let out = sfn.client.redrive_execution().execution_arn(&arn).send().await.expect("redrive");
+    let d = sfn.finish(&arn).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?} {:?}", d.error, d.cause);
+    let output: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
+    let input = json!({"n": 1, "prep": "p"});
+    assert_eq!(output, json!([input, {"gate": "open", "input": input}]));
+    assert_eq!(d.redrive_count, Some(1));
+    assert_eq!(d.redrive_date, Some(out.redrive_date));
+    assert!(d.error.is_none());
+    assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::NotRedrivable));
+    assert_eq!(d.redrive_status_reason.as_deref(), Some("Execution is SUCCEEDED and cannot be redriven"));
+
+    let events = sfn.history(&arn).await;
+    assert_history_is_whole(&events);
+    let t = types(&events);
+    assert_eq!(t.iter().filter(|x| *x == "ExecutionRedriven").count(), 1, "{t:?}");
+    let redriven = events.iter().find(|e| e.r#type.as_str() == "ExecutionRedriven").unwrap();
+    assert_eq!(redriven.execution_redriven_event_details.as_ref().map(|d| d.redrive_count), Some(Some(1)));
+    // Prep and the Echo branch succeeded the first time and are not run again.
+    assert_eq!(t.iter().filter(|x| *x == "PassStateEntered").count(), 1, "{t:?}");
+    assert_eq!(t.iter().filter(|x| *x == "LambdaFunctionScheduled").count(), 3, "{t:?}");
+    assert_eq!(t.last().map(String::as_str), Some("ExecutionSucceeded"));
+
+    let other = sfn.start_execution(&sm, &json!({"n": 2})).await;
+    let redriven = sfn
+        .client
+        .list_executions()
+        .state_machine_arn(&sm)
+        .redrive_filter(aws_sdk_sfn::types::ExecutionRedriveFilter::Redriven)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(redriven.iter().map(|e| e.execution_arn.as_str()).collect::<Vec<_>>(), [arn.as_str()]);
+    assert_eq!(redriven[0].redrive_count, Some(1));
+    assert!(redriven[0].redrive_date.is_some());
+    let never = sfn
+        .client
+        .list_executions()
+        .state_machine_arn(&sm)
+        .redrive_filter(aws_sdk_sfn::types::ExecutionRedriveFilter::NotRedriven)
+        .send()
+        .await
+        .unwrap()
+        .executions;
+    assert_eq!(never.iter().map(|e| e.execution_arn.as_str()).collect::<Vec<_>>(), [other.as_str()]);
+
+    let e = sfn.client.redrive_execution().execution_arn(&arn).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ExecutionNotRedrivable");
+    let missing = format!("{}:nope", sm.replace(":stateMachine:", ":execution:"));
+    let e = sfn.client.redrive_execution().execution_arn(&missing).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ExecutionDoesNotExist");
+}
+
+#[tokio::test]
+async fn a_redriven_execution_survives_a_restart() {
+    let sfn = Sfn::start().await;
+    let sm = sfn
+        .create(
+            "Stopped",
+            &json!({"StartAt": "Gate", "States": {"Gate": {"Type": "Task", "Resource": GATE, "End": true}}}),
+        )
+        .await;
+    let arn = sfn.start_execution(&sm, &json!({"k": "v"})).await;
+    // A running execution cannot be redriven.
+    let e = sfn.client.redrive_execution().execution_arn(&arn).send().await.unwrap_err();
+    assert_eq!(code(e.as_service_error().unwrap()), "ExecutionNotRedrivable");
+    sfn.client.stop_execution().execution_arn(&arn).send().await.expect("stop");
+    assert_eq!(sfn.finish(&arn).await.status, ExecutionStatus::Aborted);
+    sfn.client.redrive_execution().execution_arn(&arn).send().await.expect("redrive");
+    let d = sfn.client.describe_execution().execution_arn(&arn).send().await.unwrap();
+    assert_eq!(d.status, ExecutionStatus::Running);
+    assert!(d.stop_date.is_none());
+    assert_eq!(d.redrive_status_reason.as_deref(), Some("Execution is RUNNING and cannot be redriven"));
+    // The redriven task is in flight when the local cloud goes down; it runs after restart.
+    let sfn = sfn.restart(true).await;
+    let d = sfn.finish(&arn).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?} {:?}", d.error, d.cause);
+    let events = sfn.history(&arn).await;
+    assert_history_is_whole(&events);
+    let t = types(&events);
+    let tail: Vec<&str> = t.iter().map(String::as_str).skip_while(|x| *x != "ExecutionAborted").collect();
+    assert_eq!(
+        tail,
+        [
+            "ExecutionAborted",
+            "ExecutionRedriven",
+            "TaskStateEntered",
+            "LambdaFunctionScheduled",
+            "LambdaFunctionStarted",
+            "LambdaFunctionSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
 }

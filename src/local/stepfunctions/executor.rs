@@ -87,6 +87,8 @@ pub enum ExecutorError {
     NotRunning,
     #[error("the executor is shutting down")]
     ShuttingDown,
+    #[error("{0}")]
+    NotRedrivable(String),
 }
 
 pub fn now_ms() -> i64 {
@@ -252,6 +254,54 @@ impl Executor {
                 Ok(Started::New)
             }
         }
+    }
+
+    /// RedriveExecution: resumes a closed execution from its unsuccessful state(s). The
+    /// `ExecutionRedriven` event, the new snapshot and the RUNNING status are committed in
+    /// one transaction (which also refuses a second, concurrent redrive) before the actor runs.
+    pub async fn redrive(&self, arn: &str) -> Result<i64, ExecutorError> {
+        if *self.inner.shutdown.borrow() {
+            return Err(ExecutorError::ShuttingDown);
+        }
+        let key = arn.to_string();
+        let Some((status, redrive_count, snapshot)) = self.inner.store.call(move |c| store::snapshot(c, &key)).await?
+        else {
+            return Err(ExecutorError::NotRedrivable("Execution does not exist".into()));
+        };
+        if !matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+            return Err(ExecutorError::NotRedrivable(format!("Execution is {status} and cannot be redriven")));
+        }
+        let mut exec: Execution = serde_json::from_str(&snapshot)
+            .map_err(|e| ExecutorError::NotRedrivable(format!("The execution's state cannot be read back: {e}")))?;
+        let now = now_ms();
+        let (events, commands) = exec.redrive(now).map_err(ExecutorError::NotRedrivable)?;
+        let mut changes = PendingChanges::default();
+        changes.apply_commands(&commands);
+        let (add, remove) = changes.into_parts();
+        let status = (!exec.is_running()).then(|| status_update(exec.status(), now));
+        let step = Step { events, snapshot: serde_json::to_string(&exec)?, status, add, remove };
+        let key = arn.to_string();
+        let committed =
+            self.inner.store.call(move |c| store::commit_redrive(c, &key, redrive_count, now, &step)).await?;
+        if !committed {
+            return Err(ExecutorError::NotRedrivable("Execution is already being redriven".into()));
+        }
+        if exec.is_running() {
+            self.launch(arn.to_string(), exec, true, commands, None, None);
+        }
+        Ok(now)
+    }
+
+    /// Why a closed execution cannot be redriven (`None`: it can), read from its snapshot.
+    pub async fn redrive_refusal(&self, arn: &str) -> Result<Option<String>, ExecutorError> {
+        let key = arn.to_string();
+        let Some((_, _, snapshot)) = self.inner.store.call(move |c| store::snapshot(c, &key)).await? else {
+            return Ok(Some("Execution does not exist".into()));
+        };
+        Ok(match serde_json::from_str::<Execution>(&snapshot) {
+            Ok(exec) => exec.redrive_refusal(),
+            Err(_) => Some("The execution's state cannot be read back".into()),
+        })
     }
 
     /// Runs an EXPRESS execution in memory (AWS keeps no history for them) and returns how
@@ -504,7 +554,11 @@ impl Actor {
         for (_, task) in self.tasks.drain() {
             task.abort();
         }
-        self.inner.actors.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.arn);
+        // A redrive may already have registered the execution's next actor under this ARN.
+        let mut actors = self.inner.actors.lock().unwrap_or_else(|p| p.into_inner());
+        if actors.get(&self.arn).is_some_and(|s| s.same_channel(&self.tx)) {
+            actors.remove(&self.arn);
+        }
     }
 
     fn take(

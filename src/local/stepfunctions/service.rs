@@ -23,6 +23,10 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: i64 = 1000;
 /// The longest an express execution runs, as on AWS (StartSyncExecution waits that long).
 const SYNC_EXECUTION_LIMIT: Duration = Duration::from_secs(300);
+/// AWS redrives executions that closed within the last 14 days.
+const REDRIVE_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
+/// AWS's quota of open executions per account and region.
+const MAX_OPEN_EXECUTIONS: i64 = 1_000_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StepFunctionsError {
@@ -492,7 +496,7 @@ impl StepFunctions {
                 let mut all = Vec::new();
                 let mut before = None;
                 loop {
-                    let page = store::list_executions(c, &key, Some("RUNNING"), before, 1000)?;
+                    let page = store::list_executions(c, &key, Some("RUNNING"), None, before, 1000)?;
                     let Some(last) = page.last() else { break };
                     before = Some(last.seq);
                     all.extend(page.into_iter().map(|r| r.arn));
@@ -673,12 +677,13 @@ impl StepFunctions {
         if let Some(r) = e.redrive_ms {
             out["redriveDate"] = seconds(r);
         }
-        let reason = match e.status.as_str() {
-            "RUNNING" | "SUCCEEDED" | "PENDING_REDRIVE" => format!("Execution is {} and cannot be redriven", e.status),
-            _ => "The local Step Functions cannot redrive executions yet".to_string(),
-        };
-        out["redriveStatus"] = json!("NOT_REDRIVABLE");
-        out["redriveStatusReason"] = json!(reason);
+        match self.redrive_refusal(&e, now_ms()).await? {
+            None => out["redriveStatus"] = json!("REDRIVABLE"),
+            Some(reason) => {
+                out["redriveStatus"] = json!("NOT_REDRIVABLE");
+                out["redriveStatusReason"] = json!(reason);
+            }
+        }
         Ok(out)
     }
 
@@ -698,6 +703,16 @@ impl StepFunctions {
                 EXECUTION_STATUSES.join(", ")
             )));
         }
+        let redriven = match body.str("redriveFilter")? {
+            None => None,
+            Some("REDRIVEN") => Some(true),
+            Some("NOT_REDRIVEN") => Some(false),
+            Some(other) => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'redriveFilter' failed to satisfy constraint: Member must satisfy enum value set: [REDRIVEN, NOT_REDRIVEN]"
+                )));
+            }
+        };
         let limit = body.page_size()?;
         let sm = self.state_machine(sm_arn).await?;
         if sm.kind != "STANDARD" {
@@ -719,8 +734,10 @@ impl StepFunctions {
             None => None,
         };
         let key = sm.arn.clone();
-        let mut rows =
-            self.store.call(move |c| store::list_executions(c, &key, status.as_deref(), before, limit + 1)).await?;
+        let mut rows = self
+            .store
+            .call(move |c| store::list_executions(c, &key, status.as_deref(), redriven, before, limit + 1))
+            .await?;
         let next = if rows.len() > limit {
             rows.truncate(limit);
             rows.last().map(|r| encode_token(json!({"sm": sm.arn, "before": r.seq})))
@@ -740,6 +757,9 @@ impl StepFunctions {
                 });
                 if let Some(s) = e.stop_ms {
                     item["stopDate"] = seconds(s);
+                }
+                if let Some(r) = e.redrive_ms {
+                    item["redriveDate"] = seconds(r);
                 }
                 item
             })
@@ -827,19 +847,47 @@ impl StepFunctions {
         Ok(json!({"stopDate": seconds(e.stop_ms.unwrap_or(e.start_ms))}))
     }
 
+    /// Why an execution cannot be redriven now, or `None` when it can (AWS's eligibility:
+    /// a closed, unsuccessful Standard execution, closed within 14 days, with room in its
+    /// history and a state to resume from).
+    async fn redrive_refusal(&self, e: &ExecutionRow, now: i64) -> Result<Option<String>, ApiError> {
+        match e.status.as_str() {
+            "FAILED" | "TIMED_OUT" | "ABORTED" => {}
+            other => return Ok(Some(format!("Execution is {other} and cannot be redriven"))),
+        }
+        if now.saturating_sub(e.stop_ms.unwrap_or(e.start_ms)) > REDRIVE_WINDOW_MS {
+            return Ok(Some("Execution redrivable period exceeded".into()));
+        }
+        Ok(self.executor.redrive_refusal(&e.arn).await?)
+    }
+
     async fn redrive_execution(&self, body: &Body) -> Result<Value, ApiError> {
         let arn = body.required_str("executionArn")?;
-        let e = self.execution(arn).await?;
-        if !matches!(e.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
-            return Err(err(
-                "ExecutionNotRedrivable",
-                format!("Execution with ARN '{}' cannot be redriven: its status is {}.", e.arn, e.status),
+        if let Some(token) = body.str("clientToken")?
+            && !(1..=64).contains(&token.chars().count())
+        {
+            return Err(ApiError::validation(
+                "1 validation error detected: Value at 'clientToken' failed to satisfy constraint: Member must have length between 1 and 64",
             ));
         }
-        Err(ApiError::validation(
-            "RedriveExecution is not available in the local cloud yet: its interpreter cannot resume an execution \
-             from the failed state. Start a new execution with the same input instead.",
-        ))
+        let e = self.execution(arn).await?;
+        let not_redrivable =
+            |reason: &str| err("ExecutionNotRedrivable", format!("Execution '{}' cannot be redriven: {reason}", e.arn));
+        if let Some(reason) = self.redrive_refusal(&e, now_ms()).await? {
+            return Err(not_redrivable(&reason));
+        }
+        let open = self.store.call(|c| store::open_executions(c)).await?;
+        if open >= MAX_OPEN_EXECUTIONS {
+            return Err(err(
+                "ExecutionLimitExceeded",
+                format!("Execution Limit Exceeded: the account has {open} open executions"),
+            ));
+        }
+        match self.executor.redrive(&e.arn).await {
+            Ok(at) => Ok(json!({"redriveDate": seconds(at)})),
+            Err(ExecutorError::NotRedrivable(reason)) => Err(not_redrivable(&reason)),
+            Err(other) => Err(other.into()),
+        }
     }
 
     async fn describe_state_machine_for_execution(&self, body: &Body) -> Result<Value, ApiError> {
@@ -900,7 +948,7 @@ impl StepFunctions {
         let (name, state) = match (parsed.get("States"), body.str("stateName")?) {
             (Some(states), Some(n)) => (
                 n.to_string(),
-                states.get(n).cloned().ok_or_else(|| ApiError::validation("State not found in definition"))?,
+                find_state(states, n).ok_or_else(|| ApiError::validation("State not found in definition"))?,
             ),
             (Some(_), None) => {
                 return Err(ApiError::validation("stateName is required when the definition is a state machine"));
@@ -952,8 +1000,11 @@ impl StepFunctions {
         }
         let machine = json!({"StartAt": name, "States": states});
         let definition = Definition::from_value(&machine).map_err(|d| invalid_definition(&d))?;
+        let tested = definition.machines.first().and_then(|m| m.states.get(&name)).cloned();
         let id = uuid::Uuid::new_v4();
         let arn = format!("arn:aws:states:{}:{ACCOUNT_ID}:express:TestState:{id}:{id}", self.region);
+        let ctx_arn = arn.clone();
+        let started = now_ms();
         let ctx = ExecutionContext {
             execution_arn: arn,
             name: id.to_string(),
@@ -1016,21 +1067,49 @@ impl StepFunctions {
                 out.insert("error".into(), json!("States.Timeout"));
             }
         }
-        if level != "INFO" {
-            let mut inspection = json!({"input": super::asl::to_json_text(&input)});
+        if level != "INFO"
+            && let Some(state) = &tested
+        {
+            // The task's own result, as its `...Succeeded` event recorded it.
             let result = finished.history.iter().find_map(|e| {
                 let d = e.details.as_ref()?;
-                (e.event_type.ends_with("Succeeded") && e.event_type != "ExecutionSucceeded")
-                    .then(|| d.get("output").cloned())
+                matches!(e.event_type.as_str(), "LambdaFunctionSucceeded" | "TaskSucceeded")
+                    .then(|| d.get("output").and_then(Value::as_str).and_then(|o| serde_json::from_str(o).ok()))
                     .flatten()
             });
-            if let Some(r) = result {
-                inspection["result"] = r;
-            }
-            out.insert("inspectionData".into(), inspection);
+            let context = json!({
+                "Execution": {"Id": ctx_arn, "Input": input, "Name": id.to_string(), "StartTime": super::asl::history::iso8601(started)},
+                "StateMachine": {"Id": self.sm_arn("TestState"), "Name": "TestState"},
+                "State": {"Name": name, "EnteredTime": super::asl::history::iso8601(started)},
+            });
+            let inspection = super::asl::inspect::inspection(state, &input, result.as_ref(), &context);
+            out.insert("inspectionData".into(), Value::Object(inspection));
         }
         Ok(Value::Object(out))
     }
+}
+
+/// A state by name anywhere in a definition's `States`, including inside Parallel branches
+/// and Map processors (TestState's stateName may name any of them).
+fn find_state(states: &Value, name: &str) -> Option<Value> {
+    let mut stack = vec![states];
+    while let Some(states) = stack.pop() {
+        let Some(map) = states.as_object() else { continue };
+        if let Some(s) = map.get(name) {
+            return Some(s.clone());
+        }
+        for state in map.values() {
+            for key in ["ItemProcessor", "Iterator"] {
+                if let Some(inner) = state.get(key).and_then(|p| p.get("States")) {
+                    stack.push(inner);
+                }
+            }
+            if let Some(Value::Array(branches)) = state.get("Branches") {
+                stack.extend(branches.iter().filter_map(|b| b.get("States")));
+            }
+        }
+    }
+    None
 }
 
 /// Whether a state's Retry field has a retrier for `error` that would run again.

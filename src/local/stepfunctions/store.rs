@@ -276,21 +276,25 @@ pub fn get_execution(c: &Connection, arn: &str) -> Result<Option<ExecutionRow>, 
     Ok(c.query_row(&sql, [arn], ex_from_row).optional()?)
 }
 
-/// Executions of a state machine, newest first, older than `before_seq`, at most `limit`.
+/// Executions of a state machine, newest first, older than `before_seq`, at most `limit`;
+/// `redriven` keeps only those redriven at least once (`Some(true)`) or never (`Some(false)`).
 pub fn list_executions(
     c: &Connection,
     state_machine_arn: &str,
     status: Option<&str>,
+    redriven: Option<bool>,
     before_seq: Option<i64>,
     limit: usize,
 ) -> Result<Vec<ExecutionRow>, StorageError> {
     let sql = format!(
         "SELECT {EX_COLUMNS} FROM sfn_executions WHERE state_machine_arn = ?1 AND (?2 IS NULL OR status = ?2) \
-         AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
+         AND (?5 IS NULL OR (redrive_count > 0) = ?5) AND seq < ?3 ORDER BY seq DESC LIMIT ?4"
     );
     let mut stmt = c.prepare(&sql)?;
-    let rows =
-        stmt.query_map(params![state_machine_arn, status, before_seq.unwrap_or(i64::MAX), limit as i64], ex_from_row)?;
+    let rows = stmt.query_map(
+        params![state_machine_arn, status, before_seq.unwrap_or(i64::MAX), limit as i64, redriven],
+        ex_from_row,
+    )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -398,6 +402,44 @@ fn write_step(tx: &Transaction<'_>, arn: &str, step: &Step) -> Result<(), Storag
         }
     }
     Ok(())
+}
+
+/// An execution's status, redrive count and interpreter snapshot.
+pub fn snapshot(c: &Connection, arn: &str) -> Result<Option<(String, i64, String)>, StorageError> {
+    Ok(c.query_row("SELECT status, redrive_count, snapshot FROM sfn_executions WHERE arn = ?1", [arn], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })
+    .optional()?)
+}
+
+/// Commits a redrive: the execution is RUNNING again (or closed again, when the redriven
+/// state fails at once), its count goes up, and the step is written. `false` when the
+/// execution is no longer closed with `redrive_count` (another redrive won).
+pub fn commit_redrive(
+    c: &mut Connection,
+    arn: &str,
+    redrive_count: i64,
+    now_ms: i64,
+    step: &Step,
+) -> Result<bool, StorageError> {
+    let tx = c.transaction()?;
+    let changed = tx.execute(
+        "UPDATE sfn_executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stop_ms = NULL, \
+         redrive_count = redrive_count + 1, redrive_ms = ?2, snapshot = ?3 \
+         WHERE arn = ?1 AND status IN ('FAILED', 'TIMED_OUT', 'ABORTED') AND redrive_count = ?4",
+        params![arn, now_ms, step.snapshot, redrive_count],
+    )?;
+    if changed == 0 {
+        return Ok(false);
+    }
+    write_step(&tx, arn, step)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// How many executions are open (RUNNING), for AWS's open-executions quota.
+pub fn open_executions(c: &Connection) -> Result<i64, StorageError> {
+    Ok(c.query_row("SELECT COUNT(*) FROM sfn_executions WHERE status = 'RUNNING'", [], |r| r.get(0))?)
 }
 
 /// A running execution to resume: its snapshot and outstanding commands.

@@ -562,6 +562,15 @@ impl Parser {
                         String::new()
                     }
                 };
+                // Credentials (the role a Task assumes) is a payload template like Parameters.
+                match obj.get("Credentials") {
+                    None => {}
+                    Some(c @ Value::Object(_)) => self.template(c, &format!("{loc}/Credentials")),
+                    Some(_) => self.diags.push(Diagnostic::schema(
+                        "The value for the field 'Credentials' must be an OBJECT",
+                        &format!("{loc}/Credentials"),
+                    )),
+                }
                 Kind::Task {
                     resource,
                     timeout: self.number_or(obj, "TimeoutSeconds", loc),
@@ -1067,5 +1076,17 @@ mod tests {
         assert!(!codes(wait).is_empty());
         let dup = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"a":1,"a.$":"$.a"},"End":true}}}"#;
         assert!(!codes(dup).is_empty());
+    }
+
+    #[test]
+    fn task_credentials_must_be_a_payload_template() {
+        let def = |c: &str| {
+            format!(
+                r#"{{"StartAt":"X","States":{{"X":{{"Type":"Task","Resource":"arn:aws:states:::lambda:invoke","Credentials":{c},"End":true}}}}}}"#
+            )
+        };
+        assert!(Definition::parse(&def(r#"{"RoleArn.$":"$.role"}"#)).is_ok());
+        assert!(Definition::parse(&def("null")).is_err());
+        assert!(Definition::parse(&def(r#"{"RoleArn.$":"not a path"}"#)).is_err());
     }
 }

@@ -123,6 +123,29 @@ struct Thread {
     silent: bool,
     /// Children of a Parallel take turns one step at a time.
     interleave: bool,
+    /// A Parallel/Map that failed (or is being redriven): what its branches or iterations
+    /// had achieved, so a redrive re-runs only the unsuccessful ones.
+    #[serde(default)]
+    resume_fork: Option<Box<FrozenFork>>,
+}
+
+/// Where a thread stood when the execution closed unsuccessfully: the state it was in and
+/// that state's input, and for a Parallel/Map the branches or iterations still to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct ResumePoint {
+    machine: usize,
+    state: String,
+    input: Value,
+    variables: Map<String, Value>,
+    map_item: Option<(usize, Value)>,
+    fork: Option<Box<FrozenFork>>,
+}
+
+/// A Parallel/Map's results so far and its unsuccessful children (index, resume point).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FrozenFork {
+    fork: Fork,
+    pending: Vec<(usize, ResumePoint)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,6 +163,9 @@ struct Fork {
     tolerated_count: Option<u64>,
     tolerated_percentage: Option<f64>,
     done: bool,
+    /// Iterations a redriven Map re-runs before it starts the ones never started.
+    #[serde(default)]
+    redo: VecDeque<(usize, ResumePoint)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -176,6 +202,12 @@ pub struct Execution {
     timers: BTreeMap<String, (u32, TimerKind)>,
     queue: VecDeque<u32>,
     seed: u64,
+    /// Where a redrive resumes; set when the execution closes unsuccessfully.
+    #[serde(default)]
+    redrive_point: Option<ResumePoint>,
+    /// When the execution was last redriven (`$$.Execution.RedriveTime`).
+    #[serde(default)]
+    redrive_ms: Option<i64>,
     #[serde(skip)]
     out_events: Vec<HistoryEvent>,
     #[serde(skip)]
@@ -249,6 +281,8 @@ impl Execution {
             timers: BTreeMap::new(),
             queue: VecDeque::new(),
             seed,
+            redrive_point: None,
+            redrive_ms: None,
             out_events: Vec::new(),
             out_commands: Vec::new(),
             now: now_ms,
@@ -290,6 +324,7 @@ impl Execution {
             Event::TimerFired { id } => self.timer_fired(&id),
             Event::Stop { error, cause } => {
                 self.record(None, "ExecutionAborted", Some(detail_error(&error, &cause)));
+                self.redrive_point = self.root().and_then(|r| self.freeze(r));
                 self.cancel_all();
                 self.status = ExecutionStatus::Aborted { error, cause };
             }
@@ -300,6 +335,105 @@ impl Execution {
 
     pub fn status(&self) -> &ExecutionStatus {
         &self.status
+    }
+
+    /// Why RedriveExecution cannot resume this execution, or `None` when it can.
+    pub fn redrive_refusal(&self) -> Option<String> {
+        match &self.status {
+            ExecutionStatus::Running => Some("Execution is RUNNING and cannot be redriven".into()),
+            ExecutionStatus::Succeeded { .. } => Some("Execution is SUCCEEDED and cannot be redriven".into()),
+            _ if self.next_event_id + 3 > MAX_HISTORY_EVENTS => Some("Execution history event limit exceeded".into()),
+            _ if self.redrive_point.is_none() => Some("Execution has no unsuccessful state to redrive".into()),
+            _ => None,
+        }
+    }
+
+    /// RedriveExecution: resumes a FAILED, TIMED_OUT or ABORTED execution from the state(s)
+    /// that did not succeed, each with the input it had; of a Parallel or Map only the
+    /// branches and iterations that failed or were aborted run again. Retry counts start
+    /// over and the execution's TimeoutSeconds runs again from the redrive.
+    pub fn redrive(&mut self, now_ms: i64) -> Result<Output, String> {
+        if let Some(reason) = self.redrive_refusal() {
+            return Err(reason);
+        }
+        let Some(point) = self.redrive_point.take() else {
+            return Err("Execution has no unsuccessful state to redrive".into());
+        };
+        self.now = now_ms;
+        self.status = ExecutionStatus::Running;
+        self.context.redrive_count = self.context.redrive_count.saturating_add(1);
+        self.redrive_ms = Some(now_ms);
+        self.threads.clear();
+        self.forks.clear();
+        self.tasks.clear();
+        self.timers.clear();
+        self.queue.clear();
+        self.record(None, "ExecutionRedriven", Some(json!({"redriveCount": self.context.redrive_count})));
+        if let Some(t) = self.definition.timeout_seconds {
+            let id = self.new_id("exec-timeout");
+            self.timers.insert(id.clone(), (0, TimerKind::ExecutionTimeout));
+            self.out_commands
+                .push(Command::StartTimer { id, fire_at_ms: now_ms.saturating_add((t as i64).saturating_mul(1000)) });
+        }
+        let tid = self.instantiate(point, None, false, false);
+        self.queue.push_back(tid);
+        self.run();
+        Ok(self.take())
+    }
+
+    /// How many times the execution has been redriven.
+    pub fn redrive_count(&self) -> u32 {
+        self.context.redrive_count
+    }
+
+    fn root(&self) -> Option<u32> {
+        self.threads.iter().find(|(_, t)| t.parent.is_none()).map(|(id, _)| *id)
+    }
+
+    /// The resume point of a live thread (and, below a Parallel/Map it waits on, of its
+    /// unfinished children).
+    fn freeze(&self, tid: u32) -> Option<ResumePoint> {
+        let t = self.threads.get(&tid)?;
+        let fork = match &t.phase {
+            Phase::AwaitFork { fork } => self.freeze_fork(*fork).map(Box::new),
+            _ => t.resume_fork.clone(),
+        };
+        Some(ResumePoint {
+            machine: t.machine,
+            state: t.state.clone(),
+            input: t.input.clone(),
+            variables: t.variables.clone(),
+            map_item: t.map_item.clone(),
+            fork,
+        })
+    }
+
+    fn freeze_fork(&self, fid: u32) -> Option<FrozenFork> {
+        let f = self.forks.get(&fid)?;
+        let mut pending: Vec<(usize, ResumePoint)> = f.redo.iter().cloned().collect();
+        for c in &f.children {
+            if let Some((_, idx)) = self.threads.get(c).and_then(|t| t.parent)
+                && let Some(p) = self.freeze(*c)
+            {
+                pending.push((idx, p));
+            }
+        }
+        let mut fork = f.clone();
+        fork.children.clear();
+        fork.redo.clear();
+        fork.active = 0;
+        fork.done = false;
+        Some(FrozenFork { fork, pending })
+    }
+
+    /// A new thread at a resume point (its Parallel/Map resumes from the frozen fork).
+    fn instantiate(&mut self, p: ResumePoint, parent: Option<(u32, usize)>, silent: bool, interleave: bool) -> u32 {
+        let ResumePoint { machine, state, input, variables, map_item, fork } = p;
+        let tid = self.spawn(machine, state, input, parent, map_item, variables, silent, interleave);
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.resume_fork = fork;
+        }
+        tid
     }
 
     pub fn is_running(&self) -> bool {
@@ -356,6 +490,7 @@ impl Execution {
                 variables,
                 silent,
                 interleave,
+                resume_fork: None,
             },
         );
         tid
@@ -405,6 +540,9 @@ impl Execution {
             },
             "StateMachine": {"Id": self.context.state_machine_arn, "Name": self.context.state_machine_name},
         });
+        if let Some(ms) = self.redrive_ms {
+            ctx["Execution"]["RedriveTime"] = json!(iso8601(ms));
+        }
         if let Some(t) = self.threads.get(&tid) {
             ctx["State"] = json!({"Name": t.state, "EnteredTime": iso8601(t.entered_ms)});
             let retriable = self
@@ -718,6 +856,30 @@ impl Execution {
                 Ok(Step::Blocked)
             }
             Kind::Parallel { branches } => {
+                if let Some(frozen) = self.threads.get_mut(&tid).and_then(|t| t.resume_fork.take()) {
+                    self.record(Some(tid), "ParallelStateStarted", None);
+                    self.next_id += 1;
+                    let fid = self.next_id;
+                    let FrozenFork { mut fork, pending } = *frozen;
+                    fork.owner = tid;
+                    fork.active = pending.len();
+                    let last = self.threads.get(&tid).map(|t| t.last_event).unwrap_or(0);
+                    for (idx, p) in pending {
+                        let c = self.instantiate(p, Some((fid, idx)), false, true);
+                        if let Some(ct) = self.threads.get_mut(&c) {
+                            ct.last_event = last;
+                        }
+                        fork.children.push(c);
+                        self.queue.push_back(c);
+                    }
+                    let finished = fork.active == 0;
+                    self.forks.insert(fid, fork);
+                    self.set_phase(tid, Phase::AwaitFork { fork: fid });
+                    if finished {
+                        self.fork_succeeded(fid);
+                    }
+                    return Ok(Step::Blocked);
+                }
                 let branch_input = match &state.parameters {
                     Some(p) => path::eval_template(p, &escope)?,
                     None => effective.clone(),
@@ -754,6 +916,7 @@ impl Execution {
                         tolerated_count: None,
                         tolerated_percentage: None,
                         done: false,
+                        redo: VecDeque::new(),
                     },
                 );
                 self.set_phase(tid, Phase::AwaitFork { fork: fid });
@@ -768,6 +931,22 @@ impl Execution {
                 tolerated_percentage,
                 distributed,
             } => {
+                if let Some(frozen) = self.threads.get_mut(&tid).and_then(|t| t.resume_fork.take()) {
+                    let FrozenFork { mut fork, pending } = *frozen;
+                    self.record(Some(tid), "MapStateStarted", Some(json!({"length": fork.items.len()})));
+                    if *distributed {
+                        let arn = format!("{}:map-run", self.context.execution_arn.replace(":execution:", ":mapRun:"));
+                        self.record(Some(tid), "MapRunStarted", Some(json!({"mapRunArn": arn})));
+                    }
+                    self.next_id += 1;
+                    let fid = self.next_id;
+                    fork.owner = tid;
+                    fork.redo = pending.into();
+                    self.forks.insert(fid, fork);
+                    self.set_phase(tid, Phase::AwaitFork { fork: fid });
+                    self.fill_map(fid);
+                    return Ok(Step::Blocked);
+                }
                 let items_value = match items_path {
                     Some(p) => path::query_scope(&escope, p)
                         .map_err(|_| Failure::runtime(format!("Invalid path '{p}' : No results for path: {p}")))?,
@@ -893,6 +1072,7 @@ impl Execution {
                         tolerated_count: tcount,
                         tolerated_percentage: tpct,
                         done: false,
+                        redo: VecDeque::new(),
                     },
                 );
                 // Remember the processor on the fork's owner thread via the state definition.
@@ -934,6 +1114,13 @@ impl Execution {
         }
     }
 
+    /// Sets the event the thread's next event will follow.
+    fn rewind(&mut self, tid: u32, last_event: u64) {
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.last_event = last_event;
+        }
+    }
+
     fn set_phase(&mut self, tid: u32, phase: Phase) {
         if let Some(t) = self.threads.get_mut(&tid) {
             t.phase = phase;
@@ -947,13 +1134,33 @@ impl Execution {
             return;
         }
         let (owner, distributed) = (f.owner, f.distributed);
-        if f.next_index >= f.items.len() {
+        if f.next_index >= f.items.len() && f.redo.is_empty() {
             if f.active == 0 {
                 self.fork_succeeded(fid);
             }
             return;
         }
         if f.max_concurrency != 0 && f.active >= f.max_concurrency {
+            return;
+        }
+        if !f.redo.is_empty() {
+            let Some((i, point)) = self.forks.get_mut(&fid).and_then(|f| f.redo.pop_front()) else { return };
+            let map_name = self.threads.get(&owner).map(|t| t.state.clone()).unwrap_or_default();
+            if let Some(f) = self.forks.get_mut(&fid) {
+                f.active += 1;
+            }
+            if !distributed {
+                self.record(Some(owner), "MapIterationStarted", Some(json!({"index": i, "name": map_name})));
+            }
+            let c = self.instantiate(point, Some((fid, i)), distributed, false);
+            let last = self.threads.get(&owner).map(|t| t.last_event).unwrap_or(0);
+            if let Some(ct) = self.threads.get_mut(&c) {
+                ct.last_event = last;
+            }
+            if let Some(f) = self.forks.get_mut(&fid) {
+                f.children.push(c);
+            }
+            self.queue.push_front(c);
             return;
         }
         let i = f.next_index;
@@ -1039,6 +1246,7 @@ impl Execution {
                     Err(f) => {
                         let d = detail_error(&Some(f.error.clone()).filter(|e| !e.is_empty()), &f.cause);
                         self.record(Some(tid), "ExecutionFailed", Some(d));
+                        self.redrive_point = self.freeze(tid);
                         self.cancel_all();
                         self.status =
                             ExecutionStatus::Failed { error: Some(f.error).filter(|e| !e.is_empty()), cause: f.cause };
@@ -1060,6 +1268,7 @@ impl Execution {
         let (owner, is_map, distributed) = (f.owner, f.is_map, f.distributed);
         let map_name = self.threads.get(&owner).map(|t| t.state.clone()).unwrap_or_default();
         let last = self.threads.get(&tid).map(|t| t.last_event).unwrap_or(0);
+        let failed_at = if result.is_err() { self.freeze(tid) } else { None };
         self.threads.remove(&tid);
         if let Some(o) = self.threads.get_mut(&owner)
             && !distributed
@@ -1069,7 +1278,10 @@ impl Execution {
         match result {
             Ok(out) => {
                 if is_map && !distributed {
+                    // AWS chains the next event of the Map to the iteration's last state
+                    // event, not to this one.
                     self.record(Some(owner), "MapIterationSucceeded", Some(json!({"index": idx, "name": map_name})));
+                    self.rewind(owner, last);
                 }
                 if let Some(f) = self.forks.get_mut(&fid) {
                     f.results[idx] = Some(out);
@@ -1084,6 +1296,7 @@ impl Execution {
             Err(failure) => {
                 if is_map && !distributed {
                     self.record(Some(owner), "MapIterationFailed", Some(json!({"index": idx, "name": map_name})));
+                    self.rewind(owner, last);
                 }
                 let tolerated = if let Some(f) = self.forks.get_mut(&fid) {
                     f.failures += 1;
@@ -1113,7 +1326,7 @@ impl Execution {
                 } else {
                     failure
                 };
-                self.fork_failed(fid, failure);
+                self.fork_failed(fid, failure, failed_at.map(|p| (idx, p)));
             }
         }
     }
@@ -1126,10 +1339,15 @@ impl Execution {
         let results: Vec<Value> = f.results.iter().map(|r| r.clone().unwrap_or(Value::Null)).collect();
         self.forks.remove(&fid);
         if is_map {
+            // As AWS links them: MapStateSucceeded and MapStateExited both follow the last
+            // event written before MapStateSucceeded (the last iteration's, or MapRunSucceeded).
             if distributed {
                 self.record(Some(owner), "MapRunSucceeded", None);
             }
+            let last_written = self.next_event_id.saturating_sub(1);
+            self.rewind(owner, last_written);
             self.record(Some(owner), "MapStateSucceeded", None);
+            self.rewind(owner, last_written);
         }
         self.set_phase(owner, Phase::Execute);
         let result = Value::Array(results);
@@ -1137,7 +1355,19 @@ impl Execution {
         self.queue.push_back(owner);
     }
 
-    fn fork_failed(&mut self, fid: u32, failure: Failure) {
+    fn fork_failed(&mut self, fid: u32, failure: Failure, failed_child: Option<(usize, ResumePoint)>) {
+        // What a redrive needs: results so far, the failed child and the aborted ones.
+        let frozen = self.freeze_fork(fid).map(|mut fr| {
+            if let Some((idx, p)) = failed_child {
+                if let Some(r) = fr.fork.results.get_mut(idx) {
+                    *r = None;
+                }
+                fr.fork.failures = fr.fork.failures.saturating_sub(1);
+                fr.pending.push((idx, p));
+            }
+            fr.pending.sort_by_key(|(idx, _)| *idx);
+            Box::new(fr)
+        });
         let Some(f) = self.forks.get_mut(&fid) else { return };
         f.done = true;
         let owner = f.owner;
@@ -1151,6 +1381,9 @@ impl Execution {
             self.record(Some(owner), "MapRunFailed", Some(detail_error(&Some(failure.error.clone()), &failure.cause)));
         }
         self.set_phase(owner, Phase::Execute);
+        if let Some(t) = self.threads.get_mut(&owner) {
+            t.resume_fork = frozen;
+        }
         let _ = self.handle_error(owner, failure, true);
         self.queue.push_back(owner);
     }
@@ -1201,6 +1434,8 @@ impl Execution {
     }
 
     fn fail_execution(&mut self, f: Failure) {
+        // Only the history limit ends an execution this way: a redrive would meet it again.
+        self.redrive_point = None;
         self.record(None, "ExecutionFailed", Some(detail_error(&Some(f.error.clone()), &f.cause)));
         self.cancel_all();
         self.status = ExecutionStatus::Failed { error: Some(f.error), cause: f.cause };
@@ -1242,6 +1477,8 @@ impl Execution {
     /// Retry, then Catch, then propagate. `from_fork` marks a Parallel/Map whose branch
     /// failed: AWS writes `...StateFailed` only when the error is not retried.
     fn handle_error(&mut self, tid: u32, failure: Failure, from_fork: bool) -> Step {
+        // A frozen fork matters only if the failure leaves the state: a retry re-runs it whole.
+        let frozen = self.threads.get_mut(&tid).and_then(|t| t.resume_fork.take());
         let Some((t, s)) = self.state_of(tid) else { return Step::Stop };
         let state = s.clone();
         let raw = t.input.clone();
@@ -1307,6 +1544,9 @@ impl Execution {
             }
             self.set_phase(tid, Phase::Exit { output: out, next: Some(c.next) });
             return Step::Continue;
+        }
+        if let Some(t) = self.threads.get_mut(&tid) {
+            t.resume_fork = frozen;
         }
         self.finish_thread(tid, Err(failure));
         Step::Stop
@@ -1389,6 +1629,7 @@ impl Execution {
         let Some((tid, kind)) = self.timers.remove(id) else { return };
         match kind {
             TimerKind::ExecutionTimeout => {
+                self.redrive_point = self.root().and_then(|r| self.freeze(r));
                 self.record(
                     None,
                     "ExecutionTimedOut",
@@ -1680,5 +1921,131 @@ mod tests {
         let (ex, events, _) = start(def, json!({}));
         assert!(matches!(ex.status(), ExecutionStatus::Failed { .. }));
         assert!(events.len() as u64 <= MAX_HISTORY_EVENTS);
+    }
+    fn fail_task(ex: &mut Execution, id: &str, at: i64) -> Vec<HistoryEvent> {
+        ex.on(Event::TaskFailed { id: id.into(), error: "Boom".into(), cause: Some("c".into()) }, at).0
+    }
+
+    #[test]
+    fn redrive_resumes_the_failed_task_with_its_input_and_keeps_earlier_steps() {
+        let def = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Result": {"k": 1}, "ResultPath": "$.a", "Next": "T"},
+            "T": {"Type": "Task", "Resource": LAMBDA, "Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 0}], "End": true}}});
+        let (mut ex, _, cmds) = start(def, json!({"in": 1}));
+        let (id, params) = invokes(&cmds).remove(0);
+        fail_task(&mut ex, &id, 2_000);
+        assert!(matches!(ex.status(), ExecutionStatus::Failed { .. }));
+        assert_eq!(ex.redrive_refusal(), None);
+        let last = ex.event_count();
+        // The snapshot a durable executor keeps is enough to redrive from.
+        let saved = serde_json::to_string(&ex).unwrap_or_default();
+        let mut ex: Execution = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("no round trip: {e}"));
+        let (events, cmds) = ex.redrive(3_000).unwrap_or_else(|r| panic!("not redrivable: {r}"));
+        assert_eq!(
+            types(&events),
+            ["ExecutionRedriven", "TaskStateEntered", "LambdaFunctionScheduled", "LambdaFunctionStarted"]
+        );
+        assert_eq!(events[0].id, last + 1);
+        assert_eq!(events[0].previous_event_id, last);
+        assert_eq!(events[0].details, Some(json!({"redriveCount": 1})));
+        assert_eq!(events[1].previous_event_id, events[0].id);
+        let (id2, params2) = invokes(&cmds).remove(0);
+        assert_eq!(params2, params);
+        ex.on(Event::TaskSucceeded { id: id2, output: json!("ok") }, 4_000);
+        assert_eq!(ex.status(), &ExecutionStatus::Succeeded { output: json!("ok") });
+        assert_eq!(ex.redrive_count(), 1);
+        assert_eq!(ex.redrive_refusal().as_deref(), Some("Execution is SUCCEEDED and cannot be redriven"));
+        assert!(ex.redrive(5_000).is_err());
+    }
+
+    #[test]
+    fn redrive_of_a_parallel_reruns_only_the_failed_branch() {
+        let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": LAMBDA, "End": true}}},
+            {"StartAt": "B0", "States": {"B0": {"Type": "Pass", "Result": "b0", "Next": "B"},
+                                         "B": {"Type": "Task", "Resource": LAMBDA, "End": true}}}]}}});
+        let (mut ex, _, cmds) = start(def, json!({}));
+        let tasks = invokes(&cmds);
+        ex.on(Event::TaskSucceeded { id: tasks[0].0.clone(), output: json!("a") }, 2_000);
+        let events = fail_task(&mut ex, &tasks[1].0, 3_000);
+        assert!(types(&events).contains(&"ParallelStateFailed"));
+        let (events, cmds) = ex.redrive(4_000).unwrap_or_else(|r| panic!("not redrivable: {r}"));
+        assert_eq!(
+            types(&events),
+            [
+                "ExecutionRedriven",
+                "ParallelStateEntered",
+                "ParallelStateStarted",
+                "TaskStateEntered",
+                "LambdaFunctionScheduled",
+                "LambdaFunctionStarted"
+            ]
+        );
+        // Branch B resumes at its failed Task, with that Task's input (B0's output).
+        let again = invokes(&cmds);
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].1, json!("b0"));
+        ex.on(Event::TaskSucceeded { id: again[0].0.clone(), output: json!("b") }, 5_000);
+        assert_eq!(ex.status(), &ExecutionStatus::Succeeded { output: json!(["a", "b"]) });
+    }
+
+    #[test]
+    fn redrive_of_a_map_reruns_only_failed_and_unstarted_iterations() {
+        let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2, "End": true,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true}}}}}});
+        let (mut ex, _, cmds) = start(def, json!([10, 20, 30]));
+        let first = invokes(&cmds);
+        assert_eq!(first.len(), 2);
+        ex.on(Event::TaskSucceeded { id: first[0].0.clone(), output: json!(1) }, 2_000);
+        let (_, cmds) = ex.on(Event::TaskFailed { id: first[1].0.clone(), error: "Boom".into(), cause: None }, 3_000);
+        // The third iteration had started and is aborted with the Map.
+        assert!(cmds.iter().any(|c| matches!(c, Command::CancelTask { .. })));
+        assert!(matches!(ex.status(), ExecutionStatus::Failed { .. }));
+        let (events, cmds) = ex.redrive(4_000).unwrap_or_else(|r| panic!("not redrivable: {r}"));
+        assert!(types(&events).contains(&"MapStateStarted"));
+        let again = invokes(&cmds);
+        assert_eq!(again.iter().map(|t| t.1.clone()).collect::<Vec<_>>(), [json!(20), json!(30)]);
+        ex.on(Event::TaskSucceeded { id: again[0].0.clone(), output: json!(2) }, 5_000);
+        ex.on(Event::TaskSucceeded { id: again[1].0.clone(), output: json!(3) }, 6_000);
+        assert_eq!(ex.status(), &ExecutionStatus::Succeeded { output: json!([1, 2, 3]) });
+    }
+
+    #[test]
+    fn an_aborted_execution_redrives_from_the_state_it_was_stopped_in() {
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": 5, "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": 10, "End": true}}});
+        let (mut ex, _, _) = start(def, json!({}));
+        ex.on(Event::Stop { error: None, cause: None }, 2_000);
+        let (events, cmds) = ex.redrive(3_000).unwrap_or_else(|r| panic!("not redrivable: {r}"));
+        assert_eq!(types(&events), ["ExecutionRedriven", "WaitStateEntered"]);
+        assert_eq!(events[1].details.as_ref().and_then(|d| d.get("input")), Some(&json!("5")));
+        let (timer, at) = timers(&cmds)[0].clone();
+        assert_eq!(at, 13_000);
+        ex.on(Event::TimerFired { id: timer }, at);
+        assert_eq!(ex.status(), &ExecutionStatus::Succeeded { output: json!(5) });
+    }
+
+    #[test]
+    fn a_redriven_execution_sees_its_redrive_count_in_the_context() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA,
+            "Parameters": {"n.$": "$$.Execution.RedriveCount", "t.$": "$$.Execution.RedriveTime"}, "End": true}}});
+        // The first attempt has no RedriveTime to read, so its Task fails before it runs.
+        let (mut ex, _, cmds) = start(def, json!({}));
+        assert!(invokes(&cmds).is_empty());
+        assert!(matches!(ex.status(), ExecutionStatus::Failed { error: Some(e), .. } if e == "States.Runtime"));
+        let (_, cmds) = ex.redrive(3_000).unwrap_or_else(|r| panic!("not redrivable: {r}"));
+        assert_eq!(invokes(&cmds)[0].1, json!({"n": 1, "t": "1970-01-01T00:00:03.000Z"}));
+    }
+
+    #[test]
+    fn running_and_history_limited_executions_are_not_redrivable() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true}}});
+        let (mut ex, _, _) = start(def, json!({}));
+        assert_eq!(ex.redrive_refusal().as_deref(), Some("Execution is RUNNING and cannot be redriven"));
+        assert!(ex.redrive(2_000).is_err());
+        let def = json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "E"}], "Default": "A"}, "E": {"Type": "Succeed"}}});
+        let (ex, _, _) = start(def, json!({}));
+        assert_eq!(ex.redrive_refusal().as_deref(), Some("Execution history event limit exceeded"));
     }
 }

@@ -10,6 +10,7 @@ pub mod choice;
 pub mod definition;
 pub mod execution;
 pub mod history;
+pub mod inspect;
 pub mod intrinsic;
 pub mod path;
 

@@ -1,0 +1,187 @@
+"""Step Functions bench: the same boto3 workload against moto's server and `wildrydes serve`,
+side by side, durable (wildrydes writes every history event to SQLite before it acts).
+
+Workloads: a 100-state Pass chain (50 executions) and a Map over 100 items whose iterator is
+a Parallel of 2 branches (10 executions). Each execution is started through StartExecution
+and the run ends when DescribeExecution reports every execution closed. Reports
+executions/s, state transitions/s and the wildrydes/moto ratio.
+
+Usage: benches/sfn_vs_moto.sh (makes the venv and builds the binary), or
+  python benches/sfn_vs_moto.py --wildrydes PATH/TO/wildrydes [--chain-runs 50] [--fan-runs 10]
+"""
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import boto3
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::000000000000:role/BenchRole"
+
+
+def pass_chain(n):
+    states = {}
+    for i in range(n):
+        s = {"Type": "Pass", "Result": {"step": i}, "ResultPath": "$.last"}
+        if i + 1 < n:
+            s["Next"] = f"S{i + 1}"
+        else:
+            s["End"] = True
+        states[f"S{i}"] = s
+    return {"StartAt": "S0", "States": states}
+
+
+def map_parallel(items):
+    branch = lambda name: {"StartAt": name, "States": {name: {"Type": "Pass", "End": True}}}
+    return {
+        "StartAt": "Items",
+        "States": {
+            "Items": {"Type": "Pass", "Result": list(range(items)), "ResultPath": "$.items", "Next": "Fan"},
+            "Fan": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "StartAt": "Both",
+                    "States": {"Both": {"Type": "Parallel", "Branches": [branch("A"), branch("B")], "End": True}},
+                },
+                "End": True,
+            },
+        },
+    }
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, deadline=60):
+    end = time.time() + deadline
+    while time.time() < end:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def client(endpoint, key, secret):
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        # StartSyncExecution's sync- host prefix is not used here; keep requests on the endpoint.
+        config=Config(inject_host_prefix=False, retries={"max_attempts": 0}),
+    )
+
+
+def run(sfn, name, definition, runs):
+    arn = sfn.create_state_machine(name=name, definition=json.dumps(definition), roleArn=ROLE)["stateMachineArn"]
+    t0 = time.perf_counter()
+    execs = [sfn.start_execution(stateMachineArn=arn, name=f"run-{i}", input="{}")["executionArn"] for i in range(runs)]
+    statuses = {}
+    while len(statuses) < runs:
+        for e in execs:
+            if e in statuses:
+                continue
+            st = sfn.describe_execution(executionArn=e)["status"]
+            if st != "RUNNING":
+                statuses[e] = st
+        if len(statuses) < runs:
+            time.sleep(0.005)
+    elapsed = time.perf_counter() - t0
+    bad = [s for s in statuses.values() if s != "SUCCEEDED"]
+    if bad:
+        raise RuntimeError(f"{name}: {len(bad)} executions did not succeed: {bad[:3]}")
+    # Count state transitions from one execution's history (every ...StateEntered).
+    events, token = [], None
+    while True:
+        kw = {"executionArn": execs[0], "maxResults": 1000}
+        if token:
+            kw["nextToken"] = token
+        page = sfn.get_execution_history(**kw)
+        events += page["events"]
+        token = page.get("nextToken")
+        if not token:
+            break
+    transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
+    return {"runs": runs, "seconds": elapsed, "exec_per_s": runs / elapsed, "transitions_per_s": runs * transitions / elapsed, "transitions": transitions}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--wildrydes", required=True)
+    ap.add_argument("--chain-runs", type=int, default=50)
+    ap.add_argument("--fan-runs", type=int, default=10)
+    args = ap.parse_args()
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    procs = []
+    try:
+        moto_port = free_port()
+        moto_bin = os.path.join(os.path.dirname(sys.executable), "moto_server")
+        procs.append(subprocess.Popen([moto_bin, "-p", str(moto_port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        moto = f"http://127.0.0.1:{moto_port}"
+        wait_http(moto + "/moto-api/")
+        req = urllib.request.Request(
+            moto + "/moto-api/config",
+            data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        urllib.request.urlopen(req).read()
+
+        data = tempfile.mkdtemp(prefix="sfn-bench-")
+        wr = subprocess.Popen(
+            [args.wildrydes, "serve", "--port", "0", "--data-dir", data],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        procs.append(wr)
+        endpoint = None
+        for line in wr.stdout:
+            if line.startswith("wildrydes local cloud listening on "):
+                endpoint = line.split(" on ", 1)[1].strip()
+                break
+        if not endpoint:
+            raise RuntimeError("wildrydes serve did not print its endpoint")
+
+        targets = {
+            "moto": client(moto, "testing", "testing"),
+            "wildrydes": client(endpoint, "wildrydes", "wildrydes"),
+        }
+        workloads = [
+            ("PassChain100", pass_chain(100), args.chain_runs),
+            ("Map100xParallel2", map_parallel(100), args.fan_runs),
+        ]
+        results = {}
+        for wname, definition, runs in workloads:
+            for tname, sfn in targets.items():
+                results[(wname, tname)] = run(sfn, f"{wname}-{tname}", definition, runs)
+        print(f"{'workload':<18} {'target':<10} {'runs':>5} {'seconds':>8} {'exec/s':>9} {'transitions/s':>14}")
+        for (wname, tname), r in results.items():
+            print(f"{wname:<18} {tname:<10} {r['runs']:>5} {r['seconds']:>8.2f} {r['exec_per_s']:>9.1f} {r['transitions_per_s']:>14.0f}")
+        for wname, _, _ in workloads:
+            m, w = results[(wname, "moto")], results[(wname, "wildrydes")]
+            print(f"{wname}: wildrydes/moto = {w['exec_per_s'] / m['exec_per_s']:.1f}x executions/s "
+                  f"({w['transitions']} vs {m['transitions']} states entered per execution)")
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+if __name__ == "__main__":
+    main()
