@@ -433,6 +433,46 @@ async fn deletes_take_effect_at_once_faces_survive_a_restart_and_lists_paginate(
     assert_eq!(listed.collection_ids(), &["a-coll", "c-coll"]);
 }
 
+#[tokio::test]
+async fn indexed_faces_survive_a_kill_9_of_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let client_for = |endpoint: String| async move {
+        wildrydes::cloud::Clients::for_target(&wildrydes::cloud::Target::local(endpoint)).await.rekognition
+    };
+    let server = crate::common::ServerProcess::spawn(dir.path());
+    let rek = client_for(server.endpoint.clone()).await;
+    rek.create_collection().collection_id("rider-photos").send().await.unwrap();
+    let out = rek
+        .index_faces()
+        .collection_id("rider-photos")
+        .image(bytes_image(selfie("5_same_person_1.jpg")))
+        .external_image_id("user_a")
+        .send()
+        .await
+        .unwrap();
+    let face_id = out.face_records()[0].face().and_then(|f| f.face_id()).unwrap().to_string();
+    server.kill_hard(); // SIGKILL right after the answer: no shutdown path runs
+
+    let server = crate::common::ServerProcess::spawn(dir.path());
+    let rek = client_for(server.endpoint.clone()).await;
+    let listed = rek.list_faces().collection_id("rider-photos").send().await.unwrap();
+    assert_eq!(listed.faces().len(), 1);
+    assert_eq!(listed.faces()[0].face_id(), Some(face_id.as_str()));
+    assert_eq!(listed.faces()[0].external_image_id(), Some("user_a"));
+    // And its vector: the face is searchable, not just listed.
+    let by_id = rek.search_faces().collection_id("rider-photos").face_id(&face_id).send().await.unwrap();
+    assert!(by_id.face_matches().is_empty());
+    let found = rek
+        .search_faces_by_image()
+        .collection_id("rider-photos")
+        .image(bytes_image(selfie("6_same_person_2.jpg")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(found.face_matches()[0].face().and_then(|f| f.face_id()), Some(face_id.as_str()));
+    server.kill_hard();
+}
+
 // ---- accuracy -------------------------------------------------------------------------
 
 struct Photo {
