@@ -409,7 +409,7 @@ async fn deletes_take_effect_at_once_faces_survive_a_restart_and_lists_paginate(
     let unknown = uuid::Uuid::new_v4().to_string();
     let deleted =
         rek.delete_faces().collection_id("b-coll").face_ids(&hopper_id).face_ids(&unknown).send().await.unwrap();
-    assert_eq!(deleted.deleted_faces(), &[hopper_id.clone()]);
+    assert_eq!(deleted.deleted_faces(), std::slice::from_ref(&hopper_id));
     let failed = &deleted.unsuccessful_face_deletions()[0];
     assert_eq!(failed.face_id(), Some(unknown.as_str()));
     assert_eq!(failed.reasons(), &[UnsuccessfulFaceDeletionReason::FaceNotFound]);
