@@ -104,6 +104,9 @@ fn main() {
             s.spawn(move || {
                 for i in (t..vectors.len()).step_by(threads) {
                     index.add_shared(i as u64, &vectors[i]).expect("add");
+                    if t == 0 && i % 100_000 == 0 && i > 0 {
+                        println!("  {i} added, {:.0} s", started.elapsed().as_secs_f64());
+                    }
                 }
             });
         }
