@@ -113,7 +113,7 @@ pub struct HnswParams {
 
 impl Default for HnswParams {
     fn default() -> Self {
-        Self { connectivity: 16, expansion_add: 128, expansion_search: 64 }
+        Self { connectivity: 16, expansion_add: 128, expansion_search: 256 }
     }
 }
 
