@@ -271,3 +271,88 @@ fn outbox(endpoint: &str) -> serde_json::Value {
         serde_json::from_slice(&body).expect("outbox is JSON")
     })
 }
+
+#[test]
+fn aws_cli_rekognition_seed_commands_work_against_serve() {
+    let Some(venv) = test_venv("aws_cli_rekognition_seed_commands_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let selfies = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/selfies");
+    let photo = |name: &str| selfies.join(name).to_str().unwrap().to_string();
+
+    // The seed's own command, then the photos the workflow reads from S3.
+    let created = json(&aws(&venv, e, &["rekognition", "create-collection", "--collection-id", "rider-photos"]));
+    assert_eq!(created["StatusCode"], 200);
+    aws(&venv, e, &["s3", "mb", "s3://wildrydes-riderphotos"]);
+    for name in ["5_same_person_1.jpg", "2_sunglass_face.jpg"] {
+        aws(&venv, e, &["s3", "cp", &photo(name), &format!("s3://wildrydes-riderphotos/{name}")]);
+    }
+
+    let indexed = json(&aws(
+        &venv,
+        e,
+        &[
+            "rekognition",
+            "index-faces",
+            "--collection-id",
+            "rider-photos",
+            "--image",
+            r#"{"S3Object": {"Bucket": "wildrydes-riderphotos", "Name": "5_same_person_1.jpg"}}"#,
+            "--external-image-id",
+            "user_a",
+        ],
+    ));
+    let records = indexed["FaceRecords"].as_array().expect("FaceRecords");
+    assert_eq!(records.len(), 1, "{indexed}");
+    let face_id = records[0]["Face"]["FaceId"].as_str().expect("FaceId").to_string();
+    assert_eq!(records[0]["Face"]["ExternalImageId"], "user_a");
+
+    let detected = json(&aws(
+        &venv,
+        e,
+        &[
+            "rekognition",
+            "detect-faces",
+            "--image",
+            r#"{"S3Object": {"Bucket": "wildrydes-riderphotos", "Name": "2_sunglass_face.jpg"}}"#,
+            "--attributes",
+            "ALL",
+        ],
+    ));
+    let details = detected["FaceDetails"].as_array().expect("FaceDetails");
+    assert_eq!(details.len(), 1, "{detected}");
+    assert_eq!(details[0]["Sunglasses"]["Value"], true);
+
+    // The CLI reads fileb:// as raw bytes and sends them base64-encoded.
+    let found = json(&aws(
+        &venv,
+        e,
+        &[
+            "rekognition",
+            "search-faces-by-image",
+            "--collection-id",
+            "rider-photos",
+            "--image-bytes",
+            &format!("fileb://{}", photo("6_same_person_2.jpg")),
+        ],
+    ));
+    assert_eq!(found["FaceMatches"][0]["Face"]["FaceId"], face_id.as_str(), "{found}");
+    assert!(found["FaceMatches"][0]["Similarity"].as_f64().unwrap_or(0.0) >= 80.0);
+
+    let listed = json(&aws(&venv, e, &["rekognition", "list-faces", "--collection-id", "rider-photos"]));
+    assert_eq!(listed["Faces"][0]["FaceId"], face_id.as_str(), "{listed}");
+
+    let deleted = json(&aws(
+        &venv,
+        e,
+        &["rekognition", "delete-faces", "--collection-id", "rider-photos", "--face-ids", &face_id],
+    ));
+    assert_eq!(deleted["DeletedFaces"][0], face_id.as_str());
+    let listed = json(&aws(&venv, e, &["rekognition", "list-faces", "--collection-id", "rider-photos"]));
+    assert_eq!(listed["Faces"].as_array().map(Vec::len), Some(0), "{listed}");
+
+    aws(&venv, e, &["rekognition", "delete-collection", "--collection-id", "rider-photos"]);
+    let err = aws_fails(&venv, e, &["rekognition", "describe-collection", "--collection-id", "rider-photos"]);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
+}

@@ -9,6 +9,7 @@ mod compat;
 mod crash;
 mod dynamodb;
 mod lambda;
+mod rekognition;
 mod s3;
 mod ses;
 mod stepfunctions;

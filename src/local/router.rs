@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use super::protocol::{ApiError, ApiRequest, Protocol, Response};
 use super::sigv4::{self, AuthError, Credentials, PathEncoding, SignedRequest};
 use super::storage::Store;
-use super::{LocalCloudConfig, LocalCloudError, dynamodb, lambda, s3, ses, stepfunctions};
+use super::{LocalCloudConfig, LocalCloudError, dynamodb, lambda, rekognition, s3, ses, stepfunctions};
 
 /// How long a client may take to send a request body.
 const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -33,6 +33,7 @@ pub struct Router {
     pub ses: ses::Ses,
     pub stepfunctions: stepfunctions::StepFunctions,
     pub lambda: lambda::Lambda,
+    pub rekognition: rekognition::Rekognition,
 }
 
 /// What the router knows of a service before it reads the body.
@@ -95,6 +96,7 @@ impl Router {
             s3: s3::S3::new(store.clone(), &config.credentials).map_err(|e| LocalCloudError::S3(e.to_string()))?,
             dynamodb: dynamodb::DynamoDb::new(store.clone())?,
             ses: ses::Ses::new(store.clone())?,
+            rekognition: rekognition::Rekognition::new(store.clone(), &config.region)?,
             stepfunctions: stepfunctions::StepFunctions::new(store.clone(), &config.region, task_runner)
                 .await
                 .map_err(|e| LocalCloudError::StepFunctions(e.to_string()))?,
@@ -146,6 +148,7 @@ impl Router {
             "ses" => self.ses.handle(req).await,
             "states" => self.stepfunctions.handle(req).await,
             "lambda" => self.lambda.handle(req).await,
+            "rekognition" => self.rekognition.handle(req, &self.s3).await,
             other => Err(ApiError::bad_request(
                 "UnrecognizedClientException",
                 format!("The '{other}' service is not available in this local cloud yet."),
