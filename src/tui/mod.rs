@@ -5,6 +5,7 @@
 //! May use `cloud` and `workshop`; knows nothing of the local cloud's internals.
 
 pub mod app;
+pub mod graph;
 pub mod load;
 pub mod view;
 
