@@ -167,7 +167,8 @@ pub fn layout(definition: &Value) -> Result<Graph, GraphError> {
     for n in &names {
         let state = &states[n];
         let kind = state.get("Type").and_then(Value::as_str).unwrap_or("?").to_string();
-        let terminal = state.get("End").and_then(Value::as_bool).unwrap_or(false) || kind == "Succeed" || kind == "Fail";
+        let terminal =
+            state.get("End").and_then(Value::as_bool).unwrap_or(false) || kind == "Succeed" || kind == "Fail";
         let mut children = Vec::new();
         if let Some(branches) = state.get("Branches").and_then(Value::as_array) {
             children = branches.iter().filter_map(|b| layout(b).ok()).collect();
@@ -394,8 +395,11 @@ fn paint_into(g: &Graph, ox: u16, oy: u16, p: &mut Painted) {
         let (x, y) = (ox + n.x, oy + n.y);
         let (w, h) = (n.w, n.h);
         let double = n.terminal;
-        let (tl, tr, bl, br, hz, vt) =
-            if double { ('╔', '╗', '╚', '╝', '═', '║') } else { ('┌', '┐', '└', '┘', '─', '│') };
+        let (tl, tr, bl, br, hz, vt) = if double {
+            ('╔', '╗', '╚', '╝', '═', '║')
+        } else {
+            ('┌', '┐', '└', '┘', '─', '│')
+        };
         for yy in y..y + h {
             for xx in x..x + w {
                 let c = match (yy == y, yy == y + h - 1, xx == x, xx == x + w - 1) {

@@ -7,7 +7,8 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, Health, Loadable, StepStatus, Tab};
+use super::app::{App, Health, ImageSlot, Loadable, STATUS_FILTERS, StartForm, StepStatus, Tab};
+use super::detail;
 
 pub fn view(app: &mut App, frame: &mut Frame) {
     let [tabs, body, status] =
@@ -15,16 +16,104 @@ pub fn view(app: &mut App, frame: &mut Frame) {
     draw_tabs(app, frame, tabs);
     match app.tab {
         Tab::Lab => draw_lab(app, frame, body),
-        Tab::Executions => draw_executions(app, frame, body),
+        Tab::Executions => match &app.detail {
+            Some(d) => detail::draw_detail(d, frame, body),
+            None => draw_executions(app, frame, body),
+        },
+        Tab::Graph => detail::draw_graph(app, frame, body),
         Tab::Faces => draw_faces(app, frame, body),
         Tab::Photos => draw_photos(app, frame, body),
         Tab::Riders => draw_riders(app, frame, body),
         Tab::Outbox => draw_outbox(app, frame, body),
+        Tab::Logs => detail::draw_logs(app, frame, body),
     }
     draw_status(app, frame, status);
+    if let Some(form) = &app.form {
+        draw_form(form, frame, body);
+    }
+    if let Some(confirm) = &app.confirm {
+        draw_popup(
+            frame,
+            body,
+            " Confirm ",
+            vec![
+                Line::from(confirm.message.clone()),
+                Line::from(""),
+                Line::from("y / Enter: yes    any other key: no").bold(),
+            ],
+        );
+    }
     if app.show_help {
         draw_help(frame, body);
     }
+    if app.no_color {
+        strip_colors(frame);
+    }
+}
+
+/// NO_COLOR: every colour goes; what a background marked (the selected row) is reversed.
+fn strip_colors(frame: &mut Frame) {
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                if cell.bg != Color::Reset {
+                    cell.modifier.insert(Modifier::REVERSED);
+                }
+                cell.fg = Color::Reset;
+                cell.bg = Color::Reset;
+            }
+        }
+    }
+}
+
+/// The first row to draw so that `selected` is visible in `height` rows: lists render only
+/// what fits, however many rows they have.
+pub fn window(selected: usize, total: usize, height: usize) -> usize {
+    if height == 0 || total <= height {
+        return 0;
+    }
+    selected.saturating_sub(height - 1).min(total - height)
+}
+
+fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>) {
+    let width = area.width.min(72);
+    let inner_w = width.saturating_sub(2).max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w)).sum();
+    let height = (wrapped as u16 + 2).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(title.to_string())),
+        popup,
+    );
+}
+
+fn draw_form(form: &StartForm, frame: &mut Frame, area: Rect) {
+    let mut lines =
+        vec![Line::from("Input: {\"userId\", \"s3Bucket\": rider photo bucket, \"s3Key\"}"), Line::from("")];
+    for (i, label) in StartForm::LABELS.iter().enumerate() {
+        let focused = i == form.focus;
+        let value = format!("{}{}", form.fields[i], if focused { "▏" } else { "" });
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{label:>20}: "),
+                if focused { Style::new().bold().fg(Color::Cyan) } else { Style::new() },
+            ),
+            Span::styled(value, if focused { Style::new().add_modifier(Modifier::UNDERLINED) } else { Style::new() }),
+        ]));
+    }
+    lines.push(Line::from(""));
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(error.clone(), Style::new().fg(Color::Red))));
+    }
+    lines.push(
+        Line::from("A photo path on disk is uploaded for you. Tab next field, Enter start, Esc cancel.").dark_gray(),
+    );
+    draw_popup(frame, area, " Start an execution ", lines);
 }
 
 fn draw_tabs(app: &mut App, frame: &mut Frame, area: Rect) {
@@ -58,6 +147,17 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         Span::raw(format!("{}  ", app.target)),
         Span::styled(health, Style::new().fg(color)),
     ];
+    if let Some(status) = STATUS_FILTERS.get(app.status_filter).copied().flatten()
+        && app.tab == Tab::Executions
+    {
+        spans.push(Span::raw(format!("   status: {status}")).bold());
+    }
+    if let Some((message, is_error)) = &app.notice {
+        spans.push(Span::styled(
+            format!("   {message}"),
+            Style::new().fg(if *is_error { Color::Red } else { Color::Green }),
+        ));
+    }
     if app.editing_filter || !app.filter.is_empty() {
         spans.push(Span::raw("   filter: ").bold());
         spans.push(Span::raw(app.filter.clone()));
@@ -77,7 +177,7 @@ fn not_loaded<T>(loadable: &Loadable<T>, what: &str) -> Option<String> {
     }
 }
 
-fn draw_message(frame: &mut Frame, area: Rect, title: &str, message: &str) {
+pub fn draw_message(frame: &mut Frame, area: Rect, title: &str, message: &str) {
     let block = Block::new().borders(Borders::ALL).title(format!(" {title} "));
     frame.render_widget(Paragraph::new(message.to_string()).wrap(Wrap { trim: true }).block(block), area);
 }
@@ -92,6 +192,22 @@ fn draw_table(
     selected: usize,
     empty: &str,
 ) {
+    draw_window(frame, area, title, header, widths, rows, selected, 0, empty)
+}
+
+/// A table of which only the visible rows were built: `first` is the index of `rows[0]`.
+#[allow(clippy::too_many_arguments)]
+fn draw_window(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    header: &[&str],
+    widths: &[Constraint],
+    rows: Vec<Row<'static>>,
+    selected: usize,
+    first: usize,
+    empty: &str,
+) {
     let block = Block::new().borders(Borders::ALL).title(title);
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(empty.to_string()).wrap(Wrap { trim: true }).block(block), area);
@@ -104,7 +220,7 @@ fn draw_table(
         .block(block)
         .row_highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
         .highlight_symbol("› ");
-    let mut state = TableState::default().with_selected(Some(selected));
+    let mut state = TableState::default().with_selected(Some(selected.saturating_sub(first)));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -142,7 +258,7 @@ fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn status_color(status: &str) -> Color {
+pub fn status_color(status: &str) -> Color {
     match status {
         "SUCCEEDED" => Color::Green,
         "RUNNING" | "PENDING_REDRIVE" => Color::Yellow,
@@ -155,12 +271,13 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.executions, "executions") {
         return draw_message(frame, area, "Executions", &message);
     }
-    let rows: Vec<Row> = app
-        .executions
-        .rows()
-        .into_iter()
-        .flatten()
-        .filter(|e| app.matches_filter(&format!("{} {} {}", e.name, e.state_machine, e.status)))
+    let all = app.filtered_executions();
+    let height = area.height.saturating_sub(3) as usize;
+    let first = window(app.selected, all.len(), height);
+    let rows: Vec<Row> = all
+        .iter()
+        .skip(first)
+        .take(height)
         .map(|e| {
             Row::new(vec![
                 Cell::from(e.name.clone()),
@@ -168,38 +285,108 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
                 Cell::from(e.started.clone()),
                 Cell::from(e.duration.clone()),
+                Cell::from(e.failure.clone()).style(Style::new().fg(Color::Red)),
             ])
         })
         .collect();
-    let count = rows.len();
-    draw_table(
-        frame,
-        area,
-        format!(" Executions ({count}), newest first "),
-        &["Name", "State machine", "Status", "Started", "Duration"],
-        &[
+    let count = all.len();
+    let status = STATUS_FILTERS.get(app.status_filter).copied().flatten().unwrap_or("any status");
+    let wide = area.width >= 120;
+    let widths = if wide {
+        vec![
             Constraint::Fill(2),
-            Constraint::Fill(2),
+            Constraint::Length(24),
             Constraint::Length(10),
             Constraint::Length(19),
+            Constraint::Length(8),
+            Constraint::Fill(3),
+        ]
+    } else {
+        vec![
+            Constraint::Fill(2),
+            Constraint::Length(11),
             Constraint::Length(9),
-        ],
+            Constraint::Length(8),
+            Constraint::Length(7),
+            Constraint::Fill(2),
+        ]
+    };
+    // At 80 columns the start time keeps only its clock.
+    let rows = if wide {
+        rows
+    } else {
+        all.iter()
+            .skip(first)
+            .take(height)
+            .map(|e| {
+                Row::new(vec![
+                    Cell::from(e.name.clone()),
+                    Cell::from(e.state_machine.trim_start_matches("RiderPhotoProcessing").to_string()),
+                    Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
+                    Cell::from(e.started.get(11..).unwrap_or_default().to_string()),
+                    Cell::from(e.duration.clone()),
+                    Cell::from(e.failure.clone()).style(Style::new().fg(Color::Red)),
+                ])
+            })
+            .collect()
+    };
+    draw_window(
+        frame,
+        area,
+        format!(" Executions ({count}, {status}) — Enter open · f status · s start · x stop · r rerun · R redrive "),
+        &["Name", "State machine", "Status", "Started", "Duration", "Failed at"],
+        &widths,
         rows,
         app.selected,
-        "No executions yet. Start one from the Lab view.",
+        first,
+        "No executions here. Start one with s, or from the Lab view; f changes the status filter.",
     );
 }
 
-fn draw_faces(app: &App, frame: &mut Frame, area: Rect) {
+/// The preview pane of the selected row's image.
+fn draw_preview(app: &mut App, frame: &mut Frame, area: Rect, what: &str) {
+    let block = Block::new().borders(Borders::ALL).title(format!(" {what} "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(key) = app.preview_key() else {
+        frame.render_widget(Paragraph::new("No image for this row.").wrap(Wrap { trim: true }), inner);
+        return;
+    };
+    match app.images.get_mut(&key) {
+        Some(ImageSlot::Ready(protocol)) => {
+            frame.render_stateful_widget(ratatui_image::StatefulImage::default(), inner, protocol.as_mut());
+        }
+        Some(ImageSlot::Failed(e)) => {
+            frame.render_widget(Paragraph::new(format!("{key}: {e}")).wrap(Wrap { trim: true }), inner)
+        }
+        _ => frame.render_widget(Paragraph::new(format!("Loading {key}…")).wrap(Wrap { trim: true }), inner),
+    }
+}
+
+/// Splits off a preview pane on the right when there is room for one.
+fn with_preview(area: Rect) -> (Rect, Option<Rect>) {
+    if area.width < 100 {
+        return (area, None);
+    }
+    let [list, preview] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(area.width / 3)]).areas(area);
+    (list, Some(preview))
+}
+
+fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.faces, "faces") {
         return draw_message(frame, area, "Faces", &message);
     }
-    let rows: Vec<Row> = app
-        .faces
-        .rows()
-        .into_iter()
-        .flatten()
-        .filter(|f| app.matches_filter(&format!("{} {}", f.face_id, f.user)))
+    if app.duplicates.is_some() {
+        return draw_duplicates(app, frame, area);
+    }
+    let (list, preview) = with_preview(area);
+    let all = app.filtered_faces();
+    let height = list.height.saturating_sub(3) as usize;
+    let first = window(app.selected, all.len(), height);
+    let rows: Vec<Row> = all
+        .iter()
+        .skip(first)
+        .take(height)
         .map(|f| {
             Row::new(vec![
                 Cell::from(f.face_id.clone()),
@@ -208,16 +395,56 @@ fn draw_faces(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let count = rows.len();
-    draw_table(
+    let count = all.len();
+    draw_window(
         frame,
-        area,
-        format!(" Faces in the collection ({count}) "),
+        list,
+        format!(" Faces in the collection ({count}) — d delete · D find duplicates "),
         &["FaceId", "User", "Confidence"],
-        &[Constraint::Length(38), Constraint::Fill(1), Constraint::Length(10)],
+        &[Constraint::Length(37), Constraint::Fill(1), Constraint::Length(10)],
         rows,
         app.selected,
+        first,
         "No faces indexed yet.",
+    );
+    if let Some(preview) = preview {
+        draw_preview(app, frame, preview, "Rider's thumbnail");
+    }
+}
+
+fn draw_duplicates(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(view) = &app.duplicates else { return };
+    let title = format!(
+        " Duplicate accounts — similarity ≥ {:.0}% (+/- adjust, Enter delete extras, Esc back) ",
+        view.threshold
+    );
+    let groups = match &view.groups {
+        Loadable::Loaded(g) => g,
+        Loadable::Failed(message) => return draw_message(frame, area, &title, message),
+        _ => return draw_message(frame, area, &title, "Searching every face against the collection…"),
+    };
+    if groups.is_empty() {
+        return draw_message(frame, area, &title, "No face matches another user's face above this threshold.");
+    }
+    let mut lines = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{}. keep ", i + 1)).bold(),
+            Span::styled(g.keep.clone(), Style::new().fg(Color::Green).bold()),
+            Span::raw(format!("  (similarity ≥ {:.1}%)", g.similarity)),
+        ]));
+        for f in &g.faces {
+            let extra = f.user != g.keep;
+            lines.push(Line::from(vec![
+                Span::raw(if extra { "   delete " } else { "   keep   " }),
+                Span::styled(f.user.clone(), Style::new().fg(if extra { Color::Red } else { Color::Green })),
+                Span::raw(format!("  {}", f.face_id)).dark_gray(),
+            ]));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::new().borders(Borders::ALL).title(title)),
+        area,
     );
 }
 
@@ -229,16 +456,18 @@ fn human_size(bytes: i64) -> String {
     }
 }
 
-fn draw_photos(app: &App, frame: &mut Frame, area: Rect) {
+fn draw_photos(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.photos, "photos") {
         return draw_message(frame, area, "Photos", &message);
     }
-    let rows: Vec<Row> = app
-        .photos
-        .rows()
-        .into_iter()
-        .flatten()
-        .filter(|o| app.matches_filter(&format!("{} {}", o.bucket, o.key)))
+    let (list, preview) = with_preview(area);
+    let all = app.filtered_photos();
+    let height = list.height.saturating_sub(3) as usize;
+    let first = window(app.selected, all.len(), height);
+    let rows: Vec<Row> = all
+        .iter()
+        .skip(first)
+        .take(height)
         .map(|o| {
             Row::new(vec![
                 Cell::from(o.bucket.clone()),
@@ -248,17 +477,21 @@ fn draw_photos(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let count = rows.len();
-    draw_table(
+    let count = all.len();
+    draw_window(
         frame,
-        area,
+        list,
         format!(" Photos and thumbnails ({count}) "),
         &["Bucket", "Key", "Size", "Modified"],
         &[Constraint::Fill(1), Constraint::Fill(2), Constraint::Length(9), Constraint::Length(19)],
         rows,
         app.selected,
+        first,
         "The workshop's buckets are empty.",
     );
+    if let Some(preview) = preview {
+        draw_preview(app, frame, preview, "Preview");
+    }
 }
 
 fn draw_riders(app: &App, frame: &mut Frame, area: Rect) {
@@ -332,11 +565,18 @@ fn draw_outbox(app: &App, frame: &mut Frame, area: Rect) {
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let keys = [
-        ("1-6, Tab, ←/→, h/l", "switch view"),
+        ("1-8, Tab, ←/→, h/l", "switch view"),
+        ("Enter", "open an execution · show a graph state"),
+        ("Esc", "back, close, clear the filter"),
+        ("f", "Executions: cycle the status filter"),
+        ("s / x / r / R", "Executions: start · stop · rerun · redrive"),
+        ("o", "Executions: show the execution in the Graph"),
+        ("J/K, L", "execution: scroll the event JSON · its function's logs"),
+        ("d / D, +/-", "Faces: delete · find duplicates, threshold"),
         ("↑/↓, j/k", "move"),
         ("PgUp/PgDn, Home/End", "move by a page, to the ends"),
         ("/", "filter the list (Enter keeps it, Esc clears it)"),
-        ("r", "refresh now (views also refresh every few seconds)"),
+        ("r, F5", "refresh now (views also refresh every 3 s)"),
         ("mouse", "click a tab or a row, scroll the list"),
         ("?", "this help"),
         ("q, Ctrl-C", "quit"),
@@ -398,7 +638,7 @@ mod tests {
     #[test]
     fn a_failed_view_shows_its_reason() {
         let mut app = App::new("local");
-        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::NONE)));
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('6'), KeyModifiers::NONE)));
         update(
             &mut app,
             Action::Loaded(Loaded::Riders(Err("The riders table wildrydes-riders does not exist yet.".into()))),
@@ -410,7 +650,7 @@ mod tests {
     #[test]
     fn photos_render_sizes_readably_and_help_overlays_the_view() {
         let mut app = App::new("local");
-        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE)));
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::NONE)));
         let row = ObjectRow {
             bucket: "wildrydes-riderphotos".into(),
             key: "1_selfie.jpg".into(),
