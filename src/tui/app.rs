@@ -1012,6 +1012,239 @@ mod tests {
         assert!(app.quit);
     }
 
+    fn execution(name: &str, status: &str) -> ExecutionRow {
+        ExecutionRow {
+            name: name.into(),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            status: status.into(),
+            started: "2026-11-25 05:00:00".into(),
+            duration: "1.0 s".into(),
+            arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:{name}"),
+            failure: if status == "FAILED" {
+                "FaceDetection: PhotoDoesNotMeetRequirementError".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn event(id: i64, kind: &str, state: &str) -> HistoryRow {
+        HistoryRow {
+            id,
+            kind: kind.into(),
+            state: state.into(),
+            time: "2026-11-25 05:00:00".into(),
+            elapsed_ms: 5,
+            json: serde_json::json!({"name": state}),
+            function: kind.starts_with("LambdaFunction").then(|| "wildrydes-face-detection".to_string()),
+        }
+    }
+
+    fn on_executions(rows: Vec<ExecutionRow>) -> App {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('2')));
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(rows))));
+        app
+    }
+
+    #[test]
+    fn enter_opens_the_execution_and_a_failed_one_opens_on_its_failing_event() {
+        let mut app = on_executions(vec![execution("bad", "FAILED")]);
+        let effects = update(&mut app, key(KeyCode::Enter));
+        let arn = execution("bad", "FAILED").arn;
+        assert_eq!(effects, vec![Effect::LoadHistory(arn.clone())]);
+        let detail = ExecutionDetail {
+            arn: arn.clone(),
+            name: "bad".into(),
+            status: "FAILED".into(),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            events: vec![
+                event(1, "ExecutionStarted", ""),
+                event(2, "TaskStateEntered", "FaceDetection"),
+                event(3, "LambdaFunctionFailed", "FaceDetection"),
+                event(4, "TaskStateEntered", "PhotoDoesNotMeetRequirement"),
+                event(5, "TaskStateExited", "PhotoDoesNotMeetRequirement"),
+                event(6, "ExecutionSucceeded", ""),
+            ],
+            definition: None,
+        };
+        update(&mut app, Action::Loaded(Loaded::History(arn.clone(), Ok(detail.clone()))));
+        assert_eq!(app.detail.as_ref().map(|d| d.selected), Some(2), "the LambdaFunctionFailed event");
+        // A refresh keeps the cursor where the user moved it.
+        update(&mut app, key(KeyCode::Char('j')));
+        update(&mut app, Action::Loaded(Loaded::History(arn, Ok(detail))));
+        assert_eq!(app.detail.as_ref().map(|d| d.selected), Some(3));
+        update(&mut app, key(KeyCode::Char('L')));
+        assert_eq!(app.notice.as_ref().map(|n| n.1), Some(true), "event 4 ran no function");
+        update(&mut app, key(KeyCode::Up));
+        let effects = update(&mut app, key(KeyCode::Char('L')));
+        assert_eq!(app.tab, Tab::Logs);
+        assert_eq!(app.filter, "wildrydes-face-detection");
+        assert!(effects.contains(&Effect::Load(Tab::Logs)));
+    }
+
+    #[test]
+    fn esc_closes_the_execution() {
+        let mut app = on_executions(vec![execution("a", "SUCCEEDED")]);
+        update(&mut app, key(KeyCode::Enter));
+        assert!(app.detail.is_some());
+        update(&mut app, key(KeyCode::Esc));
+        assert!(app.detail.is_none());
+        assert_eq!(app.tab, Tab::Executions);
+    }
+
+    #[test]
+    fn f_cycles_the_status_filter() {
+        let mut app =
+            on_executions(vec![execution("a", "SUCCEEDED"), execution("b", "FAILED"), execution("c", "RUNNING")]);
+        assert_eq!(app.visible_rows(), 3);
+        update(&mut app, key(KeyCode::Char('f')));
+        assert_eq!(app.filtered_executions().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["c"]);
+        update(&mut app, key(KeyCode::Char('f')));
+        update(&mut app, key(KeyCode::Char('f')));
+        assert_eq!(app.filtered_executions().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["b"]);
+        for _ in 0..3 {
+            update(&mut app, key(KeyCode::Char('f')));
+        }
+        assert_eq!(app.visible_rows(), 3, "back to any status");
+    }
+
+    #[test]
+    fn the_text_filter_also_matches_the_failing_state() {
+        let mut app = on_executions(vec![execution("a", "SUCCEEDED"), execution("b", "FAILED")]);
+        app.filter = "photodoesnot".into();
+        assert_eq!(app.visible_rows(), 1);
+    }
+
+    #[test]
+    fn stop_asks_first_and_only_for_running_executions() {
+        let mut app = on_executions(vec![execution("done", "SUCCEEDED"), execution("busy", "RUNNING")]);
+        assert!(update(&mut app, key(KeyCode::Char('x'))).is_empty());
+        assert!(app.confirm.is_none());
+        assert_eq!(app.notice.as_ref().map(|n| n.1), Some(true));
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Char('x')));
+        assert!(app.confirm.as_ref().is_some_and(|c| c.message.contains("busy")));
+        assert!(update(&mut app, key(KeyCode::Char('n'))).is_empty(), "n cancels");
+        update(&mut app, key(KeyCode::Char('x')));
+        assert_eq!(update(&mut app, key(KeyCode::Char('y'))), vec![Effect::Stop(execution("busy", "RUNNING").arn)]);
+    }
+
+    #[test]
+    fn rerun_and_redrive_act_on_the_selected_execution() {
+        let mut app = on_executions(vec![execution("bad", "FAILED")]);
+        let arn = execution("bad", "FAILED").arn;
+        assert_eq!(update(&mut app, key(KeyCode::Char('r'))), vec![Effect::Rerun(arn.clone())]);
+        assert_eq!(update(&mut app, key(KeyCode::Char('R'))), vec![Effect::Redrive(arn)]);
+    }
+
+    #[test]
+    fn the_start_form_needs_every_field_and_sends_them() {
+        let mut app = on_executions(vec![]);
+        update(&mut app, key(KeyCode::Char('s')));
+        let form = app.form.clone().unwrap_or_else(|| panic!("no form"));
+        assert_eq!(form.fields[0], "RiderPhotoProcessing-4");
+        assert_eq!(form.focus, 1, "the cursor starts on the photo");
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+        assert!(app.form.as_ref().and_then(|f| f.error.clone()).is_some_and(|e| e.contains("Photo")));
+        for c in "1_happy_face.jpg".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        update(&mut app, key(KeyCode::Tab));
+        for c in "user_a".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        // Typing q in the form types, it does not quit.
+        assert!(!app.quit);
+        let effects = update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            effects,
+            vec![Effect::Start {
+                state_machine: "RiderPhotoProcessing-4".into(),
+                photo: "1_happy_face.jpg".into(),
+                user: "user_a".into()
+            }]
+        );
+        assert!(app.form.is_none());
+    }
+
+    fn on_faces() -> App {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('4')));
+        let faces = vec![
+            FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9 },
+            FaceRow { face_id: "f2".into(), user: "user_b".into(), confidence: 99.8 },
+        ];
+        update(&mut app, Action::Loaded(Loaded::Faces(Ok(faces))));
+        app
+    }
+
+    #[test]
+    fn deleting_a_face_names_the_user_in_the_confirmation() {
+        let mut app = on_faces();
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Char('d')));
+        let confirm = app.confirm.clone().unwrap_or_else(|| panic!("no confirmation"));
+        assert!(confirm.message.contains("user user_b"), "{}", confirm.message);
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            vec![Effect::DeleteFaces(vec![("f2".into(), "user_b".into())])]
+        );
+    }
+
+    #[test]
+    fn find_duplicates_groups_adjusts_its_threshold_and_deletes_the_extras_once_confirmed() {
+        let mut app = on_faces();
+        assert_eq!(update(&mut app, key(KeyCode::Char('D'))), vec![Effect::FindDuplicates(80.0)]);
+        assert_eq!(update(&mut app, key(KeyCode::Char('+'))), vec![Effect::FindDuplicates(81.0)]);
+        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 93.0)]))));
+        let groups = app.duplicates.as_ref().and_then(|d| d.groups.rows().cloned()).unwrap_or_default();
+        assert_eq!(groups.len(), 1);
+        update(&mut app, key(KeyCode::Enter));
+        let confirm = app.confirm.clone().unwrap_or_else(|| panic!("no confirmation"));
+        assert!(confirm.message.contains("user_b"), "{}", confirm.message);
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            vec![Effect::DeleteFaces(vec![("f2".into(), "user_b".into())])]
+        );
+        let after = update(&mut app, Action::Loaded(Loaded::Done(Ok("Deleted 1 face(s) of user_b.".into()))));
+        assert!(after.contains(&Effect::FindDuplicates(81.0)), "looks again after deleting: {after:?}");
+        update(&mut app, key(KeyCode::Esc));
+        assert!(app.duplicates.is_none());
+    }
+
+    #[test]
+    fn a_failed_action_is_a_sentence_in_place_and_changes_nothing_else() {
+        let mut app = on_faces();
+        let effects =
+            update(&mut app, Action::Loaded(Loaded::Done(Err("Redriving x failed: UnknownOperationException".into()))));
+        assert!(effects.is_empty());
+        assert_eq!(app.notice, Some(("Redriving x failed: UnknownOperationException".into(), true)));
+        assert_eq!(app.visible_rows(), 2);
+    }
+
+    #[test]
+    fn the_graph_tab_loads_the_focused_execution_and_refreshes_it_on_each_tick() {
+        let mut app = on_executions(vec![execution("a", "RUNNING")]);
+        let arn = execution("a", "RUNNING").arn;
+        let effects = update(&mut app, key(KeyCode::Char('o')));
+        assert_eq!(app.tab, Tab::Graph);
+        assert!(effects.contains(&Effect::LoadGraph(Some(arn.clone()))));
+        assert!(update(&mut app, Action::Tick).contains(&Effect::LoadGraph(Some(arn))));
+    }
+
+    #[test]
+    fn selecting_a_photo_loads_its_preview_once() {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('5')));
+        let effects = update(&mut app, Action::Loaded(photos(2)));
+        assert_eq!(effects, vec![Effect::LoadImage("b/photo-0.jpg".into())]);
+        assert!(update(&mut app, Action::Tick).iter().all(|e| !matches!(e, Effect::LoadImage(_))), "not again");
+        let thumb = Thumb { width: 2, height: 2, rgb: vec![255; 12] };
+        update(&mut app, Action::Loaded(Loaded::Image("b/photo-0.jpg".into(), Ok(thumb))));
+        assert!(matches!(app.images.get("b/photo-0.jpg"), Some(ImageSlot::Ready(_))));
+    }
+
     #[test]
     fn clicking_a_tab_title_switches_to_it() {
         let mut app = App::new("local");
