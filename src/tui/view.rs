@@ -304,11 +304,11 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         vec![
             Constraint::Fill(2),
-            Constraint::Length(11),
+            Constraint::Length(5),
             Constraint::Length(9),
             Constraint::Length(8),
             Constraint::Length(7),
-            Constraint::Fill(2),
+            Constraint::Fill(3),
         ]
     };
     // At 80 columns the start time keeps only its clock.
@@ -321,7 +321,7 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
             .map(|e| {
                 Row::new(vec![
                     Cell::from(e.name.clone()),
-                    Cell::from(e.state_machine.trim_start_matches("RiderPhotoProcessing").to_string()),
+                    Cell::from(e.state_machine.replace("RiderPhotoProcessing", "RPP")),
                     Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
                     Cell::from(e.started.get(11..).unwrap_or_default().to_string()),
                     Cell::from(e.duration.clone()),
@@ -612,6 +612,284 @@ mod tests {
             .map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>())
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    use crate::tui::app::{
+        DetailView, ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, MailRow, RiderRow,
+    };
+
+    const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+    fn press(app: &mut App, c: KeyCode) {
+        update(app, Action::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    }
+
+    fn exec(i: usize, status: &str) -> ExecutionRow {
+        ExecutionRow {
+            name: format!("exec-{i:05}"),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            status: status.into(),
+            started: "2026-11-25 05:00:00".into(),
+            duration: "2.5 s".into(),
+            arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:exec-{i:05}"),
+            failure: if status == "FAILED" {
+                "FaceDetection: PhotoDoesNotMeetRequirementError".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn workflow() -> serde_json::Value {
+        let path = format!("{}/statemachine/RiderPhotoProcessing-4.asl.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn failed_detail() -> ExecutionDetail {
+        let ev = |id: i64, kind: &str, state: &str, json: serde_json::Value| HistoryRow {
+            id,
+            kind: kind.into(),
+            state: state.into(),
+            time: "2026-11-25 05:00:01".into(),
+            elapsed_ms: 12,
+            json,
+            function: None,
+        };
+        ExecutionDetail {
+            arn: exec(1, "FAILED").arn,
+            name: "exec-00001".into(),
+            status: "SUCCEEDED".into(),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            events: vec![
+                ev(
+                    1,
+                    "ExecutionStarted",
+                    "",
+                    serde_json::json!({"input": {"userId": "user_b", "s3Key": "2_sunglass_face.jpg"}}),
+                ),
+                ev(
+                    2,
+                    "TaskStateEntered",
+                    "FaceDetection",
+                    serde_json::json!({"name": "FaceDetection", "input": {"userId": "user_b"}}),
+                ),
+                ev(
+                    3,
+                    "LambdaFunctionFailed",
+                    "FaceDetection",
+                    serde_json::json!({"error": "PhotoDoesNotMeetRequirementError", "cause": {"errorMessage": "Face is wearing sunglasses"}}),
+                ),
+                ev(
+                    4,
+                    "TaskStateEntered",
+                    "PhotoDoesNotMeetRequirement",
+                    serde_json::json!({"name": "PhotoDoesNotMeetRequirement", "input": {}}),
+                ),
+            ],
+            definition: Some(workflow()),
+        }
+    }
+
+    /// Every view, in each of its states, at 80×24 and 160×48: what must be on screen.
+    fn cases() -> Vec<(&'static str, App, Vec<&'static str>)> {
+        let mut cases = Vec::new();
+        let at = |tab: char| {
+            let mut app = App::new("local cloud http://127.0.0.1:4566 (us-east-1)");
+            press(&mut app, KeyCode::Char(tab));
+            app
+        };
+        // Loading, empty and error states of every tab.
+        for (tab, loading) in [
+            ('1', "Loading the workshop"),
+            ('2', "Loading executions"),
+            ('3', "Loading the state machine"),
+            ('4', "Loading faces"),
+            ('5', "Loading photos"),
+            ('6', "Loading riders"),
+            ('7', "Loading the outbox"),
+            ('8', "Loading the functions"),
+        ] {
+            cases.push(("loading", at(tab), vec![loading]));
+        }
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![]))));
+        cases.push(("executions empty", app, vec!["No executions here"]));
+        let mut app = at('2');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Executions(Err("cannot reach the endpoint (connection refused)".into()))),
+        );
+        cases.push(("executions error", app, vec!["connection refused"]));
+        let mut app = at('3');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Graph(
+                Err("No state machine yet: deploy the workshop (Lab) to create them.".into()),
+            )),
+        );
+        cases.push(("graph error", app, vec!["No state machine yet"]));
+        let mut app = at('4');
+        update(&mut app, Action::Loaded(Loaded::Faces(Ok(vec![]))));
+        cases.push(("faces empty", app, vec!["No faces indexed yet"]));
+        let mut app = at('8');
+        update(&mut app, Action::Loaded(Loaded::Logs(Err("On AWS, function logs are in CloudWatch Logs".into()))));
+        cases.push(("logs error", app, vec!["CloudWatch"]));
+
+        // Loaded views.
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED"), exec(2, "SUCCEEDED")]))));
+        cases.push(("executions", app, vec!["exec-00001", "FAILED", "FaceDetection: Photo", "SUCCEEDED"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        press(&mut app, KeyCode::Enter);
+        cases.push(("detail loading", app, vec!["Loading the execution's history"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        press(&mut app, KeyCode::Enter);
+        update(&mut app, Action::Loaded(Loaded::History(exec(1, "FAILED").arn, Ok(failed_detail()))));
+        cases.push(("detail", app, vec!["LambdaFunctionFailed", "PhotoDoesNotMeetRequirementError", "Event 3"]));
+        let mut app = at('3');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Graph(Ok(GraphData {
+                title: "RiderPhotoProcessing-4 — execution exec-00001 (RUNNING)".into(),
+                definition: workflow(),
+                execution: Some(failed_detail()),
+            }))),
+        );
+        cases.push(("graph", app, vec!["FaceDetection", "RiderPhotoProcessing-4"]));
+        let mut app = at('3');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Graph(Ok(GraphData {
+                title: "RiderPhotoProcessing-4".into(),
+                definition: workflow(),
+                execution: Some(failed_detail()),
+            }))),
+        );
+        press(&mut app, KeyCode::Enter);
+        cases.push(("graph state", app, vec!["Input", "Error", "PhotoDoesNotMeetRequirementError"]));
+        let mut app = at('4');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Faces(Ok(vec![FaceRow {
+                face_id: "0b7c6a2e-0000-4000-8000-000000000001".into(),
+                user: "user_a".into(),
+                confidence: 99.9,
+            }]))),
+        );
+        cases.push(("faces", app, vec!["user_a", "99.9"]));
+        let mut app = at('4');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Faces(Ok(vec![
+                FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9 },
+                FaceRow { face_id: "f2".into(), user: "user_a_again".into(), confidence: 99.9 },
+            ]))),
+        );
+        press(&mut app, KeyCode::Char('D'));
+        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 97.0)]))));
+        cases.push(("duplicates", app, vec!["keep user_a", "delete user_a_again"]));
+        let mut app = at('6');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Riders(Ok(vec![RiderRow {
+                user: "user_a".into(),
+                face_id: "f1".into(),
+                photo: "b/1.jpg".into(),
+                thumbnail: "t/1.jpg".into(),
+            }]))),
+        );
+        cases.push(("riders", app, vec!["user_a"]));
+        let mut app = at('7');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Outbox(Ok(vec![MailRow {
+                sent: "05:00".into(),
+                from: "a@x".into(),
+                to: "ops@x".into(),
+                subject: "Photo rejected".into(),
+                body: "sunglasses".into(),
+            }]))),
+        );
+        cases.push(("outbox", app, vec!["Photo rejected"]));
+        let mut app = at('8');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Logs(Ok(vec![FunctionLogs {
+                function: "wildrydes-face-detection".into(),
+                lines: vec!["05:00:01 1a2b3c4d Detected 0 faces".into()],
+            }]))),
+        );
+        cases.push(("logs", app, vec!["wildrydes-face-detection", "Detected 0 faces"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![]))));
+        press(&mut app, KeyCode::Char('s'));
+        cases.push(("start form", app, vec!["Start an execution", "User id"]));
+        let mut app = at('4');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Faces(Ok(vec![FaceRow {
+                face_id: "f1".into(),
+                user: "user_a".into(),
+                confidence: 99.9,
+            }]))),
+        );
+        press(&mut app, KeyCode::Char('d'));
+        cases.push(("confirm", app, vec!["user user_a", "y / Enter"]));
+        cases
+    }
+
+    #[test]
+    fn every_view_renders_its_states_at_80x24_and_160x48() {
+        for (name, mut app, expected) in cases() {
+            for (w, h) in SIZES {
+                let screen = render(&mut app, w, h);
+                for text in &expected {
+                    assert!(screen.contains(text), "{name} at {w}x{h}: {text:?} missing in\n{screen}");
+                }
+                assert!(screen.contains("local cloud"), "{name} at {w}x{h}: the status bar names the target");
+            }
+        }
+    }
+
+    #[test]
+    fn ten_thousand_executions_render_only_the_visible_window() {
+        let mut app = App::new("local");
+        press(&mut app, KeyCode::Char('2'));
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok((0..10_000).map(|i| exec(i, "SUCCEEDED")).collect()))));
+        press(&mut app, KeyCode::End);
+        let screen = render(&mut app, 80, 24);
+        assert!(screen.contains("exec-09999"), "{screen}");
+        assert!(!screen.contains("exec-00000"));
+        assert_eq!(window(9_999, 10_000, 20), 9_980);
+        assert_eq!(window(5, 10_000, 20), 0);
+        assert_eq!(window(3, 2, 20), 0);
+    }
+
+    #[test]
+    fn no_color_leaves_no_colour_in_the_buffer() {
+        let mut app = App::new("local");
+        app.no_color = true;
+        press(&mut app, KeyCode::Char('2'));
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|frame| view(&mut app, frame)).unwrap();
+        let buffer = terminal.backend().buffer();
+        assert!(buffer.content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+        assert!(buffer.content().iter().any(|c| c.modifier.contains(Modifier::REVERSED)), "the selection still shows");
+    }
+
+    #[test]
+    fn json_is_coloured_by_kind() {
+        let lines = detail::json_lines(&serde_json::json!({"error": "E", "n": 3, "ok": true}));
+        let styled = |text: &str| {
+            lines.iter().flat_map(|l| l.spans.iter()).find(|s| s.content.contains(text)).map(|s| s.style.fg)
+        };
+        assert_eq!(styled("\"error\""), Some(Some(Color::Cyan)));
+        assert_eq!(styled("\"E\""), Some(Some(Color::Green)));
+        assert_eq!(styled("3"), Some(Some(Color::Magenta)));
+        assert_eq!(styled("true"), Some(Some(Color::Yellow)));
     }
 
     #[test]
