@@ -12,3 +12,4 @@ mod lambda;
 mod s3;
 mod ses;
 mod stepfunctions;
+mod tui;
