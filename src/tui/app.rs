@@ -570,7 +570,11 @@ fn on_loaded(app: &mut App, loaded: Loaded) -> Vec<Effect> {
                     Ok(data) => {
                         if !detail.placed {
                             // A failed execution opens on its failing event.
-                            detail.selected = data.events.iter().rposition(HistoryRow::is_failure).unwrap_or(0);
+                            let state_failure =
+                                data.events.iter().rposition(|e| e.is_failure() && !e.kind.starts_with("Execution"));
+                            detail.selected = state_failure
+                                .or_else(|| data.events.iter().rposition(HistoryRow::is_failure))
+                                .unwrap_or(0);
                             detail.placed = true;
                         }
                         detail.selected = detail.selected.min(data.events.len().saturating_sub(1));

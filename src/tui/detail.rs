@@ -137,6 +137,7 @@ fn draw_event_json(data: &ExecutionDetail, detail: &DetailView, frame: &mut Fram
     }
     frame.render_widget(
         Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
             .scroll((detail.scroll, 0))
             .block(Block::new().borders(Borders::ALL).title(format!(" Event {} · {} ", event.id, event.kind))),
         area,

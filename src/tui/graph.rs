@@ -208,12 +208,18 @@ pub fn layout(definition: &Value) -> Result<Graph, GraphError> {
         y += row_h + GAP_Y;
     }
     let has_back = !back.is_empty();
-    let ordered: Vec<Node> = layers.iter().flatten().filter_map(|n| nodes.remove(n)).collect();
+    // Edges that skip ranks go down a lane on the left, not through the boxes between.
+    let has_long = edges.iter().any(|e| rank[&e.to] > rank[&e.from] + 1);
+    let margin = if has_long { 2 } else { 0 };
+    let mut ordered: Vec<Node> = layers.iter().flatten().filter_map(|n| nodes.remove(n)).collect();
+    for node in &mut ordered {
+        node.x += margin;
+    }
     Ok(Graph {
         nodes: ordered,
         edges,
         // Loops go back up in a lane on the right.
-        w: total_w + if has_back { 4 } else { 0 },
+        w: total_w + margin + if has_back { 4 } else { 0 },
         h: y.saturating_sub(GAP_Y) + if has_back { 2 } else { 0 },
     })
 }
@@ -340,7 +346,27 @@ fn paint_into(g: &Graph, ox: u16, oy: u16, p: &mut Painted) {
         let (Some(a), Some(b)) = (g.node(&e.from), g.node(&e.to)) else { continue };
         let ax = ox + a.x + a.w / 2 + (i as u16 % 3).min(a.w / 4);
         let bx = ox + b.x + b.w / 2;
-        let (lx, ly) = if b.rank > a.rank {
+        let (lx, ly) = if b.rank > a.rank + 1 {
+            // Skips ranks: out of the bottom, left to the lane, down, across into the top.
+            let y0 = oy + a.y + a.h;
+            let y_cross = oy + b.y - 2;
+            let left = ox;
+            put(p, ax, y0, '┘');
+            for x in left + 1..ax {
+                put(p, x, y0, '─');
+            }
+            put(p, left, y0, '┌');
+            for y in y0 + 1..y_cross {
+                put(p, left, y, '│');
+            }
+            put(p, left, y_cross, '└');
+            for x in left + 1..bx {
+                put(p, x, y_cross, '─');
+            }
+            put(p, bx, y_cross, '┐');
+            put(p, bx, y_cross + 1, '▼');
+            (bx + 2, y_cross + 1)
+        } else if b.rank > a.rank {
             // Down: out of the bottom, across in the gap above the target, into its top.
             let y0 = oy + a.y + a.h;
             let y_cross = oy + b.y - 2;
@@ -555,6 +581,18 @@ mod tests {
         let text = paint(&g).text();
         assert!(text.contains("PhotoDoesNotMeetRequirementError | F"), "catch labels drawn:\n{text}");
         assert!(text.contains("Task · End"), "end states marked:\n{text}");
+    }
+
+    #[test]
+    fn an_edge_that_skips_ranks_goes_round_the_boxes_between() {
+        let g = layout(&machine(4)).unwrap();
+        let painted = paint(&g);
+        let check = g.node("CheckFaceDuplicate").unwrap();
+        // Nothing is drawn between CheckFaceDuplicate's box and the lane on the left, on
+        // its rows: the catch from FaceDetection goes down the lane.
+        for y in check.y..check.y + check.h {
+            assert_eq!(painted.lines[y as usize][0], '│', "the lane at row {y}:\n{}", painted.text());
+        }
     }
 
     #[test]
