@@ -190,12 +190,23 @@ pub fn draw_graph(app: &App, frame: &mut Frame, area: Rect) {
     } else {
         (area, None)
     };
-    let legend = " not reached · running · succeeded · failed · caught ";
-    let block = Block::new().borders(Borders::ALL).title(format!(" {} ", data.title)).title_bottom(if runs.is_some() {
-        legend
+    let legend = if runs.is_some() {
+        let mut spans = vec![Span::raw(" ")];
+        for (run, name) in [
+            (StateRun::NotReached, "not reached"),
+            (StateRun::Running, "running"),
+            (StateRun::Succeeded, "succeeded"),
+            (StateRun::Failed, "failed"),
+            (StateRun::Caught, "caught"),
+        ] {
+            spans.push(Span::styled(format!("■ {name} "), Style::new().fg(run_color(Some(run)))));
+        }
+        spans.push(Span::raw("· j/k state, Enter details "));
+        Line::from(spans)
     } else {
-        " j/k pick a state, Enter shows it "
-    });
+        Line::from(" j/k pick a state, Enter shows it ")
+    };
+    let block = Block::new().borders(Borders::ALL).title(format!(" {} ", data.title)).title_bottom(legend);
     let inner = block.inner(canvas);
     frame.render_widget(block, canvas);
     // Scroll so that the selected state is in view.

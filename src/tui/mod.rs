@@ -38,8 +38,12 @@ pub async fn run(source: Source, target: String) -> anyhow::Result<()> {
 async fn event_loop(terminal: &mut ratatui::DefaultTerminal, source: Source, target: String) -> anyhow::Result<()> {
     let mut app = App::new(target);
     // Ask the terminal which graphics protocol it speaks (kitty, iTerm2, sixel) before the
-    // event stream starts reading its input; half-blocks when it does not answer.
-    if let Ok(picker) = ratatui_image::picker::Picker::from_query_stdio() {
+    // event stream starts reading its input; half-blocks when it does not answer. The query
+    // reads stdin on a thread that outlives a timeout and then swallows the next key, so
+    // it is skipped where answers are unreliable (inside tmux) or when told to.
+    let skip_query =
+        std::env::var_os("TMUX").is_some() || std::env::var("WILDRYDES_IMAGES").is_ok_and(|v| v == "halfblocks");
+    if !skip_query && let Ok(picker) = ratatui_image::picker::Picker::from_query_stdio() {
         app.picker = picker;
     }
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
