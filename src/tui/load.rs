@@ -433,7 +433,7 @@ pub async fn image(source: &Source, path: &str) -> Result<Thumb, String> {
     // Decoding and scaling are CPU work: off the async threads.
     tokio::task::spawn_blocking(move || {
         let img = image::load_from_memory(&bytes).map_err(|e| format!("not an image I can show: {e}"))?;
-        let small = img.thumbnail(160, 160).to_rgb8();
+        let small = img.thumbnail(400, 400).to_rgb8();
         Ok(Thumb { width: small.width(), height: small.height(), rgb: small.into_raw() })
     })
     .await

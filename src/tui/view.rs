@@ -354,7 +354,11 @@ fn draw_preview(app: &mut App, frame: &mut Frame, area: Rect, what: &str) {
     };
     match app.images.get_mut(&key) {
         Some(ImageSlot::Ready(protocol)) => {
-            frame.render_stateful_widget(ratatui_image::StatefulImage::default(), inner, protocol.as_mut());
+            frame.render_stateful_widget(
+                ratatui_image::StatefulImage::default().resize(ratatui_image::Resize::Scale(None)),
+                inner,
+                protocol.as_mut(),
+            );
         }
         Some(ImageSlot::Failed(e)) => {
             frame.render_widget(Paragraph::new(format!("{key}: {e}")).wrap(Wrap { trim: true }), inner)
