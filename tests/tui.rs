@@ -187,11 +187,17 @@ async fn start_uploads_a_photo_from_disk_and_sends_the_seeds_input() {
 }
 
 #[tokio::test]
-async fn logs_and_duplicates_load_or_explain_why_not() {
+async fn logs_photos_and_duplicates_load_or_explain_why_not() {
     let cloud = TestCloud::start().await;
     let source = source(&cloud);
     let Loaded::Logs(Ok(logs)) = load::load(&source, Tab::Logs).await else { panic!("logs") };
     assert!(logs.is_empty(), "no functions yet");
+    let Loaded::Photos(Err(message)) = load::load(&source, Tab::Photos).await else { panic!("no buckets") };
+    assert!(message.starts_with("Neither"), "{message}");
+    let names = WorkshopNames::local();
+    cloud.clients.s3.create_bucket().bucket(&names.photo_bucket).send().await.expect("bucket");
+    let Loaded::Photos(Ok(rows)) = load::load(&source, Tab::Photos).await else { panic!("one bucket is enough") };
+    assert!(rows.is_empty());
     // No collection yet: the reason, not a crash.
     let Loaded::Duplicates(Err(message)) = actions::find_duplicates(&source, 80.0).await else { panic!("dupes") };
     assert!(!message.is_empty());

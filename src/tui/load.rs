@@ -469,9 +469,17 @@ async fn faces(source: &Source) -> Result<Vec<FaceRow>, String> {
 
 async fn photos(source: &Source) -> Result<Vec<ObjectRow>, String> {
     let mut rows = Vec::new();
+    let mut missing = Vec::new();
     for bucket in [&source.names.photo_bucket, &source.names.thumbnail_bucket] {
         let mut pages = source.clients.s3.list_objects_v2().bucket(bucket).into_paginator().send();
         while let Some(page) = pages.next().await {
+            // One bucket not made yet still leaves the other one to show.
+            if let Err(e) = &page
+                && e.as_service_error().is_some_and(|s| s.is_no_such_bucket())
+            {
+                missing.push(bucket.clone());
+                break;
+            }
             let page = page.map_err(|e| format!("{bucket}: {}", sdk_message(&e)))?;
             for object in page.contents() {
                 rows.push(ObjectRow {
@@ -482,6 +490,9 @@ async fn photos(source: &Source) -> Result<Vec<ObjectRow>, String> {
                 });
             }
         }
+    }
+    if missing.len() == 2 {
+        return Err(format!("Neither {} nor {} exists yet: deploy the workshop (Lab).", missing[0], missing[1]));
     }
     Ok(rows)
 }
