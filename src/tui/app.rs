@@ -327,6 +327,8 @@ pub struct App {
     pub quit: bool,
     /// Where the tab titles were drawn, for mouse clicks: (tab, first column, last column).
     pub tab_hitboxes: Vec<(Tab, u16, u16)>,
+    /// The index of the first list row on screen (lists show a window of their rows).
+    pub list_first: usize,
 }
 
 impl App {
@@ -360,6 +362,7 @@ impl App {
             no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             quit: false,
             tab_hitboxes: Vec::new(),
+            list_first: 0,
         }
     }
 
@@ -917,7 +920,7 @@ fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Effect> {
         }
         MouseEventKind::Down(MouseButton::Left) if mouse.row >= 3 && app.detail.is_none() => {
             // Rows start below the tab bar, the table border and its header.
-            let row = (mouse.row - 3) as usize;
+            let row = app.list_first + (mouse.row - 3) as usize;
             if row < app.visible_rows() {
                 app.selected = row;
             }

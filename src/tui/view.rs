@@ -14,6 +14,8 @@ pub fn view(app: &mut App, frame: &mut Frame) {
     let [tabs, body, status] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
     draw_tabs(app, frame, tabs);
+    // The same window the list views draw, for mouse clicks on rows.
+    app.list_first = window(app.selected, app.visible_rows(), body.height.saturating_sub(3) as usize);
     match app.tab {
         Tab::Lab => draw_lab(app, frame, body),
         Tab::Executions => match &app.detail {
@@ -866,6 +868,19 @@ mod tests {
         let screen = render(&mut app, 80, 24);
         assert!(screen.contains("exec-09999"), "{screen}");
         assert!(!screen.contains("exec-00000"));
+        // A click on the first row on screen selects that row, not row 0 of the list.
+        let first_on_screen = app.list_first;
+        assert!(first_on_screen > 9_900);
+        update(
+            &mut app,
+            Action::Mouse(crossterm::event::MouseEvent {
+                kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+                column: 5,
+                row: 3,
+                modifiers: KeyModifiers::NONE,
+            }),
+        );
+        assert_eq!(app.selected, first_on_screen);
         assert_eq!(window(9_999, 10_000, 20), 9_980);
         assert_eq!(window(5, 10_000, 20), 0);
         assert_eq!(window(3, 2, 20), 0);
