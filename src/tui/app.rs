@@ -656,7 +656,10 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Backspace => {
                 app.filter.pop();
             }
-            KeyCode::Char(c) => app.filter.push(c),
+            KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                app.filter.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => app.filter.push(c),
             _ => {}
         }
         app.move_selection(0);
@@ -890,7 +893,11 @@ fn on_form_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Backspace => {
             form.fields[form.focus].pop();
         }
-        KeyCode::Char(c) => form.fields[form.focus].push(c),
+        // Ctrl-H is Backspace on many terminals; other control keys type nothing.
+        KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            form.fields[form.focus].pop();
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => form.fields[form.focus].push(c),
         KeyCode::Enter => {
             let [machine, photo, user] = form.fields.clone().map(|f| f.trim().to_string());
             if let Some(missing) =

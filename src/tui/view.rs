@@ -11,9 +11,26 @@ use super::app::{App, Health, ImageSlot, Loadable, STATUS_FILTERS, StartForm, St
 use super::detail;
 
 pub fn view(app: &mut App, frame: &mut Frame) {
-    let [tabs, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    let notice_rows = if app.notice.is_some() { 1 } else { 0 };
+    let [tabs, body, notice, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(notice_rows),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
     draw_tabs(app, frame, tabs);
+    // The outcome of the last action, on its own line so it is never cut off by the target.
+    if let Some((message, is_error)) = &app.notice {
+        let (mark, color) = if *is_error { ("✖ ", Color::Red) } else { ("✔ ", Color::Green) };
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(format!("{mark}{message}"), Style::new().fg(color).bold()),
+                Span::raw("  (Esc dismisses)").dark_gray(),
+            ])),
+            notice,
+        );
+    }
     // The same window the list views draw, for mouse clicks on rows.
     app.list_first = window(app.selected, app.visible_rows(), body.height.saturating_sub(3) as usize);
     match app.tab {
@@ -153,12 +170,6 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         && app.tab == Tab::Executions
     {
         spans.push(Span::raw(format!("   status: {status}")).bold());
-    }
-    if let Some((message, is_error)) = &app.notice {
-        spans.push(Span::styled(
-            format!("   {message}"),
-            Style::new().fg(if *is_error { Color::Red } else { Color::Green }),
-        ));
     }
     if app.editing_filter || !app.filter.is_empty() {
         spans.push(Span::raw("   filter: ").bold());
