@@ -11,7 +11,9 @@ use super::app::{App, Health, ImageSlot, Loadable, STATUS_FILTERS, StartForm, St
 use super::detail;
 
 pub fn view(app: &mut App, frame: &mut Frame) {
-    let notice_rows = if app.notice.is_some() { 1 } else { 0 };
+    // A long sentence wraps onto up to three lines rather than being cut.
+    let width = frame.area().width.max(1) as usize;
+    let notice_rows = app.notice.as_ref().map_or(0, |(m, _)| (m.chars().count() + 20).div_ceil(width).min(3)) as u16;
     let [tabs, body, notice, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
@@ -27,7 +29,8 @@ pub fn view(app: &mut App, frame: &mut Frame) {
             Paragraph::new(Line::from(vec![
                 Span::styled(format!("{mark}{message}"), Style::new().fg(color).bold()),
                 Span::raw("  (Esc dismisses)").dark_gray(),
-            ])),
+            ]))
+            .wrap(Wrap { trim: false }),
             notice,
         );
     }
