@@ -13,3 +13,4 @@ mod rekognition;
 mod s3;
 mod ses;
 mod stepfunctions;
+mod tui;

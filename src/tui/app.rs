@@ -10,23 +10,28 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 pub enum Tab {
     Lab,
     Executions,
+    Graph,
     Faces,
     Photos,
     Riders,
     Outbox,
+    Logs,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [Tab::Lab, Tab::Executions, Tab::Faces, Tab::Photos, Tab::Riders, Tab::Outbox];
+    pub const ALL: [Tab; 8] =
+        [Tab::Lab, Tab::Executions, Tab::Graph, Tab::Faces, Tab::Photos, Tab::Riders, Tab::Outbox, Tab::Logs];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Lab => "Lab",
             Tab::Executions => "Executions",
+            Tab::Graph => "Graph",
             Tab::Faces => "Faces",
             Tab::Photos => "Photos",
             Tab::Riders => "Riders",
             Tab::Outbox => "Outbox",
+            Tab::Logs => "Logs",
         }
     }
 
@@ -79,6 +84,9 @@ pub struct ExecutionRow {
     pub started: String,
     pub duration: String,
     pub arn: String,
+    /// For a failed execution: the state that failed and its error, e.g.
+    /// `FaceDetection: PhotoDoesNotMeetRequirementError`.
+    pub failure: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +121,61 @@ pub struct MailRow {
     pub body: String,
 }
 
+/// One event of an execution's history, ready to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub id: i64,
+    pub kind: String,
+    /// The state the event belongs to (the one most recently entered).
+    pub state: String,
+    pub time: String,
+    /// Milliseconds since the previous event.
+    pub elapsed_ms: i64,
+    /// The event's details as AWS's JSON shows them (input/output parsed when JSON).
+    pub json: serde_json::Value,
+    /// The Lambda function a Task event ran, for the link to its logs.
+    pub function: Option<String>,
+}
+
+impl HistoryRow {
+    pub fn is_failure(&self) -> bool {
+        self.kind.ends_with("Failed") || self.kind.ends_with("TimedOut") || self.kind == "ExecutionAborted"
+    }
+}
+
+/// An opened execution: its history and the definition it ran.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionDetail {
+    pub arn: String,
+    pub name: String,
+    pub status: String,
+    pub state_machine: String,
+    pub events: Vec<HistoryRow>,
+    pub definition: Option<serde_json::Value>,
+}
+
+/// What the Graph tab shows: a definition and, with an execution, its history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GraphData {
+    pub title: String,
+    pub definition: serde_json::Value,
+    pub execution: Option<ExecutionDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionLogs {
+    pub function: String,
+    pub lines: Vec<String>,
+}
+
+/// A small decoded image (RGB), scaled down in the background.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumb {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
 /// Everything a background task can deliver.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Loaded {
@@ -122,7 +185,15 @@ pub enum Loaded {
     Photos(Result<Vec<ObjectRow>, String>),
     Riders(Result<Vec<RiderRow>, String>),
     Outbox(Result<Vec<MailRow>, String>),
+    Logs(Result<Vec<FunctionLogs>, String>),
     Health(Result<(), String>),
+    History(String, Result<ExecutionDetail, String>),
+    Graph(Result<GraphData, String>),
+    /// Pairs of faces above the threshold: (face, face, similarity).
+    Duplicates(Result<Vec<(String, String, f32)>, String>),
+    Image(String, Result<Thumb, String>),
+    /// An action finished: what it did, or why it could not.
+    Done(Result<String, String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -134,11 +205,27 @@ pub enum Action {
     Tick,
 }
 
-/// What `update` asks the runtime to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What `update` asks the runtime to do (each runs in a background task).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Load(Tab),
     CheckHealth,
+    LoadHistory(String),
+    /// The graph of this execution's state machine, or of the newest state machine.
+    LoadGraph(Option<String>),
+    Start {
+        state_machine: String,
+        photo: String,
+        user: String,
+    },
+    Stop(String),
+    Rerun(String),
+    Redrive(String),
+    /// (FaceId, user) of each face to delete.
+    DeleteFaces(Vec<(String, String)>),
+    FindDuplicates(f32),
+    /// An S3 object to preview: "bucket/key".
+    LoadImage(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -146,6 +233,62 @@ pub enum Health {
     Unknown,
     Up,
     Down(String),
+}
+
+/// The execution opened from the Executions list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetailView {
+    pub arn: String,
+    pub data: Loadable<ExecutionDetail>,
+    pub selected: usize,
+    /// Scroll of the JSON pane, in lines.
+    pub scroll: u16,
+    /// Set until the first load placed the cursor (on the failing event, if any).
+    pub placed: bool,
+}
+
+/// A question that must be answered before an action runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub message: String,
+    pub effect: Effect,
+}
+
+/// The form that starts an execution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StartForm {
+    /// State machine, photo (a path on disk or a key in the rider photo bucket), user id.
+    pub fields: [String; 3],
+    pub focus: usize,
+    pub error: Option<String>,
+}
+
+impl StartForm {
+    pub const LABELS: [&'static str; 3] = ["State machine", "Photo (file or key)", "User id"];
+}
+
+/// "Find duplicates" in the Faces tab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DuplicatesView {
+    pub threshold: f32,
+    pub groups: Loadable<Vec<super::dupes::Group>>,
+}
+
+/// The Graph tab's cursor.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GraphCursor {
+    pub selected: usize,
+    pub show_state: bool,
+}
+
+/// The statuses the `f` key cycles through in the Executions list.
+pub const STATUS_FILTERS: [Option<&str>; 6] =
+    [None, Some("RUNNING"), Some("SUCCEEDED"), Some("FAILED"), Some("TIMED_OUT"), Some("ABORTED")];
+
+pub enum ImageSlot {
+    Loading,
+    Failed(String),
+    Ready(Box<ratatui_image::protocol::StatefulProtocol>),
 }
 
 pub struct App {
@@ -157,6 +300,7 @@ pub struct App {
     /// The text filter of the current list, and whether it is being typed.
     pub filter: String,
     pub editing_filter: bool,
+    pub status_filter: usize,
     pub selected: usize,
     pub lab: Loadable<Vec<LabStep>>,
     pub executions: Loadable<Vec<ExecutionRow>>,
@@ -164,9 +308,27 @@ pub struct App {
     pub photos: Loadable<Vec<ObjectRow>>,
     pub riders: Loadable<Vec<RiderRow>>,
     pub outbox: Loadable<Vec<MailRow>>,
+    pub logs: Loadable<Vec<FunctionLogs>>,
+    pub graph: Loadable<GraphData>,
+    pub graph_cursor: GraphCursor,
+    /// The execution the Graph shows (the last one opened or selected).
+    pub focus_execution: Option<String>,
+    pub detail: Option<DetailView>,
+    pub confirm: Option<Confirm>,
+    pub form: Option<StartForm>,
+    pub duplicates: Option<DuplicatesView>,
+    /// The outcome of the last action, as a sentence; `true` when it is an error.
+    pub notice: Option<(String, bool)>,
+    /// Previews by "bucket/key"; the picker knows the terminal's graphics protocol.
+    pub images: std::collections::HashMap<String, ImageSlot>,
+    pub picker: ratatui_image::picker::Picker,
+    /// NO_COLOR: draw without colours (bold and reverse still mark things).
+    pub no_color: bool,
     pub quit: bool,
     /// Where the tab titles were drawn, for mouse clicks: (tab, first column, last column).
     pub tab_hitboxes: Vec<(Tab, u16, u16)>,
+    /// The index of the first list row on screen (lists show a window of their rows).
+    pub list_first: usize,
 }
 
 impl App {
@@ -178,6 +340,7 @@ impl App {
             show_help: false,
             filter: String::new(),
             editing_filter: false,
+            status_filter: 0,
             selected: 0,
             lab: Loadable::NotLoaded,
             executions: Loadable::NotLoaded,
@@ -185,8 +348,21 @@ impl App {
             photos: Loadable::NotLoaded,
             riders: Loadable::NotLoaded,
             outbox: Loadable::NotLoaded,
+            logs: Loadable::NotLoaded,
+            graph: Loadable::NotLoaded,
+            graph_cursor: GraphCursor::default(),
+            focus_execution: None,
+            detail: None,
+            confirm: None,
+            form: None,
+            duplicates: None,
+            notice: None,
+            images: std::collections::HashMap::new(),
+            picker: ratatui_image::picker::Picker::halfblocks(),
+            no_color: std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()),
             quit: false,
             tab_hitboxes: Vec::new(),
+            list_first: 0,
         }
     }
 
@@ -196,21 +372,45 @@ impl App {
         vec![Effect::CheckHealth, Effect::Load(self.tab)]
     }
 
+    /// The executions the list shows: status filter, then text filter.
+    pub fn filtered_executions(&self) -> Vec<&ExecutionRow> {
+        let status = STATUS_FILTERS.get(self.status_filter).copied().flatten();
+        self.executions
+            .rows()
+            .into_iter()
+            .flatten()
+            .filter(|e| status.is_none_or(|s| e.status == s))
+            .filter(|e| self.matches_filter(&format!("{} {} {} {}", e.name, e.state_machine, e.status, e.failure)))
+            .collect()
+    }
+
+    pub fn filtered_faces(&self) -> Vec<&FaceRow> {
+        self.faces
+            .rows()
+            .into_iter()
+            .flatten()
+            .filter(|x| self.matches_filter(&format!("{} {}", x.face_id, x.user)))
+            .collect()
+    }
+
+    pub fn filtered_photos(&self) -> Vec<&ObjectRow> {
+        self.photos
+            .rows()
+            .into_iter()
+            .flatten()
+            .filter(|x| self.matches_filter(&format!("{} {}", x.bucket, x.key)))
+            .collect()
+    }
+
     /// The number of rows the current view shows after filtering.
     pub fn visible_rows(&self) -> usize {
         let f = |text: &str| self.matches_filter(text);
         match self.tab {
             Tab::Lab => self.lab.rows().map_or(0, Vec::len),
-            Tab::Executions => self
-                .executions
-                .rows()
-                .map_or(0, |r| r.iter().filter(|e| f(&format!("{} {} {}", e.name, e.state_machine, e.status))).count()),
-            Tab::Faces => {
-                self.faces.rows().map_or(0, |r| r.iter().filter(|x| f(&format!("{} {}", x.face_id, x.user))).count())
-            }
-            Tab::Photos => {
-                self.photos.rows().map_or(0, |r| r.iter().filter(|x| f(&format!("{} {}", x.bucket, x.key))).count())
-            }
+            Tab::Executions => self.filtered_executions().len(),
+            Tab::Graph => self.graph_states().len(),
+            Tab::Faces => self.filtered_faces().len(),
+            Tab::Photos => self.filtered_photos().len(),
             Tab::Riders => {
                 self.riders.rows().map_or(0, |r| r.iter().filter(|x| f(&format!("{} {}", x.user, x.face_id))).count())
             }
@@ -218,6 +418,16 @@ impl App {
                 .outbox
                 .rows()
                 .map_or(0, |r| r.iter().filter(|x| f(&format!("{} {} {}", x.to, x.subject, x.body))).count()),
+            Tab::Logs => self.logs.rows().map_or(0, Vec::len),
+        }
+    }
+
+    /// The states of the graph, in the order the cursor walks them.
+    pub fn graph_states(&self) -> Vec<String> {
+        let Some(data) = self.graph.rows() else { return Vec::new() };
+        match super::graph::layout(&data.definition) {
+            Ok(g) => g.all_boxes().into_iter().map(|(n, _, _)| n.name.clone()).collect(),
+            Err(_) => Vec::new(),
         }
     }
 
@@ -236,11 +446,32 @@ impl App {
         match tab {
             Tab::Lab => mark(&mut self.lab),
             Tab::Executions => mark(&mut self.executions),
+            Tab::Graph => mark(&mut self.graph),
             Tab::Faces => mark(&mut self.faces),
             Tab::Photos => mark(&mut self.photos),
             Tab::Riders => mark(&mut self.riders),
             Tab::Outbox => mark(&mut self.outbox),
+            Tab::Logs => mark(&mut self.logs),
         }
+    }
+
+    /// What refreshing the current view means.
+    fn refresh(&mut self) -> Vec<Effect> {
+        self.mark_loading(self.tab);
+        let mut effects = vec![Effect::CheckHealth];
+        match self.tab {
+            Tab::Graph => effects.push(Effect::LoadGraph(self.focus_execution.clone())),
+            // Faces show the rider's thumbnail, found through the riders table.
+            Tab::Faces => effects.extend([Effect::Load(Tab::Faces), Effect::Load(Tab::Riders)]),
+            tab => effects.push(Effect::Load(tab)),
+        }
+        if let Some(detail) = &self.detail
+            && self.tab == Tab::Executions
+        {
+            effects.push(Effect::LoadHistory(detail.arn.clone()));
+        }
+        effects.extend(self.preview_effect());
+        effects
     }
 
     fn switch_to(&mut self, tab: Tab) -> Vec<Effect> {
@@ -251,8 +482,10 @@ impl App {
         self.selected = 0;
         self.filter.clear();
         self.editing_filter = false;
-        self.mark_loading(tab);
-        vec![Effect::Load(tab)]
+        if tab == Tab::Graph {
+            self.graph_cursor = GraphCursor::default();
+        }
+        self.refresh()
     }
 
     fn move_selection(&mut self, delta: isize) {
@@ -263,28 +496,60 @@ impl App {
         }
         let max = rows as isize - 1;
         self.selected = (self.selected as isize + delta).clamp(0, max) as usize;
+        if self.tab == Tab::Graph {
+            self.graph_cursor.selected = self.selected;
+        }
+    }
+
+    fn selected_execution(&self) -> Option<ExecutionRow> {
+        self.filtered_executions().get(self.selected).map(|e| (*e).clone())
+    }
+
+    fn selected_face(&self) -> Option<FaceRow> {
+        self.filtered_faces().get(self.selected).map(|f| (*f).clone())
+    }
+
+    /// The S3 object ("bucket/key") the current row previews, if any.
+    pub fn preview_key(&self) -> Option<String> {
+        match self.tab {
+            Tab::Photos => self.filtered_photos().get(self.selected).map(|o| format!("{}/{}", o.bucket, o.key)),
+            Tab::Faces => {
+                let face = self.selected_face()?;
+                let rider = self.riders.rows()?.iter().find(|r| r.user == face.user)?;
+                (!rider.thumbnail.is_empty()).then(|| rider.thumbnail.clone())
+            }
+            _ => None,
+        }
+    }
+
+    fn preview_effect(&mut self) -> Option<Effect> {
+        let key = self.preview_key()?;
+        if self.images.contains_key(&key) {
+            return None;
+        }
+        self.images.insert(key.clone(), ImageSlot::Loading);
+        Some(Effect::LoadImage(key))
     }
 }
 
-/// Applies one action; returns what to load next.
+/// Applies one action; returns what to run next.
 pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
-    match action {
+    let mut effects = match action {
         Action::Key(key) => on_key(app, key),
         Action::Mouse(mouse) => on_mouse(app, mouse),
-        Action::Tick => {
-            app.mark_loading(app.tab);
-            vec![Effect::CheckHealth, Effect::Load(app.tab)]
-        }
+        Action::Tick => app.refresh(),
         Action::Loaded(loaded) => {
-            on_loaded(app, loaded);
+            let effects = on_loaded(app, loaded);
             // Rows may have shrunk under the cursor.
             app.move_selection(0);
-            Vec::new()
+            effects
         }
-    }
+    };
+    effects.extend(app.preview_effect());
+    effects
 }
 
-fn on_loaded(app: &mut App, loaded: Loaded) {
+fn on_loaded(app: &mut App, loaded: Loaded) -> Vec<Effect> {
     fn set<T>(slot: &mut Loadable<T>, result: Result<T, String>) {
         *slot = match result {
             Ok(rows) => Loadable::Loaded(rows),
@@ -298,15 +563,88 @@ fn on_loaded(app: &mut App, loaded: Loaded) {
         Loaded::Photos(r) => set(&mut app.photos, r),
         Loaded::Riders(r) => set(&mut app.riders, r),
         Loaded::Outbox(r) => set(&mut app.outbox, r),
+        Loaded::Logs(r) => set(&mut app.logs, r),
+        Loaded::Graph(r) => set(&mut app.graph, r),
         Loaded::Health(Ok(())) => app.health = Health::Up,
         Loaded::Health(Err(e)) => app.health = Health::Down(e),
+        Loaded::History(arn, result) => {
+            if let Some(detail) = app.detail.as_mut().filter(|d| d.arn == arn) {
+                match result {
+                    Ok(data) => {
+                        if !detail.placed {
+                            // A failed execution opens on its failing event.
+                            let state_failure =
+                                data.events.iter().rposition(|e| e.is_failure() && !e.kind.starts_with("Execution"));
+                            detail.selected = state_failure
+                                .or_else(|| data.events.iter().rposition(HistoryRow::is_failure))
+                                .unwrap_or(0);
+                            detail.placed = true;
+                        }
+                        detail.selected = detail.selected.min(data.events.len().saturating_sub(1));
+                        detail.data = Loadable::Loaded(data);
+                    }
+                    // Keep the history already shown when a refresh fails.
+                    Err(e) if !matches!(detail.data, Loadable::Loaded(_)) => detail.data = Loadable::Failed(e),
+                    Err(e) => app.notice = Some((e, true)),
+                }
+            }
+        }
+        Loaded::Duplicates(result) => {
+            if let Some(view) = app.duplicates.as_mut() {
+                let faces = app.faces.rows().cloned().unwrap_or_default();
+                view.groups = match result {
+                    Ok(pairs) => Loadable::Loaded(super::dupes::group(&faces, &pairs)),
+                    Err(e) => Loadable::Failed(e),
+                };
+            }
+        }
+        Loaded::Image(key, result) => {
+            let slot = match result {
+                Ok(thumb) => match image::RgbImage::from_raw(thumb.width, thumb.height, thumb.rgb) {
+                    Some(img) => {
+                        ImageSlot::Ready(Box::new(app.picker.new_resize_protocol(image::DynamicImage::ImageRgb8(img))))
+                    }
+                    None => ImageSlot::Failed("the preview's pixels do not match its size".into()),
+                },
+                Err(e) => ImageSlot::Failed(e),
+            };
+            app.images.insert(key, slot);
+        }
+        Loaded::Done(result) => {
+            let ok = result.is_ok();
+            app.notice = Some(match result {
+                Ok(message) => (message, false),
+                Err(message) => (message, true),
+            });
+            if ok {
+                if app.duplicates.is_some() {
+                    // Deleted faces: look again with the same threshold.
+                    let threshold = app.duplicates.as_ref().map_or(80.0, |d| d.threshold);
+                    let mut effects = app.refresh();
+                    effects.push(Effect::FindDuplicates(threshold));
+                    return effects;
+                }
+                return app.refresh();
+            }
+        }
     }
+    Vec::new()
 }
 
 fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
         app.quit = true;
         return Vec::new();
+    }
+    if app.form.is_some() {
+        return on_form_key(app, key);
+    }
+    if let Some(confirm) = app.confirm.take() {
+        return match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => vec![confirm.effect],
+            // Anything else cancels.
+            _ => Vec::new(),
+        };
     }
     if app.editing_filter {
         match key.code {
@@ -318,7 +656,10 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             KeyCode::Backspace => {
                 app.filter.pop();
             }
-            KeyCode::Char(c) => app.filter.push(c),
+            KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                app.filter.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => app.filter.push(c),
             _ => {}
         }
         app.move_selection(0);
@@ -332,11 +673,25 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     }
+    if app.tab == Tab::Executions && app.detail.is_some() {
+        if let Some(effects) = on_detail_key(app, key) {
+            return effects;
+        }
+    }
+    if app.tab == Tab::Faces && app.duplicates.is_some() {
+        if let Some(effects) = on_duplicates_key(app, key) {
+            return effects;
+        }
+    }
+    if let Some(effects) = on_tab_key(app, key) {
+        return effects;
+    }
     match key.code {
         KeyCode::Char('q') => app.quit = true,
         KeyCode::Char('?') => app.show_help = true,
         KeyCode::Esc => {
             app.filter.clear();
+            app.notice = None;
         }
         KeyCode::Char('/') => {
             app.editing_filter = true;
@@ -360,11 +715,199 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Up | KeyCode::Char('k') => app.move_selection(-1),
         KeyCode::PageDown => app.move_selection(10),
         KeyCode::PageUp => app.move_selection(-10),
-        KeyCode::Home | KeyCode::Char('g') => app.selected = 0,
+        KeyCode::Home | KeyCode::Char('g') => app.move_selection(-(isize::MAX / 2)),
         KeyCode::End | KeyCode::Char('G') => app.move_selection(isize::MAX / 2),
-        KeyCode::Char('r') => {
-            app.mark_loading(app.tab);
-            return vec![Effect::CheckHealth, Effect::Load(app.tab)];
+        KeyCode::Char('r') | KeyCode::F(5) => return app.refresh(),
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// Keys that mean something only in the current tab; `None` lets the global keys run.
+fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
+    match (app.tab, key.code) {
+        (Tab::Executions, KeyCode::Enter) => {
+            let row = app.selected_execution()?;
+            app.focus_execution = Some(row.arn.clone());
+            app.detail = Some(DetailView {
+                arn: row.arn.clone(),
+                data: Loadable::Loading,
+                selected: 0,
+                scroll: 0,
+                placed: false,
+            });
+            Some(vec![Effect::LoadHistory(row.arn)])
+        }
+        (Tab::Executions, KeyCode::Char('f')) => {
+            app.status_filter = (app.status_filter + 1) % STATUS_FILTERS.len();
+            app.selected = 0;
+            Some(Vec::new())
+        }
+        (Tab::Executions, KeyCode::Char('s')) => {
+            let machine = app
+                .selected_execution()
+                .map(|e| e.state_machine)
+                .unwrap_or_else(|| crate::workshop::WorkshopNames::state_machine(4));
+            app.form = Some(StartForm { fields: [machine, String::new(), String::new()], focus: 1, error: None });
+            Some(Vec::new())
+        }
+        (Tab::Executions, KeyCode::Char(c @ ('x' | 'r' | 'R'))) => {
+            let row = app.selected_execution()?;
+            match c {
+                'x' if row.status != "RUNNING" => {
+                    app.notice = Some((
+                        format!("{} is {}: only a running execution can be stopped.", row.name, row.status),
+                        true,
+                    ));
+                }
+                'x' => {
+                    app.confirm = Some(Confirm {
+                        message: format!("Stop the execution {} of {}?", row.name, row.state_machine),
+                        effect: Effect::Stop(row.arn),
+                    })
+                }
+                'r' => return Some(vec![Effect::Rerun(row.arn)]),
+                _ => return Some(vec![Effect::Redrive(row.arn)]),
+            }
+            Some(Vec::new())
+        }
+        (Tab::Executions, KeyCode::Char('o')) => {
+            // Open the selected execution in the Graph.
+            let row = app.selected_execution()?;
+            app.focus_execution = Some(row.arn);
+            Some(app.switch_to(Tab::Graph))
+        }
+        (Tab::Graph, KeyCode::Enter) => {
+            app.graph_cursor.show_state = !app.graph_cursor.show_state;
+            Some(Vec::new())
+        }
+        (Tab::Graph, KeyCode::Esc) if app.graph_cursor.show_state => {
+            app.graph_cursor.show_state = false;
+            Some(Vec::new())
+        }
+        (Tab::Faces, KeyCode::Char('d')) => {
+            let face = app.selected_face()?;
+            let who =
+                if face.user.is_empty() { "a face with no user id".to_string() } else { format!("user {}", face.user) };
+            app.confirm = Some(Confirm {
+                message: format!("Delete the face of {who} (FaceId {}) from the collection?", face.face_id),
+                effect: Effect::DeleteFaces(vec![(face.face_id, face.user)]),
+            });
+            Some(Vec::new())
+        }
+        (Tab::Faces, KeyCode::Char('D')) => {
+            let threshold = 80.0;
+            app.duplicates = Some(DuplicatesView { threshold, groups: Loadable::Loading });
+            Some(vec![Effect::FindDuplicates(threshold)])
+        }
+        _ => None,
+    }
+}
+
+fn on_detail_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
+    let detail = app.detail.as_mut()?;
+    let events = detail.data.rows().map_or(0, |d| d.events.len());
+    let select = |d: &mut DetailView, to: isize| {
+        d.selected = to.clamp(0, events.saturating_sub(1) as isize) as usize;
+        d.scroll = 0;
+    };
+    let at = detail.selected as isize;
+    match key.code {
+        KeyCode::Esc | KeyCode::Backspace => app.detail = None,
+        KeyCode::Down | KeyCode::Char('j') => select(detail, at + 1),
+        KeyCode::Up | KeyCode::Char('k') => select(detail, at - 1),
+        KeyCode::PageDown => select(detail, at + 10),
+        KeyCode::PageUp => select(detail, at - 10),
+        KeyCode::Home | KeyCode::Char('g') => select(detail, 0),
+        KeyCode::End | KeyCode::Char('G') => select(detail, isize::MAX / 2),
+        KeyCode::Char('J') => detail.scroll = detail.scroll.saturating_add(1),
+        KeyCode::Char('K') => detail.scroll = detail.scroll.saturating_sub(1),
+        KeyCode::Char('L') => {
+            // From a Task event to the logs of the function it ran.
+            let function =
+                detail.data.rows().and_then(|d| d.events.get(detail.selected)).and_then(|e| e.function.clone());
+            let Some(function) = function else {
+                app.notice = Some(("This event ran no Lambda function: pick a Task's event.".into(), true));
+                return Some(Vec::new());
+            };
+            let effects = app.switch_to(Tab::Logs);
+            app.filter = function;
+            return Some(effects);
+        }
+        KeyCode::Char('o') => {
+            app.focus_execution = Some(detail.arn.clone());
+            return Some(app.switch_to(Tab::Graph));
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+fn on_duplicates_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
+    let view = app.duplicates.as_mut()?;
+    match key.code {
+        KeyCode::Esc => app.duplicates = None,
+        KeyCode::Char('+') | KeyCode::Char('=') => {
+            view.threshold = (view.threshold + 1.0).min(100.0);
+            return Some(vec![Effect::FindDuplicates(view.threshold)]);
+        }
+        KeyCode::Char('-') => {
+            view.threshold = (view.threshold - 1.0).max(0.0);
+            return Some(vec![Effect::FindDuplicates(view.threshold)]);
+        }
+        KeyCode::Enter | KeyCode::Char('d') => {
+            let extras: Vec<(String, String)> = view
+                .groups
+                .rows()
+                .into_iter()
+                .flatten()
+                .flat_map(|g| g.extra.iter().map(|f| (f.face_id.clone(), f.user.clone())))
+                .collect();
+            if extras.is_empty() {
+                app.notice = Some(("No duplicate accounts above this threshold: nothing to delete.".into(), false));
+            } else {
+                let mut users: Vec<&str> = extras.iter().map(|(_, u)| u.as_str()).collect();
+                users.sort();
+                users.dedup();
+                app.confirm = Some(Confirm {
+                    message: format!(
+                        "Delete {} face(s) of the extra account(s) {}? Each group keeps its first account.",
+                        extras.len(),
+                        users.join(", ")
+                    ),
+                    effect: Effect::DeleteFaces(extras),
+                });
+            }
+        }
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+fn on_form_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let Some(form) = app.form.as_mut() else { return Vec::new() };
+    match key.code {
+        KeyCode::Esc => app.form = None,
+        KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % 3,
+        KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + 2) % 3,
+        KeyCode::Backspace => {
+            form.fields[form.focus].pop();
+        }
+        // Ctrl-H is Backspace on many terminals; other control keys type nothing.
+        KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            form.fields[form.focus].pop();
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => form.fields[form.focus].push(c),
+        KeyCode::Enter => {
+            let [machine, photo, user] = form.fields.clone().map(|f| f.trim().to_string());
+            if let Some(missing) =
+                [&machine, &photo, &user].iter().position(|f| f.is_empty()).map(|i| StartForm::LABELS[i])
+            {
+                form.error = Some(format!("{missing} is required."));
+                return Vec::new();
+            }
+            app.form = None;
+            return vec![Effect::Start { state_machine: machine, photo, user }];
         }
         _ => {}
     }
@@ -382,9 +925,9 @@ fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Effect> {
                 return app.switch_to(tab);
             }
         }
-        MouseEventKind::Down(MouseButton::Left) if mouse.row >= 3 => {
+        MouseEventKind::Down(MouseButton::Left) if mouse.row >= 3 && app.detail.is_none() => {
             // Rows start below the tab bar, the table border and its header.
-            let row = (mouse.row - 3) as usize;
+            let row = app.list_first + (mouse.row - 3) as usize;
             if row < app.visible_rows() {
                 app.selected = row;
             }
@@ -411,9 +954,9 @@ mod tests {
     #[test]
     fn number_keys_switch_tabs_and_load_the_view() {
         let mut app = App::new("local");
-        let effects = update(&mut app, key(KeyCode::Char('4')));
+        let effects = update(&mut app, key(KeyCode::Char('5')));
         assert_eq!(app.tab, Tab::Photos);
-        assert_eq!(effects, vec![Effect::Load(Tab::Photos)]);
+        assert_eq!(effects, vec![Effect::CheckHealth, Effect::Load(Tab::Photos)]);
         assert_eq!(app.photos, Loadable::Loading);
     }
 
@@ -421,7 +964,7 @@ mod tests {
     fn tab_wraps_around() {
         let mut app = App::new("local");
         update(&mut app, key(KeyCode::BackTab));
-        assert_eq!(app.tab, Tab::Outbox);
+        assert_eq!(app.tab, Tab::Logs);
         update(&mut app, key(KeyCode::Tab));
         assert_eq!(app.tab, Tab::Lab);
     }
@@ -429,7 +972,7 @@ mod tests {
     #[test]
     fn selection_stays_within_the_rows() {
         let mut app = App::new("local");
-        update(&mut app, key(KeyCode::Char('4')));
+        update(&mut app, key(KeyCode::Char('5')));
         update(&mut app, Action::Loaded(photos(3)));
         update(&mut app, key(KeyCode::End));
         assert_eq!(app.selected, 2);
@@ -444,7 +987,7 @@ mod tests {
     #[test]
     fn filter_narrows_rows_and_esc_clears_it() {
         let mut app = App::new("local");
-        update(&mut app, key(KeyCode::Char('4')));
+        update(&mut app, key(KeyCode::Char('5')));
         update(&mut app, Action::Loaded(photos(12)));
         update(&mut app, key(KeyCode::Char('/')));
         for c in "PHOTO-1".chars() {
@@ -481,6 +1024,239 @@ mod tests {
         let mut app = App::new("local");
         update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         assert!(app.quit);
+    }
+
+    fn execution(name: &str, status: &str) -> ExecutionRow {
+        ExecutionRow {
+            name: name.into(),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            status: status.into(),
+            started: "2026-11-25 05:00:00".into(),
+            duration: "1.0 s".into(),
+            arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:{name}"),
+            failure: if status == "FAILED" {
+                "FaceDetection: PhotoDoesNotMeetRequirementError".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn event(id: i64, kind: &str, state: &str) -> HistoryRow {
+        HistoryRow {
+            id,
+            kind: kind.into(),
+            state: state.into(),
+            time: "2026-11-25 05:00:00".into(),
+            elapsed_ms: 5,
+            json: serde_json::json!({"name": state}),
+            function: kind.starts_with("LambdaFunction").then(|| "wildrydes-face-detection".to_string()),
+        }
+    }
+
+    fn on_executions(rows: Vec<ExecutionRow>) -> App {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('2')));
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(rows))));
+        app
+    }
+
+    #[test]
+    fn enter_opens_the_execution_and_a_failed_one_opens_on_its_failing_event() {
+        let mut app = on_executions(vec![execution("bad", "FAILED")]);
+        let effects = update(&mut app, key(KeyCode::Enter));
+        let arn = execution("bad", "FAILED").arn;
+        assert_eq!(effects, vec![Effect::LoadHistory(arn.clone())]);
+        let detail = ExecutionDetail {
+            arn: arn.clone(),
+            name: "bad".into(),
+            status: "FAILED".into(),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            events: vec![
+                event(1, "ExecutionStarted", ""),
+                event(2, "TaskStateEntered", "FaceDetection"),
+                event(3, "LambdaFunctionFailed", "FaceDetection"),
+                event(4, "TaskStateEntered", "PhotoDoesNotMeetRequirement"),
+                event(5, "TaskStateExited", "PhotoDoesNotMeetRequirement"),
+                event(6, "ExecutionSucceeded", ""),
+            ],
+            definition: None,
+        };
+        update(&mut app, Action::Loaded(Loaded::History(arn.clone(), Ok(detail.clone()))));
+        assert_eq!(app.detail.as_ref().map(|d| d.selected), Some(2), "the LambdaFunctionFailed event");
+        // A refresh keeps the cursor where the user moved it.
+        update(&mut app, key(KeyCode::Char('j')));
+        update(&mut app, Action::Loaded(Loaded::History(arn, Ok(detail))));
+        assert_eq!(app.detail.as_ref().map(|d| d.selected), Some(3));
+        update(&mut app, key(KeyCode::Char('L')));
+        assert_eq!(app.notice.as_ref().map(|n| n.1), Some(true), "event 4 ran no function");
+        update(&mut app, key(KeyCode::Up));
+        let effects = update(&mut app, key(KeyCode::Char('L')));
+        assert_eq!(app.tab, Tab::Logs);
+        assert_eq!(app.filter, "wildrydes-face-detection");
+        assert!(effects.contains(&Effect::Load(Tab::Logs)));
+    }
+
+    #[test]
+    fn esc_closes_the_execution() {
+        let mut app = on_executions(vec![execution("a", "SUCCEEDED")]);
+        update(&mut app, key(KeyCode::Enter));
+        assert!(app.detail.is_some());
+        update(&mut app, key(KeyCode::Esc));
+        assert!(app.detail.is_none());
+        assert_eq!(app.tab, Tab::Executions);
+    }
+
+    #[test]
+    fn f_cycles_the_status_filter() {
+        let mut app =
+            on_executions(vec![execution("a", "SUCCEEDED"), execution("b", "FAILED"), execution("c", "RUNNING")]);
+        assert_eq!(app.visible_rows(), 3);
+        update(&mut app, key(KeyCode::Char('f')));
+        assert_eq!(app.filtered_executions().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["c"]);
+        update(&mut app, key(KeyCode::Char('f')));
+        update(&mut app, key(KeyCode::Char('f')));
+        assert_eq!(app.filtered_executions().iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["b"]);
+        for _ in 0..3 {
+            update(&mut app, key(KeyCode::Char('f')));
+        }
+        assert_eq!(app.visible_rows(), 3, "back to any status");
+    }
+
+    #[test]
+    fn the_text_filter_also_matches_the_failing_state() {
+        let mut app = on_executions(vec![execution("a", "SUCCEEDED"), execution("b", "FAILED")]);
+        app.filter = "photodoesnot".into();
+        assert_eq!(app.visible_rows(), 1);
+    }
+
+    #[test]
+    fn stop_asks_first_and_only_for_running_executions() {
+        let mut app = on_executions(vec![execution("done", "SUCCEEDED"), execution("busy", "RUNNING")]);
+        assert!(update(&mut app, key(KeyCode::Char('x'))).is_empty());
+        assert!(app.confirm.is_none());
+        assert_eq!(app.notice.as_ref().map(|n| n.1), Some(true));
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Char('x')));
+        assert!(app.confirm.as_ref().is_some_and(|c| c.message.contains("busy")));
+        assert!(update(&mut app, key(KeyCode::Char('n'))).is_empty(), "n cancels");
+        update(&mut app, key(KeyCode::Char('x')));
+        assert_eq!(update(&mut app, key(KeyCode::Char('y'))), vec![Effect::Stop(execution("busy", "RUNNING").arn)]);
+    }
+
+    #[test]
+    fn rerun_and_redrive_act_on_the_selected_execution() {
+        let mut app = on_executions(vec![execution("bad", "FAILED")]);
+        let arn = execution("bad", "FAILED").arn;
+        assert_eq!(update(&mut app, key(KeyCode::Char('r'))), vec![Effect::Rerun(arn.clone())]);
+        assert_eq!(update(&mut app, key(KeyCode::Char('R'))), vec![Effect::Redrive(arn)]);
+    }
+
+    #[test]
+    fn the_start_form_needs_every_field_and_sends_them() {
+        let mut app = on_executions(vec![]);
+        update(&mut app, key(KeyCode::Char('s')));
+        let form = app.form.clone().unwrap_or_else(|| panic!("no form"));
+        assert_eq!(form.fields[0], "RiderPhotoProcessing-4");
+        assert_eq!(form.focus, 1, "the cursor starts on the photo");
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+        assert!(app.form.as_ref().and_then(|f| f.error.clone()).is_some_and(|e| e.contains("Photo")));
+        for c in "1_happy_face.jpg".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        update(&mut app, key(KeyCode::Tab));
+        for c in "user_a".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        // Typing q in the form types, it does not quit.
+        assert!(!app.quit);
+        let effects = update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            effects,
+            vec![Effect::Start {
+                state_machine: "RiderPhotoProcessing-4".into(),
+                photo: "1_happy_face.jpg".into(),
+                user: "user_a".into()
+            }]
+        );
+        assert!(app.form.is_none());
+    }
+
+    fn on_faces() -> App {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('4')));
+        let faces = vec![
+            FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9 },
+            FaceRow { face_id: "f2".into(), user: "user_b".into(), confidence: 99.8 },
+        ];
+        update(&mut app, Action::Loaded(Loaded::Faces(Ok(faces))));
+        app
+    }
+
+    #[test]
+    fn deleting_a_face_names_the_user_in_the_confirmation() {
+        let mut app = on_faces();
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Char('d')));
+        let confirm = app.confirm.clone().unwrap_or_else(|| panic!("no confirmation"));
+        assert!(confirm.message.contains("user user_b"), "{}", confirm.message);
+        assert_eq!(
+            update(&mut app, key(KeyCode::Enter)),
+            vec![Effect::DeleteFaces(vec![("f2".into(), "user_b".into())])]
+        );
+    }
+
+    #[test]
+    fn find_duplicates_groups_adjusts_its_threshold_and_deletes_the_extras_once_confirmed() {
+        let mut app = on_faces();
+        assert_eq!(update(&mut app, key(KeyCode::Char('D'))), vec![Effect::FindDuplicates(80.0)]);
+        assert_eq!(update(&mut app, key(KeyCode::Char('+'))), vec![Effect::FindDuplicates(81.0)]);
+        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 93.0)]))));
+        let groups = app.duplicates.as_ref().and_then(|d| d.groups.rows().cloned()).unwrap_or_default();
+        assert_eq!(groups.len(), 1);
+        update(&mut app, key(KeyCode::Enter));
+        let confirm = app.confirm.clone().unwrap_or_else(|| panic!("no confirmation"));
+        assert!(confirm.message.contains("user_b"), "{}", confirm.message);
+        assert_eq!(
+            update(&mut app, key(KeyCode::Char('y'))),
+            vec![Effect::DeleteFaces(vec![("f2".into(), "user_b".into())])]
+        );
+        let after = update(&mut app, Action::Loaded(Loaded::Done(Ok("Deleted 1 face(s) of user_b.".into()))));
+        assert!(after.contains(&Effect::FindDuplicates(81.0)), "looks again after deleting: {after:?}");
+        update(&mut app, key(KeyCode::Esc));
+        assert!(app.duplicates.is_none());
+    }
+
+    #[test]
+    fn a_failed_action_is_a_sentence_in_place_and_changes_nothing_else() {
+        let mut app = on_faces();
+        let effects =
+            update(&mut app, Action::Loaded(Loaded::Done(Err("Redriving x failed: UnknownOperationException".into()))));
+        assert!(effects.is_empty());
+        assert_eq!(app.notice, Some(("Redriving x failed: UnknownOperationException".into(), true)));
+        assert_eq!(app.visible_rows(), 2);
+    }
+
+    #[test]
+    fn the_graph_tab_loads_the_focused_execution_and_refreshes_it_on_each_tick() {
+        let mut app = on_executions(vec![execution("a", "RUNNING")]);
+        let arn = execution("a", "RUNNING").arn;
+        let effects = update(&mut app, key(KeyCode::Char('o')));
+        assert_eq!(app.tab, Tab::Graph);
+        assert!(effects.contains(&Effect::LoadGraph(Some(arn.clone()))));
+        assert!(update(&mut app, Action::Tick).contains(&Effect::LoadGraph(Some(arn))));
+    }
+
+    #[test]
+    fn selecting_a_photo_loads_its_preview_once() {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('5')));
+        let effects = update(&mut app, Action::Loaded(photos(2)));
+        assert_eq!(effects, vec![Effect::LoadImage("b/photo-0.jpg".into())]);
+        assert!(update(&mut app, Action::Tick).iter().all(|e| !matches!(e, Effect::LoadImage(_))), "not again");
+        let thumb = Thumb { width: 2, height: 2, rgb: vec![255; 12] };
+        update(&mut app, Action::Loaded(Loaded::Image("b/photo-0.jpg".into(), Ok(thumb))));
+        assert!(matches!(app.images.get("b/photo-0.jpg"), Some(ImageSlot::Ready(_))));
     }
 
     #[test]

@@ -5,7 +5,15 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use super::app::{ExecutionRow, FaceRow, LabStep, Loaded, MailRow, ObjectRow, RiderRow, StepStatus, Tab};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use serde_json::{Value, json};
+
+use super::app::{
+    ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, LabStep, Loaded, MailRow, ObjectRow,
+    RiderRow, StepStatus, Tab, Thumb,
+};
 use crate::cloud::Clients;
 use crate::workshop::WorkshopNames;
 
@@ -26,6 +34,8 @@ pub async fn load(source: &Source, tab: Tab) -> Loaded {
         Tab::Photos => Loaded::Photos(photos(source).await),
         Tab::Riders => Loaded::Riders(riders(source).await),
         Tab::Outbox => Loaded::Outbox(outbox(source).await),
+        Tab::Logs => Loaded::Logs(logs(source).await),
+        Tab::Graph => Loaded::Graph(graph(source, None).await),
     }
 }
 
@@ -40,7 +50,7 @@ pub async fn health(source: &Source) -> Loaded {
 
 /// The SDK error as one readable sentence: the service's code and message when there is
 /// one, otherwise the transport's reason (connection refused, timeout…).
-fn sdk_message<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
+pub(crate) fn sdk_message<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
 where
     E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
@@ -135,34 +145,299 @@ fn format_time(t: Option<&aws_smithy_types::DateTime>) -> String {
         .unwrap_or_default()
 }
 
+/// Why each failed execution failed ("State: Error"), by ARN. A finished execution never
+/// changes, so its history is read once, not on every refresh.
+fn failure_cache() -> &'static Mutex<HashMap<String, String>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
 async fn executions(source: &Source) -> Result<Vec<ExecutionRow>, String> {
     let sfn = &source.clients.sfn;
     let machines = sfn.list_state_machines().send().await.map_err(|e| sdk_message(&e))?;
     let mut rows = Vec::new();
     for machine in machines.state_machines() {
-        let list = sfn
-            .list_executions()
-            .state_machine_arn(machine.state_machine_arn())
-            .send()
-            .await
-            .map_err(|e| sdk_message(&e))?;
-        for e in list.executions() {
-            let duration = e
-                .stop_date()
-                .map(|stop| format!("{:.1} s", (stop.as_secs_f64() - e.start_date().as_secs_f64()).max(0.0)))
-                .unwrap_or_default();
-            rows.push(ExecutionRow {
-                name: e.name().to_string(),
-                state_machine: machine.name().to_string(),
-                status: e.status().as_str().to_string(),
-                started: format_time(Some(e.start_date())),
-                duration,
-                arn: e.execution_arn().to_string(),
-            });
+        let mut pages = sfn.list_executions().state_machine_arn(machine.state_machine_arn()).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_message(&e))?;
+            for e in page.executions() {
+                let duration = e
+                    .stop_date()
+                    .map(|stop| format!("{:.1} s", (stop.as_secs_f64() - e.start_date().as_secs_f64()).max(0.0)))
+                    .unwrap_or_default();
+                rows.push(ExecutionRow {
+                    name: e.name().to_string(),
+                    state_machine: machine.name().to_string(),
+                    status: e.status().as_str().to_string(),
+                    started: format_time(Some(e.start_date())),
+                    duration,
+                    arn: e.execution_arn().to_string(),
+                    failure: String::new(),
+                });
+            }
         }
     }
     rows.sort_by(|a, b| b.started.cmp(&a.started));
+    for row in rows.iter_mut().filter(|r| matches!(r.status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED")) {
+        let cached = failure_cache().lock().ok().and_then(|c| c.get(&row.arn).cloned());
+        row.failure = match cached {
+            Some(f) => f,
+            None => {
+                let Ok(history) = history(source, &row.arn).await else { continue };
+                let failure = failure_of(&history);
+                if let Ok(mut cache) = failure_cache().lock() {
+                    cache.insert(row.arn.clone(), failure.clone());
+                }
+                failure
+            }
+        };
+    }
     Ok(rows)
+}
+
+/// "State: Error" of a failed history: the last failing event's state and error.
+pub fn failure_of(events: &[HistoryRow]) -> String {
+    let failed = events.iter().rev().filter(|e| e.is_failure() && !e.kind.starts_with("Execution")).next();
+    let ended = events.iter().rev().find(|e| e.kind.starts_with("Execution") && e.is_failure());
+    let error = ended.or(failed).and_then(|e| e.json["error"].as_str()).unwrap_or_default();
+    let state = failed.or(ended).map(|e| e.state.as_str()).unwrap_or_default();
+    match (state.is_empty(), error.is_empty()) {
+        (false, false) => format!("{state}: {error}"),
+        (false, true) => state.to_string(),
+        (true, _) => error.to_string(),
+    }
+}
+
+/// Every page of an execution's history, as rows.
+pub async fn history(source: &Source, arn: &str) -> Result<Vec<HistoryRow>, String> {
+    let mut events = Vec::new();
+    let mut pages = source.clients.sfn.get_execution_history().execution_arn(arn).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_message(&e))?;
+        events.extend(page.events().iter().cloned());
+    }
+    Ok(history_rows(&events))
+}
+
+/// An input or output string as JSON when it is JSON, else as a string.
+fn parsed(text: Option<&str>) -> Value {
+    match text {
+        Some(t) => serde_json::from_str(t).unwrap_or_else(|_| Value::String(t.to_string())),
+        None => Value::Null,
+    }
+}
+
+fn error_json(error: Option<&str>, cause: Option<&str>) -> Value {
+    // A Lambda error's cause is itself JSON (errorType, errorMessage…): show it as such.
+    json!({ "error": error, "cause": parsed(cause) })
+}
+
+/// The function name in a Lambda ARN (or the name itself).
+fn function_name(resource: &str) -> String {
+    let parts: Vec<&str> = resource.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) => parts.get(i + 1).copied().unwrap_or(resource).to_string(),
+        None => resource.to_string(),
+    }
+}
+
+pub fn history_rows(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<HistoryRow> {
+    let mut rows = Vec::with_capacity(events.len());
+    let mut state = String::new();
+    let mut function: Option<String> = None;
+    let mut previous_ms: Option<i64> = None;
+    for e in events {
+        let mut json = Value::Null;
+        let mut this_function = None;
+        if let Some(d) = e.state_entered_event_details() {
+            state = d.name().to_string();
+            function = None;
+            json = json!({ "name": d.name(), "input": parsed(d.input()) });
+        } else if let Some(d) = e.state_exited_event_details() {
+            json = json!({ "name": d.name(), "output": parsed(d.output()) });
+        } else if let Some(d) = e.execution_started_event_details() {
+            json = json!({ "input": parsed(d.input()), "roleArn": d.role_arn() });
+        } else if let Some(d) = e.execution_succeeded_event_details() {
+            json = json!({ "output": parsed(d.output()) });
+        } else if let Some(d) = e.execution_failed_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.execution_aborted_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.execution_timed_out_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.lambda_function_scheduled_event_details() {
+            function = Some(function_name(d.resource()));
+            json = json!({ "resource": d.resource(), "input": parsed(d.input()), "timeoutInSeconds": d.timeout_in_seconds() });
+        } else if let Some(d) = e.lambda_function_succeeded_event_details() {
+            json = json!({ "output": parsed(d.output()) });
+        } else if let Some(d) = e.lambda_function_failed_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.lambda_function_timed_out_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.lambda_function_start_failed_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.lambda_function_schedule_failed_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.task_scheduled_event_details() {
+            if d.resource_type() == "lambda" {
+                function = serde_json::from_str::<Value>(d.parameters())
+                    .ok()
+                    .and_then(|p| p["FunctionName"].as_str().map(function_name));
+            }
+            json = json!({ "resourceType": d.resource_type(), "resource": d.resource(), "parameters": parsed(Some(d.parameters())) });
+        } else if let Some(d) = e.task_succeeded_event_details() {
+            json = json!({ "resourceType": d.resource_type(), "resource": d.resource(), "output": parsed(d.output()) });
+        } else if let Some(d) = e.task_failed_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.task_timed_out_event_details() {
+            json = error_json(d.error(), d.cause());
+        } else if let Some(d) = e.execution_redriven_event_details() {
+            json = json!({ "redriveCount": d.redrive_count() });
+        }
+        let kind = e.r#type().as_str().to_string();
+        if kind.starts_with("LambdaFunction") || kind.starts_with("Task") && !kind.ends_with("StateEntered") {
+            this_function = function.clone();
+        }
+        let ms = e.timestamp().to_millis().unwrap_or_default();
+        rows.push(HistoryRow {
+            id: e.id(),
+            kind,
+            state: state.clone(),
+            time: format_time(Some(e.timestamp())),
+            elapsed_ms: previous_ms.map_or(0, |p| ms - p),
+            json,
+            function: this_function,
+        });
+        previous_ms = Some(ms);
+    }
+    rows
+}
+
+pub async fn execution_detail(source: &Source, arn: &str) -> Result<ExecutionDetail, String> {
+    let sfn = &source.clients.sfn;
+    let described = sfn.describe_execution().execution_arn(arn).send().await.map_err(|e| sdk_message(&e))?;
+    let events = history(source, arn).await?;
+    let definition = match sfn.describe_state_machine_for_execution().execution_arn(arn).send().await {
+        Ok(d) => serde_json::from_str(d.definition()).ok(),
+        Err(_) => None,
+    };
+    let machine = described.state_machine_arn().rsplit(':').next().unwrap_or_default().to_string();
+    Ok(ExecutionDetail {
+        arn: arn.to_string(),
+        name: described.name().unwrap_or_default().to_string(),
+        status: described.status().as_str().to_string(),
+        state_machine: machine,
+        events,
+        definition,
+    })
+}
+
+/// The Graph tab's data: the execution's definition and history, or the newest state machine.
+pub async fn graph(source: &Source, execution: Option<&str>) -> Result<GraphData, String> {
+    if let Some(arn) = execution {
+        let detail = execution_detail(source, arn).await?;
+        let definition = detail
+            .definition
+            .clone()
+            .ok_or_else(|| format!("The definition of {}'s state machine could not be read.", detail.name))?;
+        return Ok(GraphData {
+            title: format!("{} — execution {} ({})", detail.state_machine, detail.name, detail.status),
+            definition,
+            execution: Some(detail),
+        });
+    }
+    let sfn = &source.clients.sfn;
+    let list = sfn.list_state_machines().send().await.map_err(|e| sdk_message(&e))?;
+    let mut machines: Vec<_> = list.state_machines().to_vec();
+    machines.sort_by(|a, b| b.name().cmp(a.name()));
+    let Some(machine) = machines.first() else {
+        return Err("No state machine yet: deploy the workshop (Lab) to create them.".into());
+    };
+    let described = sfn
+        .describe_state_machine()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .map_err(|e| sdk_message(&e))?;
+    let definition = serde_json::from_str(described.definition())
+        .map_err(|e| format!("The definition of {} is not JSON: {e}", machine.name()))?;
+    Ok(GraphData {
+        title: format!("{} — open an execution (Executions, o) to see its states coloured", machine.name()),
+        definition,
+        execution: None,
+    })
+}
+
+/// GET on the local cloud's own unsigned endpoints.
+async fn local_get(source: &Source, path: &str) -> Result<Value, String> {
+    let Some(endpoint) = &source.local_endpoint else {
+        return Err("This is only there on the local cloud.".into());
+    };
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let uri: http::Uri = format!("{endpoint}{path}").parse().map_err(|e| format!("bad endpoint {endpoint}: {e}"))?;
+    let response = client.get(uri).await.map_err(|e| format!("cannot reach {endpoint}: {e}"))?;
+    let status = response.status();
+    let body = response.into_body().collect().await.map_err(|e| format!("cannot read {path}: {e}"))?.to_bytes();
+    if !status.is_success() {
+        return Err(format!("{path} answered {status}: {}", String::from_utf8_lossy(&body)));
+    }
+    serde_json::from_slice(&body).map_err(|e| format!("{path} is not JSON: {e}"))
+}
+
+async fn logs(source: &Source) -> Result<Vec<FunctionLogs>, String> {
+    if source.local_endpoint.is_none() {
+        return Err(
+            "On AWS, function logs are in CloudWatch Logs: the dashboard shows them for the local cloud.".into()
+        );
+    }
+    let mut names = Vec::new();
+    let mut pages = source.clients.lambda.list_functions().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| sdk_message(&e))?;
+        names.extend(page.functions().iter().filter_map(|f| f.function_name().map(str::to_string)));
+    }
+    names.sort();
+    let mut out = Vec::new();
+    for name in names {
+        let json = local_get(source, &format!("/_wildrydes/logs/{name}?limit=500")).await;
+        let lines = match json {
+            Ok(json) => json["lines"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|l| {
+                    let ms = l["timestamp_ms"].as_i64().or_else(|| l["timestampMs"].as_i64()).unwrap_or_default();
+                    let when = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+                        .ok()
+                        .and_then(|t| t.format(time::macros::format_description!("[hour]:[minute]:[second]")).ok())
+                        .unwrap_or_default();
+                    let request = l["request_id"].as_str().or_else(|| l["requestId"].as_str()).unwrap_or("-");
+                    let short: String = request.chars().take(8).collect();
+                    format!("{when} {short} {}", l["message"].as_str().unwrap_or_default().trim_end())
+                })
+                .collect(),
+            Err(e) => vec![e],
+        };
+        out.push(FunctionLogs { function: name, lines });
+    }
+    Ok(out)
+}
+
+/// Reads an S3 object ("bucket/key") and scales it down for a preview.
+pub async fn image(source: &Source, path: &str) -> Result<Thumb, String> {
+    let (bucket, key) = path.split_once('/').ok_or_else(|| format!("{path} is not bucket/key"))?;
+    let object = source.clients.s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| sdk_message(&e))?;
+    let bytes = object.body.collect().await.map_err(|e| format!("cannot read {path}: {e}"))?.into_bytes();
+    // Decoding and scaling are CPU work: off the async threads.
+    tokio::task::spawn_blocking(move || {
+        let img = image::load_from_memory(&bytes).map_err(|e| format!("not an image I can show: {e}"))?;
+        let small = img.thumbnail(400, 400).to_rgb8();
+        Ok(Thumb { width: small.width(), height: small.height(), rgb: small.into_raw() })
+    })
+    .await
+    .map_err(|e| format!("decoding the preview stopped: {e}"))?
 }
 
 async fn faces(source: &Source) -> Result<Vec<FaceRow>, String> {
@@ -194,9 +469,17 @@ async fn faces(source: &Source) -> Result<Vec<FaceRow>, String> {
 
 async fn photos(source: &Source) -> Result<Vec<ObjectRow>, String> {
     let mut rows = Vec::new();
+    let mut missing = Vec::new();
     for bucket in [&source.names.photo_bucket, &source.names.thumbnail_bucket] {
         let mut pages = source.clients.s3.list_objects_v2().bucket(bucket).into_paginator().send();
         while let Some(page) = pages.next().await {
+            // One bucket not made yet still leaves the other one to show.
+            if let Err(e) = &page
+                && e.as_service_error().is_some_and(|s| s.is_no_such_bucket())
+            {
+                missing.push(bucket.clone());
+                break;
+            }
             let page = page.map_err(|e| format!("{bucket}: {}", sdk_message(&e)))?;
             for object in page.contents() {
                 rows.push(ObjectRow {
@@ -207,6 +490,9 @@ async fn photos(source: &Source) -> Result<Vec<ObjectRow>, String> {
                 });
             }
         }
+    }
+    if missing.len() == 2 {
+        return Err(format!("Neither {} nor {} exists yet: deploy the workshop (Lab).", missing[0], missing[1]));
     }
     Ok(rows)
 }

@@ -4,7 +4,11 @@
 //!
 //! May use `cloud` and `workshop`; knows nothing of the local cloud's internals.
 
+pub mod actions;
 pub mod app;
+pub mod detail;
+pub mod dupes;
+pub mod graph;
 pub mod load;
 pub mod view;
 
@@ -33,6 +37,15 @@ pub async fn run(source: Source, target: String) -> anyhow::Result<()> {
 
 async fn event_loop(terminal: &mut ratatui::DefaultTerminal, source: Source, target: String) -> anyhow::Result<()> {
     let mut app = App::new(target);
+    // Ask the terminal which graphics protocol it speaks (kitty, iTerm2, sixel) before the
+    // event stream starts reading its input; half-blocks when it does not answer. The query
+    // reads stdin on a thread that outlives a timeout and then swallows the next key, so
+    // it is skipped where answers are unreliable (inside tmux) or when told to.
+    let skip_query =
+        std::env::var_os("TMUX").is_some() || std::env::var("WILDRYDES_IMAGES").is_ok_and(|v| v == "halfblocks");
+    if !skip_query && let Ok(picker) = ratatui_image::picker::Picker::from_query_stdio() {
+        app.picker = picker;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let mut events = EventStream::new();
     let mut ticks = tokio::time::interval(REFRESH_EVERY);
@@ -70,6 +83,23 @@ fn run_effects(source: &Source, tx: &mpsc::UnboundedSender<Action>, effects: Vec
             let loaded = match effect {
                 Effect::Load(tab) => load::load(&source, tab).await,
                 Effect::CheckHealth => load::health(&source).await,
+                Effect::LoadHistory(arn) => {
+                    let detail = load::execution_detail(&source, &arn).await;
+                    app::Loaded::History(arn, detail)
+                }
+                Effect::LoadGraph(arn) => app::Loaded::Graph(load::graph(&source, arn.as_deref()).await),
+                Effect::LoadImage(path) => {
+                    let image = load::image(&source, &path).await;
+                    app::Loaded::Image(path, image)
+                }
+                Effect::Start { state_machine, photo, user } => {
+                    actions::start(&source, &state_machine, &photo, &user).await
+                }
+                Effect::Stop(arn) => actions::stop(&source, &arn).await,
+                Effect::Rerun(arn) => actions::rerun(&source, &arn).await,
+                Effect::Redrive(arn) => actions::redrive(&source, &arn).await,
+                Effect::DeleteFaces(faces) => actions::delete_faces(&source, &faces).await,
+                Effect::FindDuplicates(threshold) => actions::find_duplicates(&source, threshold).await,
             };
             // The dashboard may have quit meanwhile; then nobody needs the result.
             let _ = tx.send(Action::Loaded(loaded));

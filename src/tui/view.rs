@@ -7,24 +7,135 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, Health, Loadable, StepStatus, Tab};
+use super::app::{App, Health, ImageSlot, Loadable, STATUS_FILTERS, StartForm, StepStatus, Tab};
+use super::detail;
 
 pub fn view(app: &mut App, frame: &mut Frame) {
-    let [tabs, body, status] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(3), Constraint::Length(1)]).areas(frame.area());
+    // A long sentence wraps onto up to three lines rather than being cut.
+    let width = frame.area().width.max(1) as usize;
+    let notice_rows = app.notice.as_ref().map_or(0, |(m, _)| (m.chars().count() + 20).div_ceil(width).min(3)) as u16;
+    let [tabs, body, notice, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(notice_rows),
+        Constraint::Length(1),
+    ])
+    .areas(frame.area());
     draw_tabs(app, frame, tabs);
+    // The outcome of the last action, on its own line so it is never cut off by the target.
+    if let Some((message, is_error)) = &app.notice {
+        let (mark, color) = if *is_error { ("✖ ", Color::Red) } else { ("✔ ", Color::Green) };
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(format!("{mark}{message}"), Style::new().fg(color).bold()),
+                Span::raw("  (Esc dismisses)").dark_gray(),
+            ]))
+            .wrap(Wrap { trim: false }),
+            notice,
+        );
+    }
+    // The same window the list views draw, for mouse clicks on rows.
+    app.list_first = window(app.selected, app.visible_rows(), body.height.saturating_sub(3) as usize);
     match app.tab {
         Tab::Lab => draw_lab(app, frame, body),
-        Tab::Executions => draw_executions(app, frame, body),
+        Tab::Executions => match &app.detail {
+            Some(d) => detail::draw_detail(d, frame, body),
+            None => draw_executions(app, frame, body),
+        },
+        Tab::Graph => detail::draw_graph(app, frame, body),
         Tab::Faces => draw_faces(app, frame, body),
         Tab::Photos => draw_photos(app, frame, body),
         Tab::Riders => draw_riders(app, frame, body),
         Tab::Outbox => draw_outbox(app, frame, body),
+        Tab::Logs => detail::draw_logs(app, frame, body),
     }
     draw_status(app, frame, status);
+    if let Some(form) = &app.form {
+        draw_form(form, frame, body);
+    }
+    if let Some(confirm) = &app.confirm {
+        draw_popup(
+            frame,
+            body,
+            " Confirm ",
+            vec![
+                Line::from(confirm.message.clone()),
+                Line::from(""),
+                Line::from("y / Enter: yes    any other key: no").bold(),
+            ],
+        );
+    }
     if app.show_help {
         draw_help(frame, body);
     }
+    if app.no_color {
+        strip_colors(frame);
+    }
+}
+
+/// NO_COLOR: every colour goes; what a background marked (the selected row) is reversed.
+fn strip_colors(frame: &mut Frame) {
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            if let Some(cell) = buf.cell_mut((x, y)) {
+                if cell.bg != Color::Reset {
+                    cell.modifier.insert(Modifier::REVERSED);
+                }
+                cell.fg = Color::Reset;
+                cell.bg = Color::Reset;
+            }
+        }
+    }
+}
+
+/// The first row to draw so that `selected` is visible in `height` rows: lists render only
+/// what fits, however many rows they have.
+pub fn window(selected: usize, total: usize, height: usize) -> usize {
+    if height == 0 || total <= height {
+        return 0;
+    }
+    selected.saturating_sub(height - 1).min(total - height)
+}
+
+fn draw_popup(frame: &mut Frame, area: Rect, title: &str, lines: Vec<Line<'static>>) {
+    let width = area.width.min(72);
+    let inner_w = width.saturating_sub(2).max(1) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_w)).sum();
+    let height = (wrapped as u16 + 2).min(area.height);
+    let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(title.to_string())),
+        popup,
+    );
+}
+
+fn draw_form(form: &StartForm, frame: &mut Frame, area: Rect) {
+    let mut lines =
+        vec![Line::from("Input: {\"userId\", \"s3Bucket\": rider photo bucket, \"s3Key\"}"), Line::from("")];
+    for (i, label) in StartForm::LABELS.iter().enumerate() {
+        let focused = i == form.focus;
+        let value = format!("{}{}", form.fields[i], if focused { "▏" } else { "" });
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{label:>20}: "),
+                if focused { Style::new().bold().fg(Color::Cyan) } else { Style::new() },
+            ),
+            Span::styled(value, if focused { Style::new().add_modifier(Modifier::UNDERLINED) } else { Style::new() }),
+        ]));
+    }
+    lines.push(Line::from(""));
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(error.clone(), Style::new().fg(Color::Red))));
+    }
+    lines.push(
+        Line::from("A photo path on disk is uploaded for you. Tab next field, Enter start, Esc cancel.").dark_gray(),
+    );
+    draw_popup(frame, area, " Start an execution ", lines);
 }
 
 fn draw_tabs(app: &mut App, frame: &mut Frame, area: Rect) {
@@ -58,6 +169,11 @@ fn draw_status(app: &App, frame: &mut Frame, area: Rect) {
         Span::raw(format!("{}  ", app.target)),
         Span::styled(health, Style::new().fg(color)),
     ];
+    if let Some(status) = STATUS_FILTERS.get(app.status_filter).copied().flatten()
+        && app.tab == Tab::Executions
+    {
+        spans.push(Span::raw(format!("   status: {status}")).bold());
+    }
     if app.editing_filter || !app.filter.is_empty() {
         spans.push(Span::raw("   filter: ").bold());
         spans.push(Span::raw(app.filter.clone()));
@@ -77,7 +193,7 @@ fn not_loaded<T>(loadable: &Loadable<T>, what: &str) -> Option<String> {
     }
 }
 
-fn draw_message(frame: &mut Frame, area: Rect, title: &str, message: &str) {
+pub fn draw_message(frame: &mut Frame, area: Rect, title: &str, message: &str) {
     let block = Block::new().borders(Borders::ALL).title(format!(" {title} "));
     frame.render_widget(Paragraph::new(message.to_string()).wrap(Wrap { trim: true }).block(block), area);
 }
@@ -92,6 +208,22 @@ fn draw_table(
     selected: usize,
     empty: &str,
 ) {
+    draw_window(frame, area, title, header, widths, rows, selected, 0, empty)
+}
+
+/// A table of which only the visible rows were built: `first` is the index of `rows[0]`.
+#[allow(clippy::too_many_arguments)]
+fn draw_window(
+    frame: &mut Frame,
+    area: Rect,
+    title: String,
+    header: &[&str],
+    widths: &[Constraint],
+    rows: Vec<Row<'static>>,
+    selected: usize,
+    first: usize,
+    empty: &str,
+) {
     let block = Block::new().borders(Borders::ALL).title(title);
     if rows.is_empty() {
         frame.render_widget(Paragraph::new(empty.to_string()).wrap(Wrap { trim: true }).block(block), area);
@@ -104,7 +236,7 @@ fn draw_table(
         .block(block)
         .row_highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
         .highlight_symbol("› ");
-    let mut state = TableState::default().with_selected(Some(selected));
+    let mut state = TableState::default().with_selected(Some(selected.saturating_sub(first)));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -142,7 +274,7 @@ fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn status_color(status: &str) -> Color {
+pub fn status_color(status: &str) -> Color {
     match status {
         "SUCCEEDED" => Color::Green,
         "RUNNING" | "PENDING_REDRIVE" => Color::Yellow,
@@ -155,12 +287,13 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.executions, "executions") {
         return draw_message(frame, area, "Executions", &message);
     }
-    let rows: Vec<Row> = app
-        .executions
-        .rows()
-        .into_iter()
-        .flatten()
-        .filter(|e| app.matches_filter(&format!("{} {} {}", e.name, e.state_machine, e.status)))
+    let all = app.filtered_executions();
+    let height = area.height.saturating_sub(3) as usize;
+    let first = window(app.selected, all.len(), height);
+    let rows: Vec<Row> = all
+        .iter()
+        .skip(first)
+        .take(height)
         .map(|e| {
             Row::new(vec![
                 Cell::from(e.name.clone()),
@@ -168,38 +301,112 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
                 Cell::from(e.started.clone()),
                 Cell::from(e.duration.clone()),
+                Cell::from(e.failure.clone()).style(Style::new().fg(Color::Red)),
             ])
         })
         .collect();
-    let count = rows.len();
-    draw_table(
-        frame,
-        area,
-        format!(" Executions ({count}), newest first "),
-        &["Name", "State machine", "Status", "Started", "Duration"],
-        &[
+    let count = all.len();
+    let status = STATUS_FILTERS.get(app.status_filter).copied().flatten().unwrap_or("any status");
+    let wide = area.width >= 120;
+    let widths = if wide {
+        vec![
             Constraint::Fill(2),
-            Constraint::Fill(2),
+            Constraint::Length(24),
             Constraint::Length(10),
             Constraint::Length(19),
+            Constraint::Length(8),
+            Constraint::Fill(3),
+        ]
+    } else {
+        vec![
+            Constraint::Fill(2),
+            Constraint::Length(5),
             Constraint::Length(9),
-        ],
+            Constraint::Length(8),
+            Constraint::Length(7),
+            Constraint::Fill(3),
+        ]
+    };
+    // At 80 columns the start time keeps only its clock.
+    let rows = if wide {
+        rows
+    } else {
+        all.iter()
+            .skip(first)
+            .take(height)
+            .map(|e| {
+                Row::new(vec![
+                    Cell::from(e.name.clone()),
+                    Cell::from(e.state_machine.replace("RiderPhotoProcessing", "RPP")),
+                    Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
+                    Cell::from(e.started.get(11..).unwrap_or_default().to_string()),
+                    Cell::from(e.duration.clone()),
+                    Cell::from(e.failure.clone()).style(Style::new().fg(Color::Red)),
+                ])
+            })
+            .collect()
+    };
+    draw_window(
+        frame,
+        area,
+        format!(" Executions ({count}, {status}) — Enter open · f status · s start · x stop · r rerun · R redrive "),
+        &["Name", "State machine", "Status", "Started", "Duration", "Failed at"],
+        &widths,
         rows,
         app.selected,
-        "No executions yet. Start one from the Lab view.",
+        first,
+        "No executions here. Start one with s, or from the Lab view; f changes the status filter.",
     );
 }
 
-fn draw_faces(app: &App, frame: &mut Frame, area: Rect) {
+/// The preview pane of the selected row's image.
+fn draw_preview(app: &mut App, frame: &mut Frame, area: Rect, what: &str) {
+    let block = Block::new().borders(Borders::ALL).title(format!(" {what} "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(key) = app.preview_key() else {
+        frame.render_widget(Paragraph::new("No image for this row.").wrap(Wrap { trim: true }), inner);
+        return;
+    };
+    match app.images.get_mut(&key) {
+        Some(ImageSlot::Ready(protocol)) => {
+            frame.render_stateful_widget(
+                ratatui_image::StatefulImage::default().resize(ratatui_image::Resize::Scale(None)),
+                inner,
+                protocol.as_mut(),
+            );
+        }
+        Some(ImageSlot::Failed(e)) => {
+            frame.render_widget(Paragraph::new(format!("{key}: {e}")).wrap(Wrap { trim: true }), inner)
+        }
+        _ => frame.render_widget(Paragraph::new(format!("Loading {key}…")).wrap(Wrap { trim: true }), inner),
+    }
+}
+
+/// Splits off a preview pane on the right when there is room for one.
+fn with_preview(area: Rect) -> (Rect, Option<Rect>) {
+    if area.width < 100 {
+        return (area, None);
+    }
+    let [list, preview] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(area.width / 3)]).areas(area);
+    (list, Some(preview))
+}
+
+fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.faces, "faces") {
         return draw_message(frame, area, "Faces", &message);
     }
-    let rows: Vec<Row> = app
-        .faces
-        .rows()
-        .into_iter()
-        .flatten()
-        .filter(|f| app.matches_filter(&format!("{} {}", f.face_id, f.user)))
+    if app.duplicates.is_some() {
+        return draw_duplicates(app, frame, area);
+    }
+    let (list, preview) = with_preview(area);
+    let all = app.filtered_faces();
+    let height = list.height.saturating_sub(3) as usize;
+    let first = window(app.selected, all.len(), height);
+    let rows: Vec<Row> = all
+        .iter()
+        .skip(first)
+        .take(height)
         .map(|f| {
             Row::new(vec![
                 Cell::from(f.face_id.clone()),
@@ -208,16 +415,56 @@ fn draw_faces(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let count = rows.len();
-    draw_table(
+    let count = all.len();
+    draw_window(
         frame,
-        area,
-        format!(" Faces in the collection ({count}) "),
+        list,
+        format!(" Faces in the collection ({count}) — d delete · D find duplicates "),
         &["FaceId", "User", "Confidence"],
-        &[Constraint::Length(38), Constraint::Fill(1), Constraint::Length(10)],
+        &[Constraint::Length(37), Constraint::Fill(1), Constraint::Length(10)],
         rows,
         app.selected,
+        first,
         "No faces indexed yet.",
+    );
+    if let Some(preview) = preview {
+        draw_preview(app, frame, preview, "Rider's thumbnail");
+    }
+}
+
+fn draw_duplicates(app: &App, frame: &mut Frame, area: Rect) {
+    let Some(view) = &app.duplicates else { return };
+    let title = format!(
+        " Duplicate accounts — similarity ≥ {:.0}% (+/- adjust, Enter delete extras, Esc back) ",
+        view.threshold
+    );
+    let groups = match &view.groups {
+        Loadable::Loaded(g) => g,
+        Loadable::Failed(message) => return draw_message(frame, area, &title, message),
+        _ => return draw_message(frame, area, &title, "Searching every face against the collection…"),
+    };
+    if groups.is_empty() {
+        return draw_message(frame, area, &title, "No face matches another user's face above this threshold.");
+    }
+    let mut lines = Vec::new();
+    for (i, g) in groups.iter().enumerate() {
+        lines.push(Line::from(vec![
+            Span::raw(format!("{}. keep ", i + 1)).bold(),
+            Span::styled(g.keep.clone(), Style::new().fg(Color::Green).bold()),
+            Span::raw(format!("  (similarity ≥ {:.1}%)", g.similarity)),
+        ]));
+        for f in &g.faces {
+            let extra = f.user != g.keep;
+            lines.push(Line::from(vec![
+                Span::raw(if extra { "   delete " } else { "   keep   " }),
+                Span::styled(f.user.clone(), Style::new().fg(if extra { Color::Red } else { Color::Green })),
+                Span::raw(format!("  {}", f.face_id)).dark_gray(),
+            ]));
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::new().borders(Borders::ALL).title(title)),
+        area,
     );
 }
 
@@ -229,16 +476,18 @@ fn human_size(bytes: i64) -> String {
     }
 }
 
-fn draw_photos(app: &App, frame: &mut Frame, area: Rect) {
+fn draw_photos(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.photos, "photos") {
         return draw_message(frame, area, "Photos", &message);
     }
-    let rows: Vec<Row> = app
-        .photos
-        .rows()
-        .into_iter()
-        .flatten()
-        .filter(|o| app.matches_filter(&format!("{} {}", o.bucket, o.key)))
+    let (list, preview) = with_preview(area);
+    let all = app.filtered_photos();
+    let height = list.height.saturating_sub(3) as usize;
+    let first = window(app.selected, all.len(), height);
+    let rows: Vec<Row> = all
+        .iter()
+        .skip(first)
+        .take(height)
         .map(|o| {
             Row::new(vec![
                 Cell::from(o.bucket.clone()),
@@ -248,17 +497,21 @@ fn draw_photos(app: &App, frame: &mut Frame, area: Rect) {
             ])
         })
         .collect();
-    let count = rows.len();
-    draw_table(
+    let count = all.len();
+    draw_window(
         frame,
-        area,
+        list,
         format!(" Photos and thumbnails ({count}) "),
         &["Bucket", "Key", "Size", "Modified"],
         &[Constraint::Fill(1), Constraint::Fill(2), Constraint::Length(9), Constraint::Length(19)],
         rows,
         app.selected,
+        first,
         "The workshop's buckets are empty.",
     );
+    if let Some(preview) = preview {
+        draw_preview(app, frame, preview, "Preview");
+    }
 }
 
 fn draw_riders(app: &App, frame: &mut Frame, area: Rect) {
@@ -332,11 +585,18 @@ fn draw_outbox(app: &App, frame: &mut Frame, area: Rect) {
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let keys = [
-        ("1-6, Tab, ←/→, h/l", "switch view"),
+        ("1-8, Tab, ←/→, h/l", "switch view"),
+        ("Enter", "open an execution · show a graph state"),
+        ("Esc", "back, close, clear the filter"),
+        ("f", "Executions: cycle the status filter"),
+        ("s / x / r / R", "Executions: start · stop · rerun · redrive"),
+        ("o", "Executions: show the execution in the Graph"),
+        ("J/K, L", "execution: scroll the event JSON · its function's logs"),
+        ("d / D, +/-", "Faces: delete · find duplicates, threshold"),
         ("↑/↓, j/k", "move"),
         ("PgUp/PgDn, Home/End", "move by a page, to the ends"),
         ("/", "filter the list (Enter keeps it, Esc clears it)"),
-        ("r", "refresh now (views also refresh every few seconds)"),
+        ("r, F5", "refresh now (views also refresh every 3 s)"),
         ("mouse", "click a tab or a row, scroll the list"),
         ("?", "this help"),
         ("q, Ctrl-C", "quit"),
@@ -374,6 +634,297 @@ mod tests {
             .join("\n")
     }
 
+    use crate::tui::app::{
+        DetailView, ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, MailRow, RiderRow,
+    };
+
+    const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+    fn press(app: &mut App, c: KeyCode) {
+        update(app, Action::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    }
+
+    fn exec(i: usize, status: &str) -> ExecutionRow {
+        ExecutionRow {
+            name: format!("exec-{i:05}"),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            status: status.into(),
+            started: "2026-11-25 05:00:00".into(),
+            duration: "2.5 s".into(),
+            arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:exec-{i:05}"),
+            failure: if status == "FAILED" {
+                "FaceDetection: PhotoDoesNotMeetRequirementError".into()
+            } else {
+                String::new()
+            },
+        }
+    }
+
+    fn workflow() -> serde_json::Value {
+        let path = format!("{}/statemachine/RiderPhotoProcessing-4.asl.json", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn failed_detail() -> ExecutionDetail {
+        let ev = |id: i64, kind: &str, state: &str, json: serde_json::Value| HistoryRow {
+            id,
+            kind: kind.into(),
+            state: state.into(),
+            time: "2026-11-25 05:00:01".into(),
+            elapsed_ms: 12,
+            json,
+            function: None,
+        };
+        ExecutionDetail {
+            arn: exec(1, "FAILED").arn,
+            name: "exec-00001".into(),
+            status: "SUCCEEDED".into(),
+            state_machine: "RiderPhotoProcessing-4".into(),
+            events: vec![
+                ev(
+                    1,
+                    "ExecutionStarted",
+                    "",
+                    serde_json::json!({"input": {"userId": "user_b", "s3Key": "2_sunglass_face.jpg"}}),
+                ),
+                ev(
+                    2,
+                    "TaskStateEntered",
+                    "FaceDetection",
+                    serde_json::json!({"name": "FaceDetection", "input": {"userId": "user_b"}}),
+                ),
+                ev(
+                    3,
+                    "LambdaFunctionFailed",
+                    "FaceDetection",
+                    serde_json::json!({"error": "PhotoDoesNotMeetRequirementError", "cause": {"errorMessage": "Face is wearing sunglasses"}}),
+                ),
+                ev(
+                    4,
+                    "TaskStateEntered",
+                    "PhotoDoesNotMeetRequirement",
+                    serde_json::json!({"name": "PhotoDoesNotMeetRequirement", "input": {}}),
+                ),
+            ],
+            definition: Some(workflow()),
+        }
+    }
+
+    /// Every view, in each of its states, at 80×24 and 160×48: what must be on screen.
+    fn cases() -> Vec<(&'static str, App, Vec<&'static str>)> {
+        let mut cases = Vec::new();
+        let at = |tab: char| {
+            let mut app = App::new("local cloud http://127.0.0.1:4566 (us-east-1)");
+            press(&mut app, KeyCode::Char(tab));
+            app
+        };
+        // Loading, empty and error states of every tab.
+        for (tab, loading) in [
+            ('1', "Loading the workshop"),
+            ('2', "Loading executions"),
+            ('3', "Loading the state machine"),
+            ('4', "Loading faces"),
+            ('5', "Loading photos"),
+            ('6', "Loading riders"),
+            ('7', "Loading the outbox"),
+            ('8', "Loading the functions"),
+        ] {
+            cases.push(("loading", at(tab), vec![loading]));
+        }
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![]))));
+        cases.push(("executions empty", app, vec!["No executions here"]));
+        let mut app = at('2');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Executions(Err("cannot reach the endpoint (connection refused)".into()))),
+        );
+        cases.push(("executions error", app, vec!["connection refused"]));
+        let mut app = at('3');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Graph(
+                Err("No state machine yet: deploy the workshop (Lab) to create them.".into()),
+            )),
+        );
+        cases.push(("graph error", app, vec!["No state machine yet"]));
+        let mut app = at('4');
+        update(&mut app, Action::Loaded(Loaded::Faces(Ok(vec![]))));
+        cases.push(("faces empty", app, vec!["No faces indexed yet"]));
+        let mut app = at('8');
+        update(&mut app, Action::Loaded(Loaded::Logs(Err("On AWS, function logs are in CloudWatch Logs".into()))));
+        cases.push(("logs error", app, vec!["CloudWatch"]));
+
+        // Loaded views.
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED"), exec(2, "SUCCEEDED")]))));
+        cases.push(("executions", app, vec!["exec-00001", "FAILED", "FaceDetection: Photo", "SUCCEEDED"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        press(&mut app, KeyCode::Enter);
+        cases.push(("detail loading", app, vec!["Loading the execution's history"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        press(&mut app, KeyCode::Enter);
+        update(&mut app, Action::Loaded(Loaded::History(exec(1, "FAILED").arn, Ok(failed_detail()))));
+        cases.push(("detail", app, vec!["LambdaFunctionFailed", "PhotoDoesNotMeetRequirementError", "Event 3"]));
+        let mut app = at('3');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Graph(Ok(GraphData {
+                title: "RiderPhotoProcessing-4 — execution exec-00001 (RUNNING)".into(),
+                definition: workflow(),
+                execution: Some(failed_detail()),
+            }))),
+        );
+        cases.push(("graph", app, vec!["FaceDetection", "RiderPhotoProcessing-4"]));
+        let mut app = at('3');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Graph(Ok(GraphData {
+                title: "RiderPhotoProcessing-4".into(),
+                definition: workflow(),
+                execution: Some(failed_detail()),
+            }))),
+        );
+        press(&mut app, KeyCode::Enter);
+        cases.push(("graph state", app, vec!["Input", "Error", "PhotoDoesNotMeetRequirementError"]));
+        let mut app = at('4');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Faces(Ok(vec![FaceRow {
+                face_id: "0b7c6a2e-0000-4000-8000-000000000001".into(),
+                user: "user_a".into(),
+                confidence: 99.9,
+            }]))),
+        );
+        cases.push(("faces", app, vec!["user_a", "99.9"]));
+        let mut app = at('4');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Faces(Ok(vec![
+                FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9 },
+                FaceRow { face_id: "f2".into(), user: "user_a_again".into(), confidence: 99.9 },
+            ]))),
+        );
+        press(&mut app, KeyCode::Char('D'));
+        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 97.0)]))));
+        cases.push(("duplicates", app, vec!["keep user_a", "delete user_a_again"]));
+        let mut app = at('6');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Riders(Ok(vec![RiderRow {
+                user: "user_a".into(),
+                face_id: "f1".into(),
+                photo: "b/1.jpg".into(),
+                thumbnail: "t/1.jpg".into(),
+            }]))),
+        );
+        cases.push(("riders", app, vec!["user_a"]));
+        let mut app = at('7');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Outbox(Ok(vec![MailRow {
+                sent: "05:00".into(),
+                from: "a@x".into(),
+                to: "ops@x".into(),
+                subject: "Photo rejected".into(),
+                body: "sunglasses".into(),
+            }]))),
+        );
+        cases.push(("outbox", app, vec!["Photo rejected"]));
+        let mut app = at('8');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Logs(Ok(vec![FunctionLogs {
+                function: "wildrydes-face-detection".into(),
+                lines: vec!["05:00:01 1a2b3c4d Detected 0 faces".into()],
+            }]))),
+        );
+        cases.push(("logs", app, vec!["wildrydes-face-detection", "Detected 0 faces"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![]))));
+        press(&mut app, KeyCode::Char('s'));
+        cases.push(("start form", app, vec!["Start an execution", "User id"]));
+        let mut app = at('4');
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Faces(Ok(vec![FaceRow {
+                face_id: "f1".into(),
+                user: "user_a".into(),
+                confidence: 99.9,
+            }]))),
+        );
+        press(&mut app, KeyCode::Char('d'));
+        cases.push(("confirm", app, vec!["user user_a", "y / Enter"]));
+        cases
+    }
+
+    #[test]
+    fn every_view_renders_its_states_at_80x24_and_160x48() {
+        for (name, mut app, expected) in cases() {
+            for (w, h) in SIZES {
+                let screen = render(&mut app, w, h);
+                for text in &expected {
+                    assert!(screen.contains(text), "{name} at {w}x{h}: {text:?} missing in\n{screen}");
+                }
+                assert!(screen.contains("local cloud"), "{name} at {w}x{h}: the status bar names the target");
+            }
+        }
+    }
+
+    #[test]
+    fn ten_thousand_executions_render_only_the_visible_window() {
+        let mut app = App::new("local");
+        press(&mut app, KeyCode::Char('2'));
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok((0..10_000).map(|i| exec(i, "SUCCEEDED")).collect()))));
+        press(&mut app, KeyCode::End);
+        let screen = render(&mut app, 80, 24);
+        assert!(screen.contains("exec-09999"), "{screen}");
+        assert!(!screen.contains("exec-00000"));
+        // A click on the first row on screen selects that row, not row 0 of the list.
+        let first_on_screen = app.list_first;
+        assert!(first_on_screen > 9_900);
+        update(
+            &mut app,
+            Action::Mouse(crossterm::event::MouseEvent {
+                kind: crossterm::event::MouseEventKind::Down(crossterm::event::MouseButton::Left),
+                column: 5,
+                row: 3,
+                modifiers: KeyModifiers::NONE,
+            }),
+        );
+        assert_eq!(app.selected, first_on_screen);
+        assert_eq!(window(9_999, 10_000, 20), 9_980);
+        assert_eq!(window(5, 10_000, 20), 0);
+        assert_eq!(window(3, 2, 20), 0);
+    }
+
+    #[test]
+    fn no_color_leaves_no_colour_in_the_buffer() {
+        let mut app = App::new("local");
+        app.no_color = true;
+        press(&mut app, KeyCode::Char('2'));
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|frame| view(&mut app, frame)).unwrap();
+        let buffer = terminal.backend().buffer();
+        assert!(buffer.content().iter().all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+        assert!(buffer.content().iter().any(|c| c.modifier.contains(Modifier::REVERSED)), "the selection still shows");
+    }
+
+    #[test]
+    fn json_is_coloured_by_kind() {
+        let lines = detail::json_lines(&serde_json::json!({"error": "E", "n": 3, "ok": true}));
+        let styled = |text: &str| {
+            lines.iter().flat_map(|l| l.spans.iter()).find(|s| s.content.contains(text)).map(|s| s.style.fg)
+        };
+        assert_eq!(styled("\"error\""), Some(Some(Color::Cyan)));
+        assert_eq!(styled("\"E\""), Some(Some(Color::Green)));
+        assert_eq!(styled("3"), Some(Some(Color::Magenta)));
+        assert_eq!(styled("true"), Some(Some(Color::Yellow)));
+    }
+
     #[test]
     fn lab_lists_steps_with_their_status_at_80_by_24() {
         let mut app = App::new("local cloud http://127.0.0.1:4566");
@@ -398,7 +949,7 @@ mod tests {
     #[test]
     fn a_failed_view_shows_its_reason() {
         let mut app = App::new("local");
-        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::NONE)));
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('6'), KeyModifiers::NONE)));
         update(
             &mut app,
             Action::Loaded(Loaded::Riders(Err("The riders table wildrydes-riders does not exist yet.".into()))),
@@ -410,7 +961,7 @@ mod tests {
     #[test]
     fn photos_render_sizes_readably_and_help_overlays_the_view() {
         let mut app = App::new("local");
-        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::NONE)));
+        update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::NONE)));
         let row = ObjectRow {
             bucket: "wildrydes-riderphotos".into(),
             key: "1_selfie.jpg".into(),
