@@ -35,6 +35,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "WILDRYDES_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Open the dashboard without deploying the workshop first
+    #[arg(long)]
+    no_deploy: bool,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -416,6 +420,9 @@ async fn dashboard(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<()> {
         }
     };
     let clients = wildrydes::cloud::Clients::for_target(&target).await;
+    if !cli.aws && cli.endpoint_url.is_none() && !cli.no_deploy {
+        deploy_before_the_dashboard(&clients, &target).await;
+    }
     let local_endpoint = match &target {
         Target::Local { endpoint, .. } => Some(endpoint.clone()),
         Target::Aws { .. } => None,
@@ -427,6 +434,19 @@ async fn dashboard(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<()> {
         cloud.shutdown().await;
     }
     result
+}
+
+/// On the local cloud the dashboard opens on a deployed workshop: deploy (idempotent, so
+/// quick when nothing changed) with its progress on the terminal first. A failure is shown
+/// and the dashboard opens anyway, so the user can still look around.
+async fn deploy_before_the_dashboard(clients: &wildrydes::cloud::Clients, target: &Target) {
+    let Ok(options) = deploy_options(target, &FunctionArgs::none()) else { return };
+    println!("Deploying the workshop to {} (skip with --no-deploy)", target.describe());
+    if let Err(e) = wildrydes::deploy::deploy(clients, &options, &mut print_progress).await {
+        println!("\nThe workshop could not be deployed: {e:#}\nPress Enter to open the dashboard anyway.");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
 }
 
 /// Whether a wildrydes local cloud answers at `endpoint`.

@@ -14,3 +14,4 @@ mod s3;
 mod ses;
 mod stepfunctions;
 mod tui;
+mod workflow;

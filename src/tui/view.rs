@@ -635,7 +635,7 @@ mod tests {
     }
 
     use crate::tui::app::{
-        DetailView, ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, MailRow, RiderRow,
+        ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, MailRow, RiderRow,
     };
 
     const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
