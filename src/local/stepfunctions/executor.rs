@@ -636,8 +636,11 @@ impl Actor {
         let task_id = id.clone();
         let handle = tokio::spawn(async move {
             let limit = timeout_seconds.map(Duration::from_secs).unwrap_or(UNBOUNDED_TASK_LIMIT);
+            // The interpreter's own TimeoutSeconds timer ends the task and records AWS's
+            // *TimedOut event; this outer limit is only a backstop, so it must lose that race.
+            let backstop = limit + Duration::from_secs(5);
             let result =
-                match tokio::time::timeout(limit, run_task(runner.as_ref(), &resource, parameters, limit)).await {
+                match tokio::time::timeout(backstop, run_task(runner.as_ref(), &resource, parameters, limit)).await {
                     Ok(result) => result,
                     Err(_) => Err(TaskFailure::new(
                         "States.Timeout",
