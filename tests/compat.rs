@@ -356,3 +356,24 @@ fn aws_cli_rekognition_seed_commands_work_against_serve() {
     let err = aws_fails(&venv, e, &["rekognition", "describe-collection", "--collection-id", "rider-photos"]);
     assert!(err.contains("ResourceNotFoundException"), "{err}");
 }
+
+/// The SAM template that deploys the same functions and state machine on AWS is valid
+/// CloudFormation (cfn-lint applies the SAM transform and checks every reference).
+#[test]
+fn the_sam_template_passes_cfn_lint() {
+    let Some(venv) = test_venv("the_sam_template_passes_cfn_lint") else { return };
+    let cfn_lint = venv.join("bin/cfn-lint");
+    if !cfn_lint.exists() {
+        eprintln!("SKIPPED the_sam_template_passes_cfn_lint: no cfn-lint in {} (run .ci/python-tools)", venv.display());
+        return;
+    }
+    let template = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("statemachine/template.yaml");
+    let out = std::process::Command::new(cfn_lint).arg(&template).output().expect("cfn-lint runs");
+    assert!(
+        out.status.success(),
+        "cfn-lint found problems in {}:\n{}{}",
+        template.display(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
