@@ -49,13 +49,13 @@ async fn start_inner(source: &Source, machine: &str, photo: &str, user: &str) ->
         })?;
         photo.to_string()
     };
-    let input = serde_json::json!({ "userId": user, "s3Bucket": bucket, "s3Key": key });
+    let input = crate::run::workflow_input(user, bucket, &key);
     let started = source
         .clients
         .sfn
         .start_execution()
         .state_machine_arn(&arn)
-        .input(input.to_string())
+        .input(input)
         .send()
         .await
         .map_err(|e| format!("Starting {machine} failed: {}", sdk_message(&e)))?;

@@ -3,7 +3,6 @@
 //! loop never waits for them.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
@@ -48,28 +47,8 @@ pub async fn health(source: &Source) -> Loaded {
     }
 }
 
-/// The SDK error as one readable sentence: the service's code and message when there is
-/// one, otherwise the transport's reason (connection refused, timeout…).
-pub(crate) fn sdk_message<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> String
-where
-    E: std::error::Error + aws_sdk_s3::error::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
-    use aws_sdk_s3::error::SdkError;
-    match e {
-        SdkError::ServiceError(service) => {
-            let err = service.err();
-            match (err.code(), err.message()) {
-                (Some(code), Some(message)) => format!("{code}: {message}"),
-                (Some(code), None) => code.to_string(),
-                _ => DisplayErrorContext(e).to_string(),
-            }
-        }
-        SdkError::DispatchFailure(_) => format!("cannot reach the endpoint ({})", DisplayErrorContext(e)),
-        SdkError::TimeoutError(_) => "the endpoint did not answer in time".into(),
-        _ => DisplayErrorContext(e).to_string(),
-    }
-}
+/// The SDK error as one readable sentence (shared with the CLI and deploy).
+pub(crate) use crate::cloud::error_message as sdk_message;
 
 async fn lab(source: &Source) -> Vec<LabStep> {
     let c = &source.clients;

@@ -181,7 +181,7 @@ mod tests {
     use super::*;
 
     fn state(error_info: Value) -> Value {
-        json!({"userId": "user_a", "s3Bucket": "rider-photos", "s3Key": "2_sunglass_face.jpg", "errorInfo": error_info})
+        json!({"userId": "user_a", "s3Bucket": "rider-photos", "s3Key": "rider-selfie.jpg", "errorInfo": error_info})
     }
 
     fn lambda_error(error_type: &str, message: &str) -> Value {
@@ -195,7 +195,7 @@ mod tests {
             format_message(&state(lambda_error("PhotoDoesNotMeetRequirementError", "Face is wearing sunglasses")));
         assert_eq!(
             message,
-            "Hello user_a, the photo you uploaded (s3://rider-photos/2_sunglass_face.jpg) does not meet the \
+            "Hello user_a, the photo you uploaded (s3://rider-photos/rider-selfie.jpg) does not meet the \
              requirements for a rider photo: Face is wearing sunglasses. Please upload a photo that shows only your \
              face, without sunglasses."
         );
@@ -223,7 +223,7 @@ mod tests {
             "FaceAlreadyExistsError",
             "Face in the picture is already in the system.",
         )));
-        assert!(message.starts_with("Hello user_a, the photo you uploaded (s3://rider-photos/2_sunglass_face.jpg)"));
+        assert!(message.starts_with("Hello user_a, the photo you uploaded (s3://rider-photos/rider-selfie.jpg)"));
         assert!(message.contains("could not be used: Face in the picture is already in the system."), "{message}");
         assert!(message.contains("already exists"), "{message}");
     }

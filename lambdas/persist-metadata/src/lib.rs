@@ -153,11 +153,11 @@ mod tests {
         json!({
             "userId": "user_a",
             "s3Bucket": "rider-photos",
-            "s3Key": "1_happy_face.jpg",
+            "s3Key": "rider-selfie.jpg",
             "detectedFaceDetails": {"Confidence": 99.9},
             "parallelResult": [
                 {"FaceId": "f-1", "ExternalImageId": "user_a", "Confidence": 99.9},
-                {"thumbnail": {"s3bucket": "thumbnails", "s3key": "1_happy_face.jpg"}}
+                {"thumbnail": {"s3bucket": "thumbnails", "s3key": "rider-selfie.jpg"}}
             ]
         })
     }
@@ -168,14 +168,14 @@ mod tests {
         let item = photo.item();
         assert_eq!(item.len(), 5);
         assert_eq!(item["Username"], AttributeValue::S("user_a".into()));
-        assert_eq!(item["s3key"], AttributeValue::S("1_happy_face.jpg".into()));
+        assert_eq!(item["s3key"], AttributeValue::S("rider-selfie.jpg".into()));
         assert_eq!(item["s3bucket"], AttributeValue::S("rider-photos".into()));
         assert_eq!(item["faceId"], AttributeValue::S("f-1".into()));
         assert_eq!(
             item["thumbnail"],
             AttributeValue::M(HashMap::from([
                 ("s3bucket".to_owned(), AttributeValue::S("thumbnails".into())),
-                ("s3key".to_owned(), AttributeValue::S("1_happy_face.jpg".into())),
+                ("s3key".to_owned(), AttributeValue::S("rider-selfie.jpg".into())),
             ]))
         );
     }
@@ -186,8 +186,8 @@ mod tests {
         assert_eq!(
             photo.to_json(),
             json!({
-                "Username": "user_a", "s3key": "1_happy_face.jpg", "s3bucket": "rider-photos", "faceId": "f-1",
-                "thumbnail": {"s3bucket": "thumbnails", "s3key": "1_happy_face.jpg"}
+                "Username": "user_a", "s3key": "rider-selfie.jpg", "s3bucket": "rider-photos", "faceId": "f-1",
+                "thumbnail": {"s3bucket": "thumbnails", "s3key": "rider-selfie.jpg"}
             })
         );
     }

@@ -66,7 +66,7 @@ mod tests {
         let event = json!({
             "userId": "user_a",
             "s3Bucket": "photos",
-            "s3Key": "1_happy_face.jpg",
+            "s3Key": "rider-selfie.jpg",
             "detectedFaceDetails": {"Confidence": 99.99, "AgeRange": {"Low": 20, "High": 30}},
             "parallelResult": [{"FaceId": "f"}, {"thumbnail": {"s3bucket": "t", "s3key": "k"}}]
         });

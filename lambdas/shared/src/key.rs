@@ -37,7 +37,7 @@ mod tests {
 
     #[test]
     fn plain_key_is_unchanged() {
-        assert_eq!(decode_s3_key("1_happy_face.jpg").unwrap(), "1_happy_face.jpg");
+        assert_eq!(decode_s3_key("rider-selfie.jpg").unwrap(), "rider-selfie.jpg");
     }
 
     #[test]
