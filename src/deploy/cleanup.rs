@@ -21,46 +21,47 @@ pub async fn cleanup(clients: &Clients, options: &DeployOptions, progress: Progr
     }
     for spec in workshop::FUNCTIONS {
         let name = spec.function_name();
-        let work = match clients.lambda.delete_function().function_name(&name).send().await {
-            Ok(_) => Ok(Outcome::Deleted),
-            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Outcome::AlreadyGone),
-            Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
-        };
+        let work =
+            deleted(clients.lambda.delete_function().function_name(&name).send().await, "ResourceNotFoundException");
         step(format!("function {name}"), work)?;
     }
-    let work = match clients.dynamodb.delete_table().table_name(&names.riders_table).send().await {
-        Ok(_) => Ok(Outcome::Deleted),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Outcome::AlreadyGone),
-        Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
-    };
+    let work = deleted(
+        clients.dynamodb.delete_table().table_name(&names.riders_table).send().await,
+        "ResourceNotFoundException",
+    );
     step(format!("table {}", names.riders_table), work)?;
     for bucket in [&names.photo_bucket, &names.thumbnail_bucket] {
         step(format!("bucket {bucket}"), empty_and_delete_bucket(clients, bucket).await)?;
     }
-    let work = match clients.rekognition.delete_collection().collection_id(&names.collection).send().await {
-        Ok(_) => Ok(Outcome::Deleted),
-        Err(e) if error_code(&e) == Some("ResourceNotFoundException") => Ok(Outcome::AlreadyGone),
-        Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
-    };
+    let work = deleted(
+        clients.rekognition.delete_collection().collection_id(&names.collection).send().await,
+        "ResourceNotFoundException",
+    );
     step(format!("collection {}", names.collection), work)?;
     if let Some((from, _)) = &options.functions.notification {
-        let work = match clients.sesv2.delete_email_identity().email_identity(from).send().await {
-            Ok(_) => Ok(Outcome::Deleted),
-            Err(e) if error_code(&e) == Some("NotFoundException") => Ok(Outcome::AlreadyGone),
-            Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
-        };
+        let work =
+            deleted(clients.sesv2.delete_email_identity().email_identity(from).send().await, "NotFoundException");
         step(format!("email identity {from}"), work)?;
     }
     Ok(())
 }
 
+/// A delete's outcome: done, or the resource was not there (AWS's `gone` code for it).
+fn deleted<T, E, R>(result: Result<T, aws_sdk_s3::error::SdkError<E, R>>, gone: &str) -> anyhow::Result<Outcome>
+where
+    E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(Outcome::Deleted),
+        Err(e) if error_code(&e) == Some(gone) => Ok(Outcome::AlreadyGone),
+        Err(e) => Err(anyhow::anyhow!("{}", error_message(&e))),
+    }
+}
+
 async fn delete_state_machine(clients: &Clients, name: &str) -> anyhow::Result<Outcome> {
     let Some(arn) = find_state_machine(clients, name).await? else { return Ok(Outcome::AlreadyGone) };
-    match clients.sfn.delete_state_machine().state_machine_arn(&arn).send().await {
-        Ok(_) => Ok(Outcome::Deleted),
-        Err(e) if error_code(&e) == Some("StateMachineDoesNotExist") => Ok(Outcome::AlreadyGone),
-        Err(e) => anyhow::bail!("{}", error_message(&e)),
-    }
+    deleted(clients.sfn.delete_state_machine().state_machine_arn(&arn).send().await, "StateMachineDoesNotExist")
 }
 
 /// S3 refuses to delete a bucket with objects in it: delete them, a page at a time.
@@ -97,9 +98,5 @@ async fn empty_and_delete_bucket(clients: &Clients, bucket: &str) -> anyhow::Res
             );
         }
     }
-    match clients.s3.delete_bucket().bucket(bucket).send().await {
-        Ok(_) => Ok(Outcome::Deleted),
-        Err(e) if error_code(&e) == Some("NoSuchBucket") => Ok(Outcome::AlreadyGone),
-        Err(e) => anyhow::bail!("{}", error_message(&e)),
-    }
+    deleted(clients.s3.delete_bucket().bucket(bucket).send().await, "NoSuchBucket")
 }
