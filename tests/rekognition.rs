@@ -282,6 +282,10 @@ async fn bad_requests_get_awss_error_codes() {
     png.truncate(png.len() / 2);
     let truncated = rek.detect_faces().image(bytes_image(png)).send().await.unwrap_err();
     assert_eq!(code(&truncated), "InvalidImageFormatException");
+    // A JPEG cut short is refused too, not judged by the rows that survived.
+    let jpeg = selfie("1_happy_face.jpg");
+    let cut = rek.detect_faces().image(bytes_image(jpeg[..jpeg.len() * 2 / 3].to_vec())).send().await.unwrap_err();
+    assert_eq!(code(&cut), "InvalidImageFormatException");
 
     // 5 MB is the limit for bytes; 15 MB for S3 objects.
     let mut big = selfie("1_happy_face.jpg");

@@ -138,15 +138,9 @@ async fn the_seeds_test_matrix_runs_end_to_end_after_deploy() {
         assert_eq!(error, "PhotoDoesNotMeetRequirementError", "{key}: {text}");
         assert!(text.contains(reason), "{key}: the reason names {reason}: {text}");
     }
-    // A corrupt file: a PNG cut short. (A JPEG cut short still decodes to its first rows,
-    // leniently, and is then judged by its faces.)
-    let mut png = Vec::new();
-    image::load_from_memory(include_bytes!("../assets/selfies/4_no_face.jpg"))
-        .unwrap()
-        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
-        .unwrap();
-    png.truncate(png.len() / 2);
-    put_photo(&cloud, "corrupt.jpg", png).await;
+    // A corrupt file: a selfie whose upload was cut short halfway through its JPEG data.
+    let selfie = include_bytes!("../assets/selfies/1_happy_face.jpg");
+    put_photo(&cloud, "corrupt.jpg", selfie[..selfie.len() / 2].to_vec()).await;
     put_photo(&cloud, "notes.jpg", b"this is a text file renamed .jpg\n".to_vec()).await;
     for key in ["corrupt.jpg", "notes.jpg"] {
         let ending = run_photo(&cloud, key, "user_refused").await;
