@@ -4,6 +4,7 @@
 pub mod cloud;
 pub mod deploy;
 pub mod local;
+pub mod operator;
 pub mod run;
 pub mod tui;
 pub mod workshop;

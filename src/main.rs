@@ -79,13 +79,91 @@ enum Command {
         json: bool,
     },
     /// List, search and delete the indexed faces
-    Faces,
-    /// List executions and show why one failed
-    Executions,
+    Faces {
+        #[command(subcommand)]
+        action: Option<FacesAction>,
+    },
+    /// List executions, show why one failed, rerun, redrive or stop one
+    Executions {
+        #[command(subcommand)]
+        action: Option<ExecutionsAction>,
+    },
     /// Delete every workshop resource deploy made, emptying the buckets first
     Cleanup {
         #[command(flatten)]
         functions: FunctionArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FacesAction {
+    /// Every face of the collection: face id, confidence, user (the default)
+    List {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Faces of different users that are one person, and which of them to delete
+    Duplicates {
+        /// Similarity (0–100) above which two faces are one person
+        #[arg(long, default_value_t = 80.0)]
+        threshold: f32,
+        /// Delete the extra accounts' faces (all but the first user of each group)
+        #[arg(long)]
+        delete: bool,
+    },
+    /// Delete faces by face id, or every face of a user
+    Delete {
+        /// Face ids to delete
+        face_ids: Vec<String>,
+        /// Delete every face of this user id (repeatable)
+        #[arg(long = "user", value_name = "USER")]
+        users: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ExecutionsAction {
+    /// Executions of every state machine, newest first, with the failing state of failures (the default)
+    List {
+        /// Only this status: RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, PENDING_REDRIVE
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this state machine
+        #[arg(long)]
+        machine: Option<String>,
+        /// At most this many (0: all)
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Why an execution failed: each failing state with its input, error, cause and what caught it
+    Show {
+        /// The execution's name or ARN
+        execution: String,
+        /// Also print every history event
+        #[arg(long)]
+        history: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the same state machine again with the same input, and follow it
+    Rerun {
+        /// The execution's name or ARN
+        execution: String,
+    },
+    /// Resume a failed execution from the state that failed, and follow it
+    Redrive {
+        /// The execution's name or ARN
+        execution: String,
+    },
+    /// Stop a running execution
+    Stop {
+        /// The execution's name or ARN
+        execution: String,
     },
 }
 
@@ -169,47 +247,162 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 if !json {
                     println!("{machine}: started {arn}\n  input {input}");
                 }
-                let mut narrator = wildrydes::run::Narrator::default();
-                let ending = wildrydes::run::follow(clients, &arn, &mut |event| {
-                    if !json && let Some(line) = narrator.line(event) {
-                        println!("{line}");
-                    }
-                })
-                .await?;
-                if json {
-                    println!("{}", serde_json::to_string_pretty(&ending)?);
-                } else {
-                    print_ending(&ending);
-                }
-                if !ending.succeeded() {
-                    anyhow::bail!("the execution ended {}", ending.status);
-                }
-                Ok(())
+                follow_and_print(clients, &arn, json).await
             })
             .await
         }
-        Some(other) => {
-            let target = target(&cli.endpoint_url, cli.aws, &cli.region);
-            anyhow::bail!(
-                "`{}` is not available in this version yet (target would be {}). \
-                 Run `wildrydes serve` and use the aws CLI against it meanwhile.",
-                command_name(&other),
-                target.describe()
-            )
+        Some(Command::Faces { ref action }) => {
+            with_target(&cli, data_dir, async |clients, target| faces(operator_source(clients, target)?, action).await)
+                .await
+        }
+        Some(Command::Executions { ref action }) => {
+            with_target(&cli, data_dir, async |clients, target| {
+                executions(clients, operator_source(clients, target)?, action).await
+            })
+            .await
         }
     }
 }
 
-fn command_name(command: &Command) -> &'static str {
-    match command {
-        Command::Tui => "wildrydes tui",
-        Command::Serve { .. } => "wildrydes serve",
-        Command::Deploy { .. } => "wildrydes deploy",
-        Command::Run { .. } => "wildrydes run",
-        Command::Faces => "wildrydes faces",
-        Command::Executions => "wildrydes executions",
-        Command::Cleanup { .. } => "wildrydes cleanup",
+/// Follows an execution state by state (or silently with `json`) and prints how it ended;
+/// an error unless it SUCCEEDED, so the exit status tells scripts.
+async fn follow_and_print(clients: &wildrydes::cloud::Clients, arn: &str, json: bool) -> anyhow::Result<()> {
+    let mut narrator = wildrydes::run::Narrator::default();
+    let ending = wildrydes::run::follow(clients, arn, &mut |event| {
+        if !json && let Some(line) = narrator.line(event) {
+            println!("{line}");
+        }
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&ending)?);
+    } else {
+        print_ending(&ending);
     }
+    if !ending.succeeded() {
+        anyhow::bail!("the execution ended {}", ending.status);
+    }
+    Ok(())
+}
+
+/// What the operator commands read from: the dashboard's loads on the same target.
+fn operator_source(
+    clients: &wildrydes::cloud::Clients,
+    target: &Target,
+) -> anyhow::Result<wildrydes::tui::load::Source> {
+    let local_endpoint = match target {
+        Target::Local { endpoint, .. } => Some(endpoint.clone()),
+        Target::Aws { .. } => None,
+    };
+    Ok(wildrydes::tui::load::Source {
+        clients: clients.clone(),
+        names: workshop_names(target, &FunctionArgs::none())?,
+        local_endpoint,
+    })
+}
+
+async fn faces(source: wildrydes::tui::load::Source, action: &Option<FacesAction>) -> anyhow::Result<()> {
+    use wildrydes::operator;
+    let fail = |e: String| anyhow::anyhow!(e);
+    match action {
+        None | Some(FacesAction::List { json: false }) => {
+            print!("{}", operator::faces_table(&operator::faces(&source).await.map_err(fail)?));
+        }
+        Some(FacesAction::List { json: true }) => {
+            let rows = operator::faces(&source).await.map_err(fail)?;
+            let json: Vec<_> = rows
+                .iter()
+                .map(|f| serde_json::json!({"faceId": f.face_id, "userId": f.user, "confidence": f.confidence}))
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&json)?);
+        }
+        Some(FacesAction::Duplicates { threshold, delete }) => {
+            let groups = operator::duplicates(&source, *threshold).await.map_err(fail)?;
+            print!("{}", operator::duplicates_report(&groups, *threshold));
+            let extra: Vec<(String, String)> =
+                groups.iter().flat_map(|g| g.extra.iter().map(|f| (f.face_id.clone(), f.user.clone()))).collect();
+            if *delete && !extra.is_empty() {
+                println!("{}", operator::delete_faces(&source, &extra).await.map_err(fail)?);
+            } else if !extra.is_empty() {
+                println!("Run again with --delete to delete the {} face(s) marked delete.", extra.len());
+            }
+        }
+        Some(FacesAction::Delete { face_ids, users }) => {
+            let all = operator::faces(&source).await.map_err(fail)?;
+            let chosen = operator::select_faces(&all, face_ids, users).map_err(fail)?;
+            println!("{}", operator::delete_faces(&source, &chosen).await.map_err(fail)?);
+        }
+    }
+    Ok(())
+}
+
+async fn executions(
+    clients: &wildrydes::cloud::Clients,
+    source: wildrydes::tui::load::Source,
+    action: &Option<ExecutionsAction>,
+) -> anyhow::Result<()> {
+    use wildrydes::operator::{self, ExecutionFilter};
+    let fail = |e: String| anyhow::anyhow!(e);
+    match action {
+        None => print!(
+            "{}",
+            operator::executions_table(
+                &operator::list_executions(&source, &ExecutionFilter { limit: 20, ..Default::default() })
+                    .await
+                    .map_err(fail)?
+            )
+        ),
+        Some(ExecutionsAction::List { status, machine, limit, json }) => {
+            let filter = ExecutionFilter { status: status.clone(), machine: machine.clone(), limit: *limit };
+            let rows = operator::list_executions(&source, &filter).await.map_err(fail)?;
+            if *json {
+                let json: Vec<_> = rows
+                    .iter()
+                    .map(|r| {
+                        serde_json::json!({"name": r.name, "executionArn": r.arn, "stateMachine": r.state_machine,
+                            "status": r.status, "started": r.started, "failure": r.failure})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&json)?);
+            } else {
+                print!("{}", operator::executions_table(&rows));
+            }
+        }
+        Some(ExecutionsAction::Show { execution, history, json }) => {
+            let arn = operator::find_execution(&source, execution).await.map_err(fail)?;
+            let detail = operator::execution_detail(&source, &arn).await.map_err(fail)?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&operator::report_json(&detail))?);
+            } else {
+                print!("{}", operator::report(&detail, *history));
+            }
+        }
+        Some(ExecutionsAction::Rerun { execution }) => {
+            let arn = operator::find_execution(&source, execution).await.map_err(fail)?;
+            let described = clients
+                .sfn
+                .describe_execution()
+                .execution_arn(&arn)
+                .send()
+                .await
+                .map_err(|e| anyhow::anyhow!("reading {execution}: {}", wildrydes::cloud::error_message(&e)))?;
+            let machine = described.state_machine_arn();
+            let input = described.input().unwrap_or("{}");
+            let new_arn = wildrydes::run::start(clients, machine, input).await?;
+            println!("Rerunning {execution} as {new_arn}\n  input {input}");
+            follow_and_print(clients, &new_arn, false).await?;
+        }
+        Some(ExecutionsAction::Redrive { execution }) => {
+            let arn = operator::find_execution(&source, execution).await.map_err(fail)?;
+            println!("{}", operator::redrive(&source, &arn).await.map_err(fail)?);
+            follow_and_print(clients, &arn, false).await?;
+        }
+        Some(ExecutionsAction::Stop { execution }) => {
+            let arn = operator::find_execution(&source, execution).await.map_err(fail)?;
+            println!("{}", operator::stop(&source, &arn).await.map_err(fail)?);
+        }
+    }
+    Ok(())
 }
 
 /// The target the global options select: an explicit endpoint, real AWS, or the local

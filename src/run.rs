@@ -145,6 +145,8 @@ fn seconds_between(a: &aws_smithy_types::DateTime, b: &aws_smithy_types::DateTim
 pub struct Narrator {
     entered: std::collections::HashMap<String, aws_smithy_types::DateTime>,
     current_state: Option<String>,
+    /// States that failed and have not been left yet: leaving them is a Catch, not a success.
+    failed: std::collections::HashSet<String>,
 }
 
 impl Narrator {
@@ -157,13 +159,17 @@ impl Narrator {
         }
         if let Some(exited) = event.state_exited_event_details() {
             let took = self.entered.get(exited.name()).map(|start| seconds_between(start, &t)).unwrap_or(0.0);
+            if self.failed.remove(exited.name()) {
+                return Some(format!("  ↪ {} left through its Catch ({took:.2} s)", exited.name()));
+            }
             return Some(format!("  ✓ {} ({took:.2} s)", exited.name()));
         }
         let state = self.current_state.clone().unwrap_or_default();
-        let failure = |error: Option<&str>, cause: Option<&str>| {
+        let mut failure = |error: Option<&str>, cause: Option<&str>| {
+            self.failed.insert(state.clone());
             let mut line = format!("  ✗ {state}: {}", error.unwrap_or("failed"));
             if let Some(cause) = cause.filter(|c| !c.is_empty()) {
-                line.push_str(&format!(" — {}", one_line(cause)));
+                line.push_str(&format!(" — {}", one_line(&cause_sentence(cause))));
             }
             Some(line)
         };
@@ -182,6 +188,18 @@ impl Narrator {
             }
             _ => None,
         }
+    }
+}
+
+/// A failure's cause as a person reads it: a Lambda error's cause is JSON
+/// (`{"errorType", "errorMessage", …}`) whose message is the sentence; anything else as it is.
+pub fn cause_sentence(cause: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(cause) {
+        Ok(serde_json::Value::Object(o)) => match o.get("errorMessage").and_then(serde_json::Value::as_str) {
+            Some(message) => message.to_string(),
+            None => cause.to_string(),
+        },
+        _ => cause.to_string(),
     }
 }
 
@@ -229,9 +247,23 @@ mod tests {
             .state_exited_event_details(StateExitedEventDetails::builder().name("FaceDetection").build().unwrap())
             .build()
             .unwrap();
-        assert_eq!(narrator.line(&exited).as_deref(), Some("  ✓ FaceDetection (1.25 s)"));
+        assert_eq!(narrator.line(&exited).as_deref(), Some("  ↪ FaceDetection left through its Catch (1.25 s)"));
+        narrator.line(&entered);
+        let exited_again = event(6, HistoryEventType::TaskStateExited, 12.0)
+            .state_exited_event_details(StateExitedEventDetails::builder().name("FaceDetection").build().unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(narrator.line(&exited_again).as_deref(), Some("  ✓ FaceDetection (2.00 s)"));
         let other = event(5, HistoryEventType::ExecutionStarted, 9.0).build().unwrap();
         assert_eq!(narrator.line(&other), None);
+    }
+
+    #[test]
+    fn a_lambda_cause_reads_as_its_error_message() {
+        let cause = r#"{"errorMessage":"Face is wearing sunglasses","errorType":"PhotoDoesNotMeetRequirementError"}"#;
+        assert_eq!(cause_sentence(cause), "Face is wearing sunglasses");
+        assert_eq!(cause_sentence("plain words"), "plain words");
+        assert_eq!(cause_sentence(r#"{"other":1}"#), r#"{"other":1}"#);
     }
 
     #[test]

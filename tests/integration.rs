@@ -9,6 +9,7 @@ mod compat;
 mod crash;
 mod dynamodb;
 mod lambda;
+mod operator;
 mod rekognition;
 mod s3;
 mod ses;

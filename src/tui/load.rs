@@ -131,7 +131,7 @@ fn failure_cache() -> &'static Mutex<HashMap<String, String>> {
     CACHE.get_or_init(Default::default)
 }
 
-async fn executions(source: &Source) -> Result<Vec<ExecutionRow>, String> {
+pub async fn executions(source: &Source) -> Result<Vec<ExecutionRow>, String> {
     let sfn = &source.clients.sfn;
     let machines = sfn.list_state_machines().send().await.map_err(|e| sdk_message(&e))?;
     let mut rows = Vec::new();
@@ -419,7 +419,7 @@ pub async fn image(source: &Source, path: &str) -> Result<Thumb, String> {
     .map_err(|e| format!("decoding the preview stopped: {e}"))?
 }
 
-async fn faces(source: &Source) -> Result<Vec<FaceRow>, String> {
+pub async fn faces(source: &Source) -> Result<Vec<FaceRow>, String> {
     let mut rows = Vec::new();
     let mut token = None;
     loop {
