@@ -3,6 +3,7 @@
 //! cloud's SQLite with an exact/HNSW vector index (`collections`, `vectors`), and the
 //! awsJson1_1 API in front of them (`service`).
 
+mod analyses;
 pub mod collections;
 pub mod decode;
 pub mod faces;

@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::{OnceCell, Semaphore};
 
+use super::analyses::{Analyses, Analysis, Embedder, image_key};
 use super::collections::{CollectionError, Collections, NewFace, StoredFace};
 use super::decode::DecodeError;
 use super::faces::{
@@ -47,6 +48,7 @@ const NO_FACE: &str = "There are no faces in the image. Should be at least 1.";
 
 static ANALYZER: OnceCell<Arc<FaceAnalyzer>> = OnceCell::const_new();
 static INFERENCE: Semaphore = Semaphore::const_new(INFERENCE_SLOTS);
+static ANALYSES: Analyses = Analyses::new();
 
 /// Rekognition's errors, by the code AWS sends.
 #[derive(Debug, thiserror::Error)]
@@ -160,18 +162,29 @@ async fn analyzer() -> Result<Arc<FaceAnalyzer>, RekognitionError> {
 }
 
 /// Decodes `bytes`, finds the faces (largest first, at most 100) and hands them to `then`,
-/// all on a blocking thread holding one inference slot.
+/// all on a blocking thread holding one inference slot. The same bytes seen recently reuse
+/// their analysis (see [`super::analyses`]).
 async fn with_faces<R: Send + 'static>(
     bytes: Vec<u8>,
-    then: impl FnOnce(&FaceAnalyzer, &RgbImage, Vec<DetectedFace>) -> Result<R, RekognitionError> + Send + 'static,
+    then: impl FnOnce(&Embedder, &RgbImage, Vec<DetectedFace>) -> Result<R, RekognitionError> + Send + 'static,
 ) -> Result<R, RekognitionError> {
     let analyzer = analyzer().await?;
     let _slot = INFERENCE.acquire().await.map_err(|e| E::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(move || {
-        let image = analyzer.decode(&bytes)?;
-        let mut faces = analyzer.detect(&image)?;
-        faces.truncate(MAX_FACES_PER_IMAGE);
-        then(&analyzer, &image, faces)
+        let key = image_key(&bytes);
+        let analysis = match ANALYSES.get(&key) {
+            Some(known) => known,
+            None => {
+                let image = analyzer.decode(&bytes)?;
+                let mut faces = analyzer.detect(&image)?;
+                faces.truncate(MAX_FACES_PER_IMAGE);
+                let fresh = Arc::new(Analysis::new(image, faces));
+                ANALYSES.insert(key, fresh.clone());
+                fresh
+            }
+        };
+        let embedder = Embedder { analyzer: &analyzer, analysis: &analysis };
+        then(&embedder, &analysis.image, analysis.faces.clone())
     })
     .await
     .map_err(|e| E::Internal(format!("face analysis stopped: {e}")))?
