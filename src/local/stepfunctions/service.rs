@@ -257,6 +257,11 @@ fn tracing_configuration(body: &Body) -> Result<Value, ApiError> {
 /// AWS's executions' status values, for `statusFilter`.
 const EXECUTION_STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
 
+/// What AWS reports for a state machine created without an encryptionConfiguration.
+fn default_encryption() -> Value {
+    json!({"type": "AWS_OWNED_KEY"})
+}
+
 /// How many parsed definitions [`DefinitionCache`] keeps.
 const CACHED_DEFINITIONS: usize = 256;
 
@@ -470,6 +475,7 @@ impl StepFunctions {
             "creationDate": seconds(sm.created_ms),
             "loggingConfiguration": sm.logging_configuration,
             "tracingConfiguration": sm.tracing_configuration,
+            "encryptionConfiguration": default_encryption(),
         });
         if let Some(r) = sm.revision_id {
             out["revisionId"] = json!(r);
@@ -942,6 +948,7 @@ impl StepFunctions {
             "updateDate": seconds(update),
             "loggingConfiguration": logging,
             "tracingConfiguration": tracing,
+            "encryptionConfiguration": default_encryption(),
         });
         if let Some(r) = e.revision_id {
             out["revisionId"] = json!(r);
