@@ -400,6 +400,11 @@ fn aws_cli_stepfunctions_commands_work_against_serve() {
         }
     })
     .to_string();
+    // As the workshop does it: the definition from a file.
+    let work = tempfile::tempdir().unwrap();
+    let definition_file = work.path().join("machine.asl.json");
+    std::fs::write(&definition_file, definition).unwrap();
+    let file_arg = format!("file://{}", definition_file.display());
     let created = json(&aws(
         &venv,
         e,
@@ -409,7 +414,7 @@ fn aws_cli_stepfunctions_commands_work_against_serve() {
             "--name",
             "RiderPhotoProcessing-pure",
             "--definition",
-            &definition,
+            &file_arg,
             "--role-arn",
             "arn:aws:iam::000000000000:role/StepFunctionsRole",
         ],
