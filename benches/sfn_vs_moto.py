@@ -126,6 +126,8 @@ def main():
     ap.add_argument("--wildrydes", required=True)
     ap.add_argument("--chain-runs", type=int, default=50)
     ap.add_argument("--fan-runs", type=int, default=10)
+    ap.add_argument("--only", choices=["moto", "wildrydes"],
+                    help="run one side alone (to profile it); no ratio is printed")
     args = ap.parse_args()
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -162,6 +164,8 @@ def main():
             "moto": client(moto, "testing", "testing"),
             "wildrydes": client(endpoint, "wildrydes", "wildrydes"),
         }
+        if args.only:
+            targets = {args.only: targets[args.only]}
         workloads = [
             ("PassChain100", pass_chain(100), args.chain_runs),
             ("Map100xParallel2", map_parallel(100), args.fan_runs),
@@ -173,7 +177,7 @@ def main():
         print(f"{'workload':<18} {'target':<10} {'runs':>5} {'seconds':>8} {'exec/s':>9} {'transitions/s':>14}")
         for (wname, tname), r in results.items():
             print(f"{wname:<18} {tname:<10} {r['runs']:>5} {r['seconds']:>8.2f} {r['exec_per_s']:>9.1f} {r['transitions_per_s']:>14.0f}")
-        for wname, _, _ in workloads:
+        for wname, _, _ in workloads if not args.only else []:
             m, w = results[(wname, "moto")], results[(wname, "wildrydes")]
             print(f"{wname}: wildrydes/moto = {w['exec_per_s'] / m['exec_per_s']:.1f}x executions/s "
                   f"({w['transitions']} vs {m['transitions']} states entered per execution)")

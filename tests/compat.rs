@@ -6,6 +6,8 @@ use std::process::Command;
 
 use crate::common::{ServerProcess, test_venv};
 
+mod differential;
+
 /// Runs `aws ARGS…` against `endpoint` with the local credentials; returns stdout, and
 /// fails the test with stderr when the command fails.
 fn aws(venv: &Path, endpoint: &str, args: &[&str]) -> String {
@@ -376,4 +378,222 @@ fn the_sam_template_passes_cfn_lint() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The Step Functions commands of the issue's walkthrough, on a pure-state machine: create,
+/// start, describe until closed, the history, and the errors for unknown ARNs and bad input.
+#[test]
+fn aws_cli_stepfunctions_commands_work_against_serve() {
+    let Some(venv) = test_venv("aws_cli_stepfunctions_commands_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let definition = serde_json::json!({
+        "StartAt": "Greet",
+        "States": {
+            "Greet": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hello {}', $.userId)"},
+                      "ResultPath": "$.greeted", "Next": "Check"},
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.userId", "StringEquals": "user_a", "Next": "Done"}],
+                      "Default": "Refuse"},
+            "Refuse": {"Type": "Fail", "Error": "UnknownRider", "Cause": "only user_a rides"},
+            "Done": {"Type": "Succeed"}
+        }
+    })
+    .to_string();
+    // As the workshop does it: the definition from a file.
+    let work = tempfile::tempdir().unwrap();
+    let definition_file = work.path().join("machine.asl.json");
+    std::fs::write(&definition_file, definition).unwrap();
+    let file_arg = format!("file://{}", definition_file.display());
+    let created = json(&aws(
+        &venv,
+        e,
+        &[
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "RiderPhotoProcessing-pure",
+            "--definition",
+            &file_arg,
+            "--role-arn",
+            "arn:aws:iam::000000000000:role/StepFunctionsRole",
+        ],
+    ));
+    let sm = created["stateMachineArn"].as_str().expect("a stateMachineArn").to_string();
+    assert!(sm.ends_with(":stateMachine:RiderPhotoProcessing-pure"), "{created}");
+
+    let describe_until_closed = |arn: &str| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let d = json(&aws(&venv, e, &["stepfunctions", "describe-execution", "--execution-arn", arn]));
+            if d["status"] != "RUNNING" || std::time::Instant::now() > deadline {
+                return d;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    let started = json(&aws(
+        &venv,
+        e,
+        &["stepfunctions", "start-execution", "--state-machine-arn", &sm, "--input", r#"{"userId": "user_a"}"#],
+    ));
+    let exec = started["executionArn"].as_str().expect("an executionArn").to_string();
+    let done = describe_until_closed(&exec);
+    assert_eq!(done["status"], "SUCCEEDED", "{done}");
+    let output = json(done["output"].as_str().expect("an output"));
+    assert_eq!(output["greeted"]["greeting"], "hello user_a");
+
+    let history = json(&aws(&venv, e, &["stepfunctions", "get-execution-history", "--execution-arn", &exec]));
+    let types: Vec<&str> =
+        history["events"].as_array().expect("events").iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ChoiceStateEntered",
+            "ChoiceStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ],
+        "{history}"
+    );
+
+    let refused = json(&aws(
+        &venv,
+        e,
+        &[
+            "stepfunctions",
+            "start-execution",
+            "--state-machine-arn",
+            &sm,
+            "--name",
+            "stranger",
+            "--input",
+            r#"{"userId": "user_z"}"#,
+        ],
+    ));
+    let failed = describe_until_closed(refused["executionArn"].as_str().expect("an executionArn"));
+    assert_eq!(failed["status"], "FAILED");
+    assert_eq!(failed["error"], "UnknownRider");
+    assert_eq!(failed["cause"], "only user_a rides");
+
+    let err =
+        aws_fails(&venv, e, &["stepfunctions", "start-execution", "--state-machine-arn", &sm, "--input", "{oops"]);
+    assert!(err.contains("InvalidExecutionInput"), "{err}");
+    let missing = exec.replace(&format!(":{}", exec.rsplit(':').next().unwrap_or_default()), ":never-started");
+    let err = aws_fails(&venv, e, &["stepfunctions", "describe-execution", "--execution-arn", &missing]);
+    assert!(err.contains("ExecutionDoesNotExist"), "{err}");
+    let err = aws_fails(
+        &venv,
+        e,
+        &[
+            "stepfunctions",
+            "create-state-machine",
+            "--name",
+            "broken",
+            "--definition",
+            r#"{"StartAt": "Nowhere", "States": {"A": {"Type": "Pass", "End": true}}}"#,
+            "--role-arn",
+            "arn:aws:iam::000000000000:role/StepFunctionsRole",
+        ],
+    );
+    assert!(err.contains("InvalidDefinition"), "{err}");
+}
+
+/// `aws s3 rb --force` empties the bucket (every object, also under prefixes) and removes it.
+#[test]
+fn aws_cli_s3_rb_force_empties_and_removes_the_bucket() {
+    let Some(venv) = test_venv("aws_cli_s3_rb_force_empties_and_removes_the_bucket") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("thumb.jpg");
+    std::fs::write(&file, b"not really a jpeg").unwrap();
+    aws(&venv, e, &["s3", "mb", "s3://wildrydes-thumbnails"]);
+    for key in ["user_a/thumb.jpg", "user_b/thumb.jpg", "top.jpg"] {
+        aws(&venv, e, &["s3", "cp", file.to_str().unwrap(), &format!("s3://wildrydes-thumbnails/{key}")]);
+    }
+    let err = aws_fails(&venv, e, &["s3", "rb", "s3://wildrydes-thumbnails"]);
+    assert!(err.contains("BucketNotEmpty"), "{err}");
+    let out = aws(&venv, e, &["s3", "rb", "s3://wildrydes-thumbnails", "--force"]);
+    assert!(out.contains("remove_bucket: wildrydes-thumbnails"), "{out}");
+    let err = aws_fails(&venv, e, &["s3", "ls", "s3://wildrydes-thumbnails"]);
+    assert!(err.contains("NoSuchBucket"), "{err}");
+    let err = aws_fails(&venv, e, &["s3", "rb", "s3://wildrydes-thumbnails", "--force"]);
+    assert!(err.contains("NoSuchBucket"), "{err}");
+}
+
+/// `aws lambda list-functions` and `aws lambda invoke` on the probe function (a real
+/// `lambda_runtime` binary), including a function error and an unknown function.
+#[test]
+fn aws_cli_lambda_list_functions_and_invoke_work_against_serve() {
+    let Some(venv) = test_venv("aws_cli_lambda_list_functions_and_invoke_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let zip = work.path().join("probe.zip");
+    std::fs::write(&zip, crate::lambda::probe_zip()).unwrap();
+    let zip_arg = format!("fileb://{}", zip.display());
+    aws(
+        &venv,
+        e,
+        &[
+            "lambda",
+            "create-function",
+            "--function-name",
+            "wildrydes-probe",
+            "--runtime",
+            "provided.al2023",
+            "--role",
+            "arn:aws:iam::000000000000:role/lambda-role",
+            "--handler",
+            "bootstrap",
+            "--zip-file",
+            &zip_arg,
+        ],
+    );
+    let listed = json(&aws(&venv, e, &["lambda", "list-functions"]));
+    let names: Vec<&str> =
+        listed["Functions"].as_array().expect("Functions").iter().filter_map(|f| f["FunctionName"].as_str()).collect();
+    assert_eq!(names, ["wildrydes-probe"], "{listed}");
+
+    let out = work.path().join("out.json");
+    let out_arg = out.to_str().unwrap();
+    let invoke = |payload: &str| {
+        json(&aws(
+            &venv,
+            e,
+            &[
+                "lambda",
+                "invoke",
+                "--function-name",
+                "wildrydes-probe",
+                // aws CLI v1 (the one on PyPI) sends --payload as it is written.
+                "--payload",
+                payload,
+                out_arg,
+            ],
+        ))
+    };
+    let answer = invoke(r#"{"userId": "user_a", "s3Key": "1_happy_face.jpg"}"#);
+    assert_eq!(answer["StatusCode"], 200, "{answer}");
+    assert_eq!(answer.get("FunctionError"), None, "{answer}");
+    let echoed = json(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(echoed, serde_json::json!({"userId": "user_a", "s3Key": "1_happy_face.jpg"}));
+
+    let answer = invoke(
+        r#"{"action": "error", "errorType": "PhotoDoesNotMeetRequirementError", "errorMessage": "Face is wearing sunglasses"}"#,
+    );
+    assert_eq!(answer["FunctionError"], "Unhandled", "{answer}");
+    let error = json(&std::fs::read_to_string(&out).unwrap());
+    assert_eq!(error["errorType"], "PhotoDoesNotMeetRequirementError");
+    assert_eq!(error["errorMessage"], "Face is wearing sunglasses");
+
+    let err = aws_fails(&venv, e, &["lambda", "invoke", "--function-name", "nobody", out_arg]);
+    assert!(err.contains("ResourceNotFoundException"), "{err}");
 }

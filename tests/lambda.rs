@@ -16,7 +16,7 @@ use crate::common::TestCloud;
 const ROLE: &str = "arn:aws:iam::000000000000:role/lambda-role";
 
 /// The probe binary, built next to the wildrydes binary by `cargo build --workspace --bins`.
-fn probe_binary() -> PathBuf {
+pub(crate) fn probe_binary() -> PathBuf {
     let wildrydes = PathBuf::from(env!("CARGO_BIN_EXE_wildrydes"));
     let probe = wildrydes.with_file_name("probe");
     assert!(
@@ -28,7 +28,7 @@ fn probe_binary() -> PathBuf {
     probe
 }
 
-fn probe_zip() -> Vec<u8> {
+pub(crate) fn probe_zip() -> Vec<u8> {
     let binary = std::fs::read(probe_binary()).expect("the probe binary is readable");
     zip_bootstrap(&binary).expect("zip the probe")
 }

@@ -404,7 +404,9 @@ impl s3s::S3 for Backend {
 
     async fn head_bucket(&self, req: S3Request<HeadBucketInput>) -> S3Result<S3Response<HeadBucketOutput>> {
         self.objects.require_bucket(&req.input.bucket).await?;
-        Ok(S3Response::new(HeadBucketOutput::default()))
+        // AWS names the bucket's region in x-amz-bucket-region; local buckets are us-east-1
+        // buckets (see GetBucketLocation).
+        Ok(S3Response::new(HeadBucketOutput { bucket_region: Some("us-east-1".into()), ..Default::default() }))
     }
 
     async fn get_bucket_location(

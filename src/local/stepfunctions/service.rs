@@ -3,7 +3,8 @@
 //! Requests are checked as AWS checks them, and refused with AWS's error codes and messages
 //! before anything is written.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
@@ -256,11 +257,43 @@ fn tracing_configuration(body: &Body) -> Result<Value, ApiError> {
 /// AWS's executions' status values, for `statusFilter`.
 const EXECUTION_STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"];
 
+/// What AWS reports for a state machine created without an encryptionConfiguration.
+fn default_encryption() -> Value {
+    json!({"type": "AWS_OWNED_KEY"})
+}
+
+/// How many parsed definitions [`DefinitionCache`] keeps.
+const CACHED_DEFINITIONS: usize = 256;
+
+/// Parsed definitions by their text: a start would otherwise parse and validate the
+/// definition again each time (the text was validated when it was stored). Keyed by the
+/// text itself, so an UpdateStateMachine can never leave a stale entry behind.
+#[derive(Default)]
+struct DefinitionCache {
+    parsed: Mutex<HashMap<String, Definition>>,
+}
+
+impl DefinitionCache {
+    fn get(&self, text: &str) -> Result<Definition, ApiError> {
+        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = parsed.get(text) {
+            return Ok(d.clone());
+        }
+        let d = Definition::parse(text).map_err(|d| invalid_definition(&d))?;
+        if parsed.len() >= CACHED_DEFINITIONS {
+            parsed.clear();
+        }
+        parsed.insert(text.to_string(), d.clone());
+        Ok(d)
+    }
+}
+
 /// The local Step Functions service.
 pub struct StepFunctions {
     store: Store,
     region: String,
     executor: Executor,
+    definitions: DefinitionCache,
 }
 
 impl StepFunctions {
@@ -272,7 +305,7 @@ impl StepFunctions {
         if resumed > 0 {
             tracing::info!("Step Functions: resumed {resumed} running executions");
         }
-        Ok(Self { store, region: region.to_string(), executor })
+        Ok(Self { store, region: region.to_string(), executor, definitions: DefinitionCache::default() })
     }
 
     pub fn executor(&self) -> &Executor {
@@ -442,6 +475,7 @@ impl StepFunctions {
             "creationDate": seconds(sm.created_ms),
             "loggingConfiguration": sm.logging_configuration,
             "tracingConfiguration": sm.tracing_configuration,
+            "encryptionConfiguration": default_encryption(),
         });
         if let Some(r) = sm.revision_id {
             out["revisionId"] = json!(r);
@@ -523,7 +557,7 @@ impl StepFunctions {
                 sm.name,
                 uuid::Uuid::new_v4()
             );
-            let definition = Definition::parse(&sm.definition).map_err(|d| invalid_definition(&d))?;
+            let definition = self.definitions.get(&sm.definition)?;
             let now = now_ms();
             // AWS runs an express execution for at most five minutes and keeps no history.
             let executor = self.executor.clone();
@@ -536,7 +570,7 @@ impl StepFunctions {
             return Ok(json!({"executionArn": arn, "startDate": seconds(now)}));
         }
         let arn = format!("arn:aws:states:{}:{ACCOUNT_ID}:execution:{}:{name}", self.region, sm.name);
-        let definition = Definition::parse(&sm.definition).map_err(|d| invalid_definition(&d))?;
+        let definition = self.definitions.get(&sm.definition)?;
         let now = now_ms();
         let row = ExecutionRow {
             seq: 0,
@@ -603,7 +637,7 @@ impl StepFunctions {
         }
         let arn =
             format!("arn:aws:states:{}:{ACCOUNT_ID}:express:{}:{name}:{}", self.region, sm.name, uuid::Uuid::new_v4());
-        let definition = Definition::parse(&sm.definition).map_err(|d| invalid_definition(&d))?;
+        let definition = self.definitions.get(&sm.definition)?;
         let start = now_ms();
         let finished = self
             .executor
@@ -914,6 +948,7 @@ impl StepFunctions {
             "updateDate": seconds(update),
             "loggingConfiguration": logging,
             "tracingConfiguration": tracing,
+            "encryptionConfiguration": default_encryption(),
         });
         if let Some(r) = e.revision_id {
             out["revisionId"] = json!(r);
