@@ -28,12 +28,12 @@ fn probe_binary() -> PathBuf {
     probe
 }
 
-fn probe_zip() -> Vec<u8> {
+pub(crate) fn probe_zip() -> Vec<u8> {
     let binary = std::fs::read(probe_binary()).expect("the probe binary is readable");
     zip_bootstrap(&binary).expect("zip the probe")
 }
 
-async fn create_probe(cloud: &TestCloud, name: &str) {
+pub(crate) async fn create_probe(cloud: &TestCloud, name: &str) {
     create_probe_with(cloud, name, |b| b).await;
 }
 

@@ -20,6 +20,7 @@ pub mod code;
 pub mod logs;
 pub mod model;
 pub mod runtime;
+mod s3_events;
 mod tasks;
 
 use std::collections::BTreeMap;
