@@ -7,6 +7,9 @@
 //! so S3 cannot treat every blob it does not reference as garbage. Instead it journals
 //! the ids of blobs it is about to commit or drop (`s3_blob_journal`); at start-up it
 //! deletes the journalled blobs no object references — a crash's leftovers, and only S3's.
+//!
+//! The transaction that makes an object visible also records its S3 event messages in
+//! the notification outbox (`notifications`), so an acknowledged write never loses them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
