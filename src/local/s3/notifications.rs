@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use rusqlite::{OptionalExtension, params};
+use s3s::S3Result;
 use s3s::dto::{
     FilterRule, FilterRuleName, LambdaFunctionConfiguration, NotificationConfiguration,
     NotificationConfigurationFilter, S3KeyFilter,
 };
-use s3s::S3Result;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
