@@ -188,6 +188,11 @@ struct FunctionArgs {
     /// AWS: send the notification to these addresses (comma-separated)
     #[arg(long, value_name = "EMAILS", requires = "notify_from")]
     notify_to: Option<String>,
+    /// AWS: also deploy the upload trigger (photos put under uploads/<userId>/ start
+    /// RiderPhotoProcessing-4); the --lambda-role-arn role must allow states:StartExecution.
+    /// Always on locally
+    #[arg(long)]
+    upload_trigger: bool,
 }
 
 fn main() -> ExitCode {
@@ -424,6 +429,7 @@ impl FunctionArgs {
             states_role_arn: None,
             notify_from: None,
             notify_to: None,
+            upload_trigger: false,
         }
     }
 }
@@ -510,7 +516,7 @@ fn workshop_names(target: &Target, args: &FunctionArgs) -> anyhow::Result<wildry
 }
 
 fn deploy_options(target: &Target, args: &FunctionArgs) -> anyhow::Result<wildrydes::deploy::DeployOptions> {
-    use wildrydes::deploy::{CodeSource, DeployOptions, FunctionSettings};
+    use wildrydes::deploy::{CodeSource, DeployOptions, FunctionSettings, UploadTrigger};
     match target {
         Target::Local { .. } => {
             let binaries = match &args.lambda_dir {
@@ -540,6 +546,7 @@ fn deploy_options(target: &Target, args: &FunctionArgs) -> anyhow::Result<wildry
                 },
                 states_role_arn: states_role.clone(),
                 upload_selfies: true,
+                upload_trigger: args.upload_trigger.then_some(UploadTrigger { grant_s3_invoke: true }),
             })
         }
     }

@@ -1,6 +1,6 @@
 //! The workshop's resources in one place for deploy, the CLI and the dashboard: their
 //! names (fixed locally; on AWS bucket names are global, so they carry the account and
-//! region), the six functions, the four state machine definitions and the test selfies.
+//! region), the six functions and the upload trigger, the four state machine definitions and the test selfies.
 //! The definitions and selfies are compiled in, so the binary deploys the workshop from
 //! anywhere, not only from a checkout.
 
@@ -68,6 +68,17 @@ pub const FUNCTIONS: [FunctionSpec; 6] = [
     FunctionSpec { binary: "thumbnail", output: "ThumbnailFunctionArn" },
     FunctionSpec { binary: "persist-metadata", output: "PersistMetadataFunctionArn" },
 ];
+
+/// The upload trigger (`lambdas/upload-trigger`): started by S3 for each photo put under
+/// [`UPLOAD_PREFIX`], it starts [`TRIGGERED_STATE_MACHINE`]. Apart from [`FUNCTIONS`]: no
+/// state machine names it.
+pub const UPLOAD_TRIGGER: FunctionSpec = FunctionSpec { binary: "upload-trigger", output: "UploadTriggerFunctionArn" };
+/// Where riders upload: `uploads/<userId>/<file>` in the rider photo bucket.
+pub const UPLOAD_PREFIX: &str = "uploads/";
+/// The state machine an upload starts: the workshop's newest step.
+pub const TRIGGERED_STATE_MACHINE: &str = "RiderPhotoProcessing-4";
+/// The Id of the photo bucket's notification configuration that deploy manages.
+pub const UPLOAD_NOTIFICATION_ID: &str = "wildrydes-upload-trigger";
 
 /// The workshop's four state machines (`statemachine/*.asl.json`), with `${…}` placeholders.
 pub const STATE_MACHINES: [(&str, &str); 4] = [
@@ -150,6 +161,12 @@ mod tests {
         let mut compiled: Vec<String> = SELFIES.iter().map(|(name, _)| name.to_string()).collect();
         compiled.sort();
         assert_eq!(compiled, on_disk);
+    }
+
+    #[test]
+    fn uploads_start_the_newest_state_machine() {
+        assert_eq!(STATE_MACHINES.last().map(|(name, _)| *name), Some(TRIGGERED_STATE_MACHINE));
+        assert!(!FUNCTIONS.contains(&UPLOAD_TRIGGER), "no state machine names the trigger");
     }
 
     #[test]

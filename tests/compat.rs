@@ -359,6 +359,61 @@ fn aws_cli_rekognition_seed_commands_work_against_serve() {
     assert!(err.contains("ResourceNotFoundException"), "{err}");
 }
 
+/// The seed's way of wiring the upload event by hand: `s3api
+/// put-bucket-notification-configuration` with a Lambda destination, read back with
+/// `get-bucket-notification-configuration`; a function that does not exist is refused.
+#[test]
+fn aws_cli_bucket_notification_configuration_round_trips_against_serve() {
+    let Some(venv) = test_venv("aws_cli_bucket_notification_configuration_round_trips_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let zip = work.path().join("sink.zip");
+    std::fs::write(&zip, crate::lambda::probe_zip()).unwrap();
+    aws(&venv, e, &["s3", "mb", "s3://wildrydes-riderphotos"]);
+    let created = json(&aws(
+        &venv,
+        e,
+        &[
+            "lambda",
+            "create-function",
+            "--function-name",
+            "sink",
+            "--runtime",
+            "provided.al2023",
+            "--handler",
+            "bootstrap",
+            "--role",
+            "arn:aws:iam::000000000000:role/lambda-role",
+            "--zip-file",
+            &format!("fileb://{}", zip.display()),
+        ],
+    ));
+    let arn = created["FunctionArn"].as_str().expect("a function ARN").to_string();
+    let config = serde_json::json!({"LambdaFunctionConfigurations": [{
+        "Id": "uploads",
+        "LambdaFunctionArn": arn,
+        "Events": ["s3:ObjectCreated:*"],
+        "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+    }]});
+    let bucket = ["--bucket", "wildrydes-riderphotos"];
+    let put = ["s3api", "put-bucket-notification-configuration", bucket[0], bucket[1], "--notification-configuration"];
+    aws(&venv, e, &[&put[..], &[config.to_string().as_str()]].concat());
+    let got = json(&aws(&venv, e, &["s3api", "get-bucket-notification-configuration", bucket[0], bucket[1]]));
+    let lambda = &got["LambdaFunctionConfigurations"][0];
+    assert_eq!(lambda["Id"], "uploads", "{got}");
+    assert_eq!(lambda["LambdaFunctionArn"], arn.as_str());
+    assert_eq!(lambda["Events"], serde_json::json!(["s3:ObjectCreated:*"]));
+    let rule = &lambda["Filter"]["Key"]["FilterRules"][0];
+    assert_eq!(rule["Name"].as_str().map(str::to_ascii_lowercase).as_deref(), Some("prefix"), "{got}");
+    assert_eq!(rule["Value"], "uploads/");
+
+    let missing = config.to_string().replace(":function:sink", ":function:nobody");
+    let err = aws_fails(&venv, e, &[&put[..], &[missing.as_str()]].concat());
+    assert!(err.contains("InvalidArgument") && err.contains("Unable to validate"), "{err}");
+}
+
 /// The SAM template that deploys the same functions and state machine on AWS is valid
 /// CloudFormation (cfn-lint applies the SAM transform and checks every reference).
 #[test]

@@ -14,5 +14,6 @@ mod rekognition;
 mod s3;
 mod ses;
 mod stepfunctions;
+mod trigger;
 mod tui;
 mod workflow;

@@ -33,7 +33,7 @@ pub(crate) fn probe_zip() -> Vec<u8> {
     zip_bootstrap(&binary).expect("zip the probe")
 }
 
-async fn create_probe(cloud: &TestCloud, name: &str) {
+pub(crate) async fn create_probe(cloud: &TestCloud, name: &str) {
     create_probe_with(cloud, name, |b| b).await;
 }
 

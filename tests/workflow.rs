@@ -11,7 +11,7 @@ use wildrydes::run;
 use crate::common::TestCloud;
 
 /// The workspace's binaries, built next to `wildrydes` by `cargo build --workspace --bins`.
-fn binaries_dir() -> PathBuf {
+pub(crate) fn binaries_dir() -> PathBuf {
     let wildrydes = PathBuf::from(env!("CARGO_BIN_EXE_wildrydes"));
     let dir = wildrydes.parent().expect("the binary has a directory").to_path_buf();
     assert!(

@@ -3,7 +3,7 @@
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::{DeployOptions, Outcome, Progress, ProgressSink, find_state_machine};
+use super::{DeployOptions, Outcome, Progress, ProgressSink, find_state_machine, trigger};
 use crate::cloud::{Clients, error_code, error_message};
 use crate::workshop;
 
@@ -15,6 +15,17 @@ pub async fn cleanup(clients: &Clients, options: &DeployOptions, progress: Progr
         progress(Progress::Done { resource, outcome });
         Ok(())
     };
+
+    // The upload trigger first, so nothing starts while the rest goes. Whether or not
+    // this deploy made it: removing what is not there is harmless.
+    let trigger_name = workshop::UPLOAD_TRIGGER.function_name();
+    let work = trigger::remove_notification(clients, &names.photo_bucket).await;
+    step(format!("notification s3://{}/{}* → {trigger_name}", names.photo_bucket, workshop::UPLOAD_PREFIX), work)?;
+    let work = deleted(
+        clients.lambda.delete_function().function_name(&trigger_name).send().await,
+        "ResourceNotFoundException",
+    );
+    step(format!("function {trigger_name}"), work)?;
 
     for (name, _) in workshop::STATE_MACHINES {
         step(format!("state machine {name}"), delete_state_machine(clients, name).await)?;

@@ -1,4 +1,4 @@
-//! The six functions: where their code comes from (the workspace's own binaries, zipped
+//! The functions (the workflow's six and the upload trigger): where their code comes from (the workspace's own binaries, zipped
 //! as a `bootstrap` the way `provided.al2023` wants them, or zips `cargo lambda` built for
 //! AWS), their environment, and create-or-update through the Lambda API.
 
@@ -77,7 +77,9 @@ fn missing_binary(path: &Path, e: std::io::Error) -> anyhow::Error {
     )
 }
 
-/// The environment each function reads (see each crate's documentation).
+/// The environment each workflow function reads (see each crate's documentation). The
+/// upload trigger's `STATE_MACHINE_ARN` is known only once the state machines exist:
+/// deploy adds it.
 pub fn environment(spec: &FunctionSpec, names: &WorkshopNames, settings: &FunctionSettings) -> HashMap<String, String> {
     let mut env = HashMap::new();
     let mut set = |k: &str, v: &str| {
@@ -107,11 +109,12 @@ fn code_sha256(zip: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip))
 }
 
-/// Creates the function, or brings its code and configuration up to date.
+/// Creates the function with the environment `env`, or brings its code and configuration
+/// up to date.
 pub async fn ensure_function(
     clients: &Clients,
     spec: &FunctionSpec,
-    names: &WorkshopNames,
+    env: HashMap<String, String>,
     settings: &FunctionSettings,
 ) -> anyhow::Result<(String, Outcome)> {
     let name = spec.function_name();
@@ -120,7 +123,6 @@ pub async fn ensure_function(
     // Zipping a debug binary (≈140 MB) takes seconds: keep it off the async workers.
     let zip = tokio::task::spawn_blocking(move || code.package(binary)).await??;
     let sha = code_sha256(&zip);
-    let env = environment(spec, names, settings);
 
     let existing = match clients.lambda.get_function().function_name(&name).send().await {
         Ok(found) => found.configuration,

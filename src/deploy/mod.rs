@@ -1,14 +1,17 @@
 //! Create-or-update of every workshop resource, through the SDK clients only, so the same
 //! calls deploy to the local cloud and to AWS: the Rekognition collection, the two
 //! buckets, the riders table, the six functions, the four state machines (placeholders
-//! substituted with the functions' ARNs) and the test selfies. Running it twice changes
-//! nothing the second time. [`cleanup`] deletes what it made.
+//! substituted with the functions' ARNs), the upload trigger (`trigger`: a function and
+//! the photo bucket's notification, on by default locally, opt-in on AWS) and the test
+//! selfies. Running it twice changes nothing the second time. [`cleanup`] deletes what it
+//! made.
 //!
 //! Uses `cloud` and `workshop`; knows nothing of the dashboard or of the local cloud's
 //! insides.
 
 pub mod cleanup;
 mod functions;
+mod trigger;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -63,6 +66,16 @@ pub struct DeployOptions {
     pub states_role_arn: String,
     /// Upload `assets/selfies` to the rider photo bucket.
     pub upload_selfies: bool,
+    /// Deploy the upload trigger (`None`: leave it out).
+    pub upload_trigger: Option<UploadTrigger>,
+}
+
+/// How the upload trigger is deployed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadTrigger {
+    /// Add the resource-policy statement that lets S3 invoke the function (AWS; the local
+    /// cloud has no resource policies).
+    pub grant_s3_invoke: bool,
 }
 
 /// A role ARN the local cloud accepts; it checks the shape, not IAM.
@@ -86,6 +99,7 @@ impl DeployOptions {
             },
             states_role_arn: LOCAL_STATES_ROLE.into(),
             upload_selfies: true,
+            upload_trigger: Some(UploadTrigger { grant_s3_invoke: false }),
         }
     }
 }
@@ -107,6 +121,9 @@ pub struct Outputs {
     pub state_machine_arns: BTreeMap<String, String>,
     #[serde(rename = "CollectionId")]
     pub collection_id: String,
+    /// The upload trigger, when deployed.
+    #[serde(rename = "UploadTriggerFunctionArn", skip_serializing_if = "Option::is_none")]
+    pub upload_trigger_arn: Option<String>,
 }
 
 /// Creates or updates every workshop resource, reporting each one to `progress`.
@@ -149,7 +166,8 @@ pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: Progre
     for spec in workshop::FUNCTIONS {
         let resource = format!("function {}", spec.function_name());
         progress(Progress::Working(resource.clone()));
-        let (arn, outcome) = functions::ensure_function(clients, &spec, names, &options.functions)
+        let env = functions::environment(&spec, names, &options.functions);
+        let (arn, outcome) = functions::ensure_function(clients, &spec, env, &options.functions)
             .await
             .with_context(|| resource.clone())?;
         outputs.function_arns.insert(spec.output.to_string(), arn);
@@ -167,6 +185,10 @@ pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: Progre
         progress(Progress::Done { resource, outcome });
     }
 
+    if let Some(trigger) = options.upload_trigger {
+        outputs.upload_trigger_arn = Some(deploy_trigger(clients, options, trigger, &outputs, progress).await?);
+    }
+
     if options.upload_selfies {
         for (key, bytes) in workshop::SELFIES {
             let resource = format!("photo s3://{}/{key}", names.photo_bucket);
@@ -177,6 +199,44 @@ pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: Progre
         }
     }
     Ok(outputs)
+}
+
+/// The trigger function (starting the newest state machine), S3's leave to invoke it
+/// where asked, and the photo bucket's notification; returns the function's ARN.
+async fn deploy_trigger(
+    clients: &Clients,
+    options: &DeployOptions,
+    trigger: UploadTrigger,
+    outputs: &Outputs,
+    progress: ProgressSink<'_>,
+) -> anyhow::Result<String> {
+    let spec = workshop::UPLOAD_TRIGGER;
+    let name = spec.function_name();
+    let bucket = &options.names.photo_bucket;
+    let state_machine = outputs
+        .state_machine_arns
+        .get(workshop::TRIGGERED_STATE_MACHINE)
+        .with_context(|| format!("{} was not deployed", workshop::TRIGGERED_STATE_MACHINE))?;
+
+    let resource = format!("function {name}");
+    progress(Progress::Working(resource.clone()));
+    let env = std::collections::HashMap::from([("STATE_MACHINE_ARN".to_string(), state_machine.clone())]);
+    let (arn, outcome) =
+        functions::ensure_function(clients, &spec, env, &options.functions).await.with_context(|| resource.clone())?;
+    progress(Progress::Done { resource, outcome });
+
+    if trigger.grant_s3_invoke {
+        let resource = format!("permission for s3://{bucket} to invoke {name}");
+        progress(Progress::Working(resource.clone()));
+        let outcome = trigger::ensure_permission(clients, &arn, bucket).await.with_context(|| resource.clone())?;
+        progress(Progress::Done { resource, outcome });
+    }
+
+    let resource = format!("notification s3://{bucket}/{}* → {name}", workshop::UPLOAD_PREFIX);
+    progress(Progress::Working(resource.clone()));
+    let outcome = trigger::ensure_notification(clients, bucket, &arn).await.with_context(|| resource.clone())?;
+    progress(Progress::Done { resource, outcome });
+    Ok(arn)
 }
 
 async fn ensure_collection(clients: &Clients, id: &str) -> anyhow::Result<Outcome> {
@@ -361,6 +421,7 @@ mod tests {
             riders_table: "r".into(),
             state_machine_arns: BTreeMap::from([("RiderPhotoProcessing-1".into(), "arn:sm".into())]),
             collection_id: "rider-photos".into(),
+            upload_trigger_arn: None,
         };
         let json = serde_json::to_value(&outputs).unwrap();
         assert_eq!(json["FaceDetectionFunctionArn"], "arn:fd");
@@ -369,6 +430,7 @@ mod tests {
         assert_eq!(json["RiderPhotoDDBTable"], "r");
         assert_eq!(json["StateMachineArns"]["RiderPhotoProcessing-1"], "arn:sm");
         assert_eq!(json["CollectionId"], "rider-photos");
+        assert!(json.get("UploadTriggerFunctionArn").is_none(), "no trigger, no output");
     }
 
     #[test]

@@ -121,6 +121,8 @@ impl LocalCloud {
 
     /// Stops accepting connections, lets requests in flight finish, and returns.
     pub async fn shutdown(self) {
+        // Undelivered S3 events stay in the outbox for the next start.
+        self.router.s3.shutdown();
         // Function processes hold long-polling Runtime API requests: stop them first.
         self.router.lambda.shutdown();
         let _ = self.shutdown.send(true);

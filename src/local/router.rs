@@ -89,11 +89,14 @@ impl Router {
     ) -> Result<Self, LocalCloudError> {
         let lambda = lambda::Lambda::new(store.clone(), &endpoint, &config.credentials, &config.region)?;
         let task_runner = task_runner.unwrap_or_else(|| std::sync::Arc::new(lambda.clone()));
+        // S3 bucket notifications run functions on the local Lambda.
+        let s3 = s3::S3::new(store.clone(), &config.credentials, &config.region, Arc::new(lambda.clone()))
+            .map_err(|e| LocalCloudError::S3(e.to_string()))?;
         Ok(Self {
             lambda,
             credentials: config.credentials.clone(),
             region: config.region.clone(),
-            s3: s3::S3::new(store.clone(), &config.credentials).map_err(|e| LocalCloudError::S3(e.to_string()))?,
+            s3,
             dynamodb: dynamodb::DynamoDb::new(store.clone())?,
             ses: ses::Ses::new(store.clone())?,
             rekognition: rekognition::Rekognition::new(store.clone(), &config.region)?,

@@ -13,13 +13,18 @@
 //! - `/runtime/init/error`: `Runtime.InitError` with the reported type and message;
 //! - no runnable `bootstrap`: `Runtime.InvalidEntrypoint`.
 //!
+//! S3 bucket notifications run functions through `s3_events` (S3's outbox retries
+//! those); Step Functions' Task states through `tasks`.
+//!
 //! Not implemented: published versions and aliases (only `$LATEST`), code from S3
-//! (`Code.ZipFile` only), layers, container images, retries of `Event` invocations.
+//! (`Code.ZipFile` only), layers, container images, resource policies (AddPermission),
+//! retries of `Event` invocations made through the Invoke API.
 
 pub mod code;
 pub mod logs;
 pub mod model;
 pub mod runtime;
+mod s3_events;
 mod tasks;
 
 use std::collections::BTreeMap;

@@ -7,11 +7,14 @@
 //! signatures because only s3s understands streaming chunk signatures and trailers.
 //!
 //! Besides HTTP, [`S3`] offers a plain async API for the other services of the local
-//! cloud (Rekognition reads photos; S3 events start executions).
+//! cloud (Rekognition reads photos). Bucket notifications (`notifications`) send S3 event
+//! records to Lambda functions through an [`EventTarget`], durably.
 //!
-//! May touch: `storage` (through `objects`), `sigv4::Credentials`, `protocol`'s body type.
+//! May touch: `storage` (through `objects`), `sigv4::Credentials`, `protocol`'s body type;
+//! Lambda only through [`EventTarget`].
 
 mod names;
+pub mod notifications;
 mod objects;
 mod service;
 mod wire;
@@ -28,6 +31,7 @@ use super::sigv4::Credentials;
 use super::storage::{StorageError, Store};
 
 pub use names::is_valid_bucket_name;
+pub use notifications::{Delivery, EventTarget};
 pub use objects::{BucketInfo, ObjectEvent, ObjectHeaders, ObjectInfo};
 use objects::{Cursor, Entry, ListQuery, NewObject, ObjectStore};
 
@@ -58,19 +62,38 @@ pub enum S3Error {
 pub struct S3 {
     objects: Arc<ObjectStore>,
     service: s3s::service::S3Service,
+    dispatcher: notifications::Dispatcher,
 }
 
 impl S3 {
     /// Creates the `s3_` tables if needed, sweeps blobs an interrupted write left behind,
-    /// and sets up the protocol layer to accept `credentials`.
-    pub fn new(store: Store, credentials: &Credentials) -> Result<Self, S3Error> {
-        let objects = Arc::new(ObjectStore::open(store)?);
-        let mut builder = s3s::service::S3ServiceBuilder::new(service::Backend::new(objects.clone()));
+    /// sets up the protocol layer to accept `credentials`, and starts delivering bucket
+    /// notifications to `events` (those left undelivered before a restart first).
+    pub fn new(
+        store: Store,
+        credentials: &Credentials,
+        region: &str,
+        events: Arc<dyn EventTarget>,
+    ) -> Result<Self, S3Error> {
+        let objects = Arc::new(ObjectStore::open(store.clone(), region)?);
+        let dispatcher = notifications::Dispatcher::start(store, events.clone(), objects.outbox_signal());
+        let mut builder = s3s::service::S3ServiceBuilder::new(service::Backend::new(objects.clone(), events));
         builder.set_auth(wire::LocalAuth::new(credentials));
         builder.set_access(wire::SignedRequestsOnly);
         builder.set_host(wire::LocalHosts);
         builder.set_validation(names::BucketNames);
-        Ok(Self { objects, service: builder.build() })
+        Ok(Self { objects, service: builder.build(), dispatcher })
+    }
+
+    /// Stops delivering notifications (the server is shutting down); what is not yet
+    /// delivered stays in the outbox for the next start.
+    pub fn shutdown(&self) {
+        self.dispatcher.stop();
+    }
+
+    /// The event messages not yet delivered, oldest first.
+    pub async fn pending_events(&self) -> Result<Vec<notifications::Pending>, S3Error> {
+        Ok(notifications::pending(self.objects.store()).await?)
     }
 
     /// Serves one S3 request (its signature not yet verified).

@@ -7,9 +7,13 @@
 //! so S3 cannot treat every blob it does not reference as garbage. Instead it journals
 //! the ids of blobs it is about to commit or drop (`s3_blob_journal`); at start-up it
 //! deletes the journalled blobs no object references — a crash's leftovers, and only S3's.
+//!
+//! The transaction that makes an object visible also records its S3 event messages in
+//! the notification outbox (`notifications`), so an acknowledged write never loses them.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
@@ -17,9 +21,10 @@ use md5::{Digest, Md5};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
 
 use super::S3Error;
+use super::notifications::{self, CreatedBy, CreatedObject, NotificationSettings};
 use crate::local::storage::{BlobWriter, StorageError, Store};
 
 /// The largest object a single PUT may carry, as on AWS.
@@ -90,6 +95,8 @@ pub struct NewObject {
     pub metadata: BTreeMap<String, String>,
     pub headers: ObjectHeaders,
     pub checksums: BTreeMap<String, String>,
+    /// The write that creates it, which names its S3 event.
+    pub created_by: CreatedBy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,13 +154,18 @@ pub struct ListPage {
 pub struct ObjectStore {
     store: Store,
     events: broadcast::Sender<ObjectEvent>,
+    /// The region event records name.
+    region: String,
+    /// Signalled when an event message is added to the outbox.
+    outbox: Arc<Notify>,
 }
 
 impl ObjectStore {
     /// Creates the tables if needed and sweeps the blobs a crash left behind.
-    pub fn open(store: Store) -> Result<Self, S3Error> {
+    pub fn open(store: Store, region: &str) -> Result<Self, S3Error> {
         let orphans = store.call_blocking(|conn| {
             conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(notifications::SCHEMA)?;
             let journal: Vec<String> = conn
                 .prepare("SELECT blob_id FROM s3_blob_journal")?
                 .query_map([], |r| r.get(0))?
@@ -175,7 +187,45 @@ impl ObjectStore {
             tracing::info!("S3: swept {} blobs left behind by an interrupted write", orphans.len());
         }
         let (events, _) = broadcast::channel(1024);
-        Ok(Self { store, events })
+        Ok(Self { store, events, region: region.to_string(), outbox: Arc::new(Notify::new()) })
+    }
+
+    /// What the outbox's dispatcher waits on.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox.clone()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The bucket's notification settings (NoSuchBucket if there is no bucket).
+    pub async fn notifications(&self, bucket: &str) -> Result<NotificationSettings, S3Error> {
+        let bucket = bucket.to_string();
+        self.store
+            .call(move |conn| {
+                if !bucket_exists(conn, &bucket)? {
+                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
+                }
+                Ok(Ok(notifications::load(conn, &bucket)?))
+            })
+            .await?
+    }
+
+    /// Replaces the bucket's notification settings.
+    pub async fn set_notifications(&self, bucket: &str, settings: NotificationSettings) -> Result<(), S3Error> {
+        let bucket = bucket.to_string();
+        self.store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                if !bucket_exists(&tx, &bucket)? {
+                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
+                }
+                notifications::save(&tx, &bucket, &settings)?;
+                tx.commit()?;
+                Ok(Ok(()))
+            })
+            .await?
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ObjectEvent> {
@@ -218,6 +268,7 @@ impl ObjectStore {
                 if has_objects {
                     return Ok(Err(S3Error::BucketNotEmpty(name)));
                 }
+                tx.execute("DELETE FROM s3_notifications WHERE bucket = ?1", [&name])?;
                 tx.execute("DELETE FROM s3_buckets WHERE name = ?1", [&name])?;
                 tx.commit()?;
                 Ok(Ok(()))
@@ -364,6 +415,7 @@ impl ObjectStore {
             blob_id: id.clone(),
         };
         let row = info.clone();
+        let (region, created_by) = (self.region.clone(), object.created_by);
         let outcome = self
             .store
             .call(move |conn| {
@@ -399,12 +451,19 @@ impl ObjectStore {
                 if let Some(old) = &replaced {
                     tx.execute("INSERT OR IGNORE INTO s3_blob_journal (blob_id) VALUES (?1)", [old])?;
                 }
+                // In the same transaction: an acknowledged write never loses its events.
+                let created =
+                    CreatedObject { bucket: &row.bucket, key: &row.key, size: row.size, etag: &row.etag, created_by };
+                let recorded = notifications::record_created(&tx, &region, &created)?;
                 tx.commit()?;
-                Ok(Ok(replaced))
+                Ok(Ok((replaced, recorded)))
             })
             .await?;
         match outcome {
-            Ok(replaced) => {
+            Ok((replaced, recorded)) => {
+                if recorded > 0 {
+                    self.outbox.notify_one();
+                }
                 if let Some(old) = replaced {
                     self.drop_blobs(vec![old]).await?;
                 }

@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use super::S3Error;
+use super::notifications::{self, CreatedBy, EventTarget};
 use super::objects::{
     Cursor, Entry, ListPage, ListQuery, MAX_OBJECT_SIZE, NewObject, ObjectHeaders, ObjectInfo, ObjectStore,
 };
@@ -31,11 +32,13 @@ const ALGORITHMS: [(&str, &str); 5] =
 
 pub struct Backend {
     objects: Arc<ObjectStore>,
+    /// Validates the functions a notification configuration names.
+    events: Arc<dyn EventTarget>,
 }
 
 impl Backend {
-    pub fn new(objects: Arc<ObjectStore>) -> Self {
-        Self { objects }
+    pub fn new(objects: Arc<ObjectStore>, events: Arc<dyn EventTarget>) -> Self {
+        Self { objects, events }
     }
 }
 
@@ -349,6 +352,11 @@ fn max_keys(requested: Option<i32>) -> S3Result<usize> {
 /// CLI and boto3 request and then decode.
 const URL_ENCODE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
 
+/// A key URL-encoded as S3 encodes it in listings and event records (space as `+`).
+pub(super) fn url_encode(s: &str) -> String {
+    utf8_percent_encode(s, URL_ENCODE).to_string().replace("%20", "+")
+}
+
 struct Names {
     url: bool,
 }
@@ -363,7 +371,7 @@ impl Names {
     }
 
     fn name(&self, s: String) -> String {
-        if self.url { utf8_percent_encode(&s, URL_ENCODE).to_string().replace("%20", "+") } else { s }
+        if self.url { url_encode(&s) } else { s }
     }
 
     fn opt(&self, s: Option<String>) -> Option<String> {
@@ -482,6 +490,7 @@ impl s3s::S3 for Backend {
                 content_language: input.content_language,
             },
             checksums: computed,
+            created_by: CreatedBy::Put,
         };
         let info = self.objects.commit(staged, object).await?;
         Ok(S3Response::new(PutObjectOutput {
@@ -664,6 +673,7 @@ impl s3s::S3 for Backend {
                     content_language: input.content_language,
                 },
                 checksums: source.checksums.clone(),
+                created_by: CreatedBy::Copy,
             }
         } else {
             NewObject {
@@ -673,6 +683,7 @@ impl s3s::S3 for Backend {
                 metadata: source.metadata.clone(),
                 headers: source.headers.clone(),
                 checksums: source.checksums.clone(),
+                created_by: CreatedBy::Copy,
             }
         };
         let staged = self.objects.stage_copy(&source).await?;
@@ -683,6 +694,31 @@ impl s3s::S3 for Backend {
                 last_modified: Some(timestamp(info.last_modified)),
                 ..Default::default()
             }),
+            ..Default::default()
+        }))
+    }
+
+    async fn put_bucket_notification_configuration(
+        &self,
+        req: S3Request<PutBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketNotificationConfigurationOutput>> {
+        let input = req.input;
+        self.objects.require_bucket(&input.bucket).await?;
+        let validate_destinations = !input.skip_destination_validation.unwrap_or(false);
+        let settings =
+            notifications::validate(input.notification_configuration, validate_destinations, self.events.as_ref())
+                .await?;
+        self.objects.set_notifications(&input.bucket, settings).await?;
+        Ok(S3Response::new(PutBucketNotificationConfigurationOutput::default()))
+    }
+
+    async fn get_bucket_notification_configuration(
+        &self,
+        req: S3Request<GetBucketNotificationConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketNotificationConfigurationOutput>> {
+        let settings = self.objects.notifications(&req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketNotificationConfigurationOutput {
+            lambda_function_configurations: notifications::to_dto(settings),
             ..Default::default()
         }))
     }
