@@ -149,7 +149,7 @@ fn dynamodb_expressions_mutated_never_panic() {
 
 #[test]
 fn s3_xml_bodies_mutated_get_a_client_error_never_a_server_error() {
-    run(
+    let report = run(
         mutate::Campaign {
             name: "s3_xml",
             seeds: seeds("s3_xml"),
@@ -170,6 +170,7 @@ fn s3_xml_bodies_mutated_get_a_client_error_never_a_server_error() {
         },
         fuzzing::s3_xml,
     );
+    assert!(report.accepted > 0, "well-formed bodies get through signing and parsing");
 }
 
 /// Small re-encodings of the test selfies (JPEG and PNG) and one selfie as shipped: the

@@ -208,7 +208,13 @@ async fn a_loop_stops_at_the_25000_event_history_limit_with_a_gap_free_history()
     assert_eq!(ids, (1..=ids.len() as i64).collect::<Vec<_>>(), "ids run 1..n");
     let last = last.expect("events");
     assert_eq!(last.r#type.as_str(), "ExecutionFailed");
-    println!("history limit: {} events, closed by {:?}", ids.len(), last.execution_failed_event_details());
+    let details = last.execution_failed_event_details();
+    println!(
+        "history limit: {} events, closed by {:?}: {:?}",
+        ids.len(),
+        details.and_then(|d| d.error()),
+        details.and_then(|d| d.cause())
+    );
 }
 
 #[tokio::test]
@@ -217,7 +223,7 @@ async fn dynamodb_items_nested_past_32_levels_are_refused_and_not_stored() {
     let ddb = &cloud.clients.dynamodb;
     use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
     ddb.create_table()
-        .table_name("t")
+        .table_name("deep-items")
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(
             AttributeDefinition::builder().attribute_name("k").attribute_type(ScalarAttributeType::S).build().unwrap(),
@@ -232,7 +238,7 @@ async fn dynamodb_items_nested_past_32_levels_are_refused_and_not_stored() {
     }
     let e = ddb
         .put_item()
-        .table_name("t")
+        .table_name("deep-items")
         .item("k", AttributeValue::S("a".into()))
         .item("deep", value)
         .send()
@@ -241,7 +247,7 @@ async fn dynamodb_items_nested_past_32_levels_are_refused_and_not_stored() {
     let e = e.into_service_error();
     assert_eq!(code(&e), "ValidationException");
     assert!(e.message().unwrap_or("").contains("Nesting Levels"), "{e:?}");
-    let got = ddb.get_item().table_name("t").key("k", AttributeValue::S("a".into())).send().await.unwrap();
+    let got = ddb.get_item().table_name("deep-items").key("k", AttributeValue::S("a".into())).send().await.unwrap();
     assert!(got.item().is_none(), "nothing was stored");
 }
 
@@ -304,6 +310,7 @@ async fn bucket_names_that_try_to_leave_the_data_directory_are_refused() {
     for path in ["/..%2Fescape", "/a%2Fb", "/nul%00name", "/%E6%97%A5%E6%9C%AC", "/%2e%2e"] {
         let (status, code, body) = signed(&cloud, "s3", "PUT", path, &[], Vec::new()).await;
         assert!((400..500).contains(&status), "{path}: {status} {code} {body:.200}");
+        assert!(!body.contains("SignatureDoesNotMatch"), "{path}: the request reached S3's name checks: {body:.200}");
         refused += 1;
     }
     println!("bucket names refused: {refused}");

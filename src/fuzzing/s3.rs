@@ -52,6 +52,7 @@ fn signed(method: &str, path_and_query: &str, body: &[u8], credentials: &Credent
         .uri(path_and_query)
         .header("host", HOST)
         .header("content-md5", md5)
+        .header("content-length", body.len())
         .header("content-type", "application/xml")
         .body(bytes::Bytes::copy_from_slice(body))
         .expect("a well-formed request");
