@@ -490,6 +490,8 @@ struct Ledger {
     checks: usize,
     /// Executions already seen terminal with a well-formed history.
     finished: HashSet<String>,
+    /// Executions whose Index state succeeded: each must have exactly one face.
+    indexed: HashSet<String>,
     histories_checked: usize,
     events_checked: usize,
     faces_checked: usize,
@@ -641,10 +643,32 @@ async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services
         }
     }
     if let Some(flows) = &services.flows {
-        problems.extend(verify_executions(clients, flows, ledger).await);
+        let found = verify_executions(clients, flows, ledger).await;
+        if !found.is_empty() {
+            // The probe's own log says why a task failed.
+            problems.push(format!("the probe's log:\n{}", function_log(endpoint, PROBE).await));
+        }
+        problems.extend(found);
     }
     ledger.checks += checks;
     problems
+}
+
+/// The last lines a function logged, as the dashboard reads them (for a failure's message).
+async fn function_log(endpoint: &str, function: &str) -> String {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let Ok(uri) = format!("{endpoint}/_wildrydes/logs/{function}?limit=60").parse::<http::Uri>() else {
+        return String::new();
+    };
+    match client.get(uri).await {
+        Ok(resp) => match resp.into_body().collect().await {
+            Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+            Err(e) => format!("reading the log: {e}"),
+        },
+        Err(e) => format!("GET the log: {e}"),
+    }
 }
 
 /// Every execution started (acknowledged, or found after a kill) reaches a terminal state,
@@ -699,6 +723,9 @@ async fn verify_executions(clients: &Clients, flows: &Flows, ledger: &mut Ledger
             continue;
         };
         let mut ids = Vec::new();
+        // Whether the Index state finished, and every error the history records (to say why).
+        let mut indexed = false;
+        let mut errors = Vec::new();
         let mut pages = clients.sfn.get_execution_history().execution_arn(&arn).into_paginator().send();
         while let Some(page) = pages.next().await {
             match page {
@@ -711,6 +738,24 @@ async fn verify_executions(clients: &Clients, flows: &Flows, ledger: &mut Ledger
                             ));
                         }
                         ids.push(e.id);
+                        if e.r#type.as_str() == "TaskStateExited"
+                            && e.state_exited_event_details().map(|d| d.name()) == Some("Index")
+                        {
+                            indexed = true;
+                        }
+                        let error = e
+                            .lambda_function_failed_event_details()
+                            .map(|d| (d.error(), d.cause()))
+                            .or_else(|| e.task_failed_event_details().map(|d| (d.error(), d.cause())))
+                            .or_else(|| e.execution_failed_event_details().map(|d| (d.error(), d.cause())));
+                        if let Some((error, cause)) = error {
+                            errors.push(format!(
+                                "{} {}: {}",
+                                e.r#type.as_str(),
+                                error.unwrap_or_default(),
+                                cause.unwrap_or_default()
+                            ));
+                        }
                     }
                 }
                 Err(e) => {
@@ -726,10 +771,16 @@ async fn verify_executions(clients: &Clients, flows: &Flows, ledger: &mut Ledger
         ledger.events_checked += ids.len();
         ledger.finished.insert(name.clone());
         ledger.promote(&name);
+        if indexed {
+            ledger.indexed.insert(name.clone());
+        }
         if let Some(Write::Execution { indexes: true, .. }) = ledger.expected(&name)
-            && status != "SUCCEEDED"
+            && (status != "SUCCEEDED" || !indexed)
         {
-            problems.push(format!("execution {name}: {status}, but its tasks all succeed or are caught"));
+            problems.push(format!(
+                "execution {name}: {status}, Index {}, though all its tasks succeed or are caught; errors: {errors:?}",
+                if indexed { "ran" } else { "never ran" }
+            ));
         }
     }
     // Faces by ExternalImageId: at most one per execution; exactly one where it must index.
@@ -754,12 +805,11 @@ async fn verify_executions(clients: &Clients, flows: &Flows, ledger: &mut Ledger
             problems.push(format!("{external}: {count} faces indexed for one execution"));
         }
     }
-    for name in &ledger.finished {
-        if let Some(Write::Execution { indexes: true, .. }) = ledger.expected(name) {
-            ledger.faces_checked += 1;
-            if !faces.contains_key(name) {
-                problems.push(format!("execution {name}: succeeded without its face in the collection"));
-            }
+    for name in &ledger.indexed {
+        ledger.faces_checked += 1;
+        if !faces.contains_key(name) {
+            problems
+                .push(format!("execution {name}: its Index state succeeded, but its face is not in the collection"));
         }
     }
     problems
