@@ -3,6 +3,7 @@
 
 pub mod cloud;
 pub mod deploy;
+pub mod fuzzing;
 pub mod local;
 pub mod operator;
 pub mod run;

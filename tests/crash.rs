@@ -8,7 +8,13 @@
 //!
 //! The load uses every service the local cloud serves: SES SendEmail always, S3 PutObject
 //! and DynamoDB PutItem when those services answer (each is probed first, and a service
-//! that is not there yet is skipped with a message).
+//! that is not there yet is skipped with a message), and — when the function binaries are
+//! built — Step Functions executions: the rider workflow (deployed as `deploy` does) and a
+//! machine of Waits, a Map, Retries, failing Tasks (the probe function) and IndexFaces (the
+//! workshop's index-face function, with the execution's name as ExternalImageId). After
+//! every restart each execution must reach a terminal state with a history whose ids run
+//! 1..n, each event pointing back to an earlier one, and no ExternalImageId may have two
+//! faces (a task re-run after a crash must not index a face twice).
 //!
 //! Also here: SIGTERM and SIGINT make `serve` exit with status 0 and keep what it acknowledged.
 
@@ -28,6 +34,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use wildrydes::cloud::{Clients, Target};
+use wildrydes::deploy::{self, DeployOptions};
 
 use crate::ses::try_outbox;
 
@@ -35,6 +42,11 @@ const SENDER: &str = "crash@wildrydes.example";
 const BUCKET: &str = "crash-test-bucket";
 const TABLE: &str = "CrashTestItems";
 const WRITERS: usize = 3;
+const FLOW_MACHINE: &str = "CrashFlows";
+const PROBE: &str = "crash-probe";
+/// How long an execution may take to finish after a restart (a hang detector: the longest
+/// one waits 2 s, retries 2 s and runs the face models twice).
+const EXECUTION_DEADLINE: Duration = Duration::from_secs(120);
 
 // ---------------------------------------------------------------------------------------
 // The server process
@@ -201,23 +213,65 @@ impl Rng {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Services {
     s3: bool,
     dynamodb: bool,
+    flows: Option<Flows>,
+}
+
+/// The state machines the load starts executions of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Flows {
+    rider: String,
+    mix: String,
+}
+
+impl Flows {
+    fn arn(&self, machine: Machine) -> &str {
+        match machine {
+            Machine::Rider => &self.rider,
+            Machine::Mix => &self.mix,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Machine {
+    Rider,
+    Mix,
 }
 
 /// One write, with everything needed to recognise it afterwards. Each carries a unique id
 /// (subject, key), so an in-flight write found later can be matched to what was sent.
 #[derive(Debug, Clone)]
 enum Write {
-    Email { subject: String, text: String, to: String },
-    Object { key: String, bytes: Vec<u8> },
-    Item { key: String, payload: Vec<u8>, note: String, n: u64 },
+    Email {
+        subject: String,
+        text: String,
+        to: String,
+    },
+    Object {
+        key: String,
+        bytes: Vec<u8>,
+    },
+    Item {
+        key: String,
+        payload: Vec<u8>,
+        note: String,
+        n: u64,
+    },
+    /// StartExecution named `name`; `indexes` when it must end with exactly one face.
+    Execution {
+        name: String,
+        machine: Machine,
+        input: String,
+        indexes: bool,
+    },
 }
 
 impl Write {
-    fn generate(rng: &mut Rng, id: &str, services: Services) -> Self {
+    fn generate(rng: &mut Rng, id: &str, services: &Services) -> Self {
         let mut kinds = vec![0];
         if services.s3 {
             kinds.push(1);
@@ -225,7 +279,11 @@ impl Write {
         if services.dynamodb {
             kinds.push(2);
         }
+        if services.flows.is_some() {
+            kinds.push(3);
+        }
         match kinds[rng.below(kinds.len() as u64) as usize] {
+            3 => Write::execution(rng, id),
             1 => {
                 // Mostly small objects, now and then one of a few hundred KiB.
                 let len = if rng.below(16) == 0 { rng.below(256 * 1024) } else { rng.below(8 * 1024) };
@@ -246,15 +304,61 @@ impl Write {
         }
     }
 
+    /// An execution of the rider workflow (a selfie that passes or is refused), or of the
+    /// mixed machine with a Wait, Map items that echo, sleep or fail (retried, then caught),
+    /// and a last task whose error is caught or fails the execution.
+    fn execution(rng: &mut Rng, id: &str) -> Self {
+        let name = id.to_string();
+        if rng.below(3) == 0 {
+            let photo = ["1_happy_face.jpg", "2_sunglass_face.jpg", "4_no_face.jpg", "5_same_person_1.jpg"]
+                [rng.below(4) as usize];
+            let input =
+                wildrydes::run::workflow_input(&name, &wildrydes::workshop::WorkshopNames::local().photo_bucket, photo);
+            return Write::Execution { name, machine: Machine::Rider, input, indexes: false };
+        }
+        let flaky = rng.below(4) == 0;
+        let mut items = vec![serde_json::json!({"action": "echo", "n": 1})];
+        for _ in 0..rng.below(3) {
+            items.push(serde_json::json!({"action": "sleep", "ms": rng.below(200)}));
+        }
+        if flaky {
+            items.push(serde_json::json!({"action": "error", "errorType": "Flaky", "errorMessage": "always"}));
+        }
+        let fatal = rng.below(4) == 0;
+        let input = serde_json::json!({
+            "id": name,
+            "wait": rng.below(2),
+            "items": items,
+            "bucket": wildrydes::workshop::WorkshopNames::local().photo_bucket,
+            "key": "1_happy_face.jpg",
+            "failType": if fatal { "Fatal" } else { "Broken" },
+        });
+        Write::Execution { name, machine: Machine::Mix, input: input.to_string(), indexes: !flaky && !fatal }
+    }
+
     fn id(&self) -> &str {
         match self {
             Write::Email { subject, .. } => subject,
             Write::Object { key, .. } | Write::Item { key, .. } => key,
+            Write::Execution { name, .. } => name,
         }
     }
 
-    async fn send(&self, clients: &Clients) -> Result<Option<String>, Failure> {
+    async fn send(&self, clients: &Clients, flows: Option<&Flows>) -> Result<Option<String>, Failure> {
         match self {
+            Write::Execution { name, machine, input, .. } => {
+                let flows = flows.expect("executions are generated only when the flows are deployed");
+                let started = clients
+                    .sfn
+                    .start_execution()
+                    .state_machine_arn(flows.arn(*machine))
+                    .name(name)
+                    .input(input)
+                    .send()
+                    .await
+                    .map_err(Failure::from_sdk)?;
+                Ok(Some(started.execution_arn))
+            }
             Write::Email { subject, text, to } => {
                 let content = EmailContent::builder()
                     .simple(
@@ -353,8 +457,8 @@ async fn writer(
         if killed.load(Ordering::SeqCst) {
             break;
         }
-        let write = Write::generate(&mut rng, &format!("{prefix}-{n}"), services);
-        match write.send(&clients).await {
+        let write = Write::generate(&mut rng, &format!("{prefix}-{n}"), &services);
+        match write.send(&clients, services.flows.as_ref()).await {
             Ok(message_id) => out.acked.push((write, message_id)),
             Err(Failure::NoAnswer(_)) if killed.load(Ordering::SeqCst) => {
                 out.in_flight.push(write);
@@ -384,6 +488,15 @@ struct Ledger {
     /// In flight at a kill and not seen since: present-and-intact or absent.
     maybe: HashMap<String, Write>,
     checks: usize,
+    /// Executions already seen terminal with a well-formed history.
+    finished: HashSet<String>,
+    /// Executions whose Index state succeeded: each must have exactly one face.
+    indexed: HashSet<String>,
+    /// Executions in which a function process exited mid-task (Runtime.ExitError).
+    function_exits: Vec<String>,
+    histories_checked: usize,
+    events_checked: usize,
+    faces_checked: usize,
 }
 
 impl Ledger {
@@ -399,7 +512,7 @@ impl Ledger {
     }
 }
 
-async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services: Services) -> Vec<String> {
+async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services: &Services) -> Vec<String> {
     let mut problems = Vec::new();
     let mut checks = 0;
 
@@ -531,7 +644,192 @@ async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services
             ledger.promote(&key);
         }
     }
+    if let Some(flows) = &services.flows {
+        let exits_before = ledger.function_exits.len();
+        let found = verify_executions(clients, flows, ledger).await;
+        if exits_before == 0 && !ledger.function_exits.is_empty() {
+            println!(
+                "crash test: a function process exited mid-task: {}\nthe probe's log:\n{}",
+                ledger.function_exits[0],
+                function_log(endpoint, PROBE).await
+            );
+        }
+        if !found.is_empty() {
+            // The probe's own log says why a task failed.
+            problems.push(format!("the probe's log:\n{}", function_log(endpoint, PROBE).await));
+        }
+        problems.extend(found);
+    }
     ledger.checks += checks;
+    problems
+}
+
+/// The last lines a function logged, as the dashboard reads them (for a failure's message).
+async fn function_log(endpoint: &str, function: &str) -> String {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let Ok(uri) = format!("{endpoint}/_wildrydes/logs/{function}?limit=60").parse::<http::Uri>() else {
+        return String::new();
+    };
+    match client.get(uri).await {
+        Ok(resp) => match resp.into_body().collect().await {
+            Ok(body) => String::from_utf8_lossy(&body.to_bytes()).into_owned(),
+            Err(e) => format!("reading the log: {e}"),
+        },
+        Err(e) => format!("GET the log: {e}"),
+    }
+}
+
+/// Every execution started (acknowledged, or found after a kill) reaches a terminal state,
+/// its history runs 1..n with each event pointing back, and no face is indexed twice.
+async fn verify_executions(clients: &Clients, flows: &Flows, ledger: &mut Ledger) -> Vec<String> {
+    let mut problems = Vec::new();
+    // name → (ARN, status), for both machines.
+    let mut listed: HashMap<String, (String, String)> = HashMap::new();
+    for machine in [Machine::Rider, Machine::Mix] {
+        let mut pages = clients.sfn.list_executions().state_machine_arn(flows.arn(machine)).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    for e in page.executions() {
+                        listed.insert(e.name.clone(), (e.execution_arn.clone(), e.status.as_str().to_string()));
+                    }
+                }
+                Err(e) => {
+                    problems.push(format!("ListExecutions: {e:?}"));
+                    return problems;
+                }
+            }
+        }
+    }
+    for (id, (write, _)) in &ledger.durable {
+        if matches!(write, Write::Execution { .. }) && !listed.contains_key(id) {
+            problems.push(format!("execution {id}: acknowledged but missing"));
+        }
+    }
+    let deadline = Instant::now() + EXECUTION_DEADLINE;
+    let names: Vec<String> = listed.keys().filter(|n| !ledger.finished.contains(*n)).cloned().collect();
+    for name in names {
+        if !matches!(ledger.expected(&name), Some(Write::Execution { .. })) {
+            problems.push(format!("execution {name}: listed but never started"));
+            continue;
+        }
+        let arn = listed[&name].0.clone();
+        let status = loop {
+            match clients.sfn.describe_execution().execution_arn(&arn).send().await {
+                Ok(d) if d.status.as_str() != "RUNNING" => break Some(d.status.as_str().to_string()),
+                Ok(_) if Instant::now() > deadline => break None,
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => {
+                    problems.push(format!("execution {name}: DescribeExecution: {e:?}"));
+                    break None;
+                }
+            }
+        };
+        let Some(status) = status else {
+            problems
+                .push(format!("execution {name}: still RUNNING {} s after the restart", EXECUTION_DEADLINE.as_secs()));
+            continue;
+        };
+        let mut ids = Vec::new();
+        // Whether the Index state finished, and every error the history records (to say why).
+        let mut indexed = false;
+        let mut errors = Vec::new();
+        let mut pages = clients.sfn.get_execution_history().execution_arn(&arn).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => {
+                    for e in page.events() {
+                        if e.previous_event_id >= e.id {
+                            problems.push(format!(
+                                "execution {name}: event {} points forward to {}",
+                                e.id, e.previous_event_id
+                            ));
+                        }
+                        ids.push(e.id);
+                        if e.r#type.as_str() == "TaskStateExited"
+                            && e.state_exited_event_details().map(|d| d.name()) == Some("Index")
+                        {
+                            indexed = true;
+                        }
+                        let error = e
+                            .lambda_function_failed_event_details()
+                            .map(|d| (d.error(), d.cause()))
+                            .or_else(|| e.task_failed_event_details().map(|d| (d.error(), d.cause())))
+                            .or_else(|| e.execution_failed_event_details().map(|d| (d.error(), d.cause())));
+                        if let Some((error, cause)) = error {
+                            errors.push(format!(
+                                "{} {}: {}",
+                                e.r#type.as_str(),
+                                error.unwrap_or_default(),
+                                cause.unwrap_or_default()
+                            ));
+                        }
+                    }
+                }
+                Err(e) => {
+                    problems.push(format!("execution {name}: GetExecutionHistory: {e:?}"));
+                    break;
+                }
+            }
+        }
+        if ids != (1..=ids.len() as i64).collect::<Vec<_>>() {
+            problems.push(format!("execution {name} ({status}): history ids are not 1..n: {ids:?}"));
+        }
+        ledger.histories_checked += 1;
+        ledger.events_checked += ids.len();
+        ledger.finished.insert(name.clone());
+        ledger.promote(&name);
+        if indexed {
+            ledger.indexed.insert(name.clone());
+        }
+        // A function process that exited mid-task is an error the machine catches (as on
+        // AWS): the path it then takes is not the one predicted. Counted and shown, see
+        // the report at the end.
+        let process_exited = errors.iter().any(|e| e.contains("Runtime.ExitError"));
+        if process_exited {
+            ledger.function_exits.push(format!("{name}: {errors:?}"));
+        }
+        if let Some(Write::Execution { indexes: true, .. }) = ledger.expected(&name)
+            && (status != "SUCCEEDED" || !indexed)
+            && !process_exited
+        {
+            problems.push(format!(
+                "execution {name}: {status}, Index {}, though all its tasks succeed or are caught; errors: {errors:?}",
+                if indexed { "ran" } else { "never ran" }
+            ));
+        }
+    }
+    // Faces by ExternalImageId: at most one per execution; exactly one where it must index.
+    let mut faces: HashMap<String, usize> = HashMap::new();
+    let mut pages =
+        clients.rekognition.list_faces().collection_id(wildrydes::workshop::COLLECTION_ID).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(page) => {
+                for f in page.faces() {
+                    *faces.entry(f.external_image_id().unwrap_or_default().to_string()).or_default() += 1;
+                }
+            }
+            Err(e) => {
+                problems.push(format!("ListFaces: {e:?}"));
+                break;
+            }
+        }
+    }
+    for (external, count) in &faces {
+        if *count > 1 {
+            problems.push(format!("{external}: {count} faces indexed for one execution"));
+        }
+    }
+    for name in &ledger.indexed {
+        ledger.faces_checked += 1;
+        if !faces.contains_key(name) {
+            problems
+                .push(format!("execution {name}: its Index state succeeded, but its face is not in the collection"));
+        }
+    }
     problems
 }
 
@@ -571,7 +869,86 @@ async fn set_up(clients: &Clients) -> Services {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Services { s3, dynamodb }
+    let flows = match function_binaries() {
+        Some(binaries) => Some(deploy_flows(clients, binaries).await),
+        None => {
+            println!(
+                "crash test: SKIPPED the executions: no function binaries next to {} (cargo build --workspace --bins)",
+                serve_binary().display()
+            );
+            None
+        }
+    };
+    Services { s3, dynamodb, flows }
+}
+
+/// The function binaries beside the server binary, built by `cargo build --workspace --bins`.
+fn function_binaries() -> Option<PathBuf> {
+    let dir = serve_binary().parent()?.to_path_buf();
+    (dir.join("probe").is_file() && dir.join("index-face").is_file()).then_some(dir)
+}
+
+/// The workshop as `deploy` makes it, the probe function, and the mixed machine.
+async fn deploy_flows(clients: &Clients, binaries: PathBuf) -> Flows {
+    let outputs = deploy::deploy(clients, &DeployOptions::local(binaries.clone()), &mut |_| {})
+        .await
+        .expect("the workshop deploys");
+    let probe = std::fs::read(binaries.join("probe")).expect("the probe binary");
+    let zip = wildrydes::local::lambda::code::zip_bootstrap(&probe).expect("the probe zips");
+    let probe_arn = clients
+        .lambda
+        .create_function()
+        .function_name(PROBE)
+        .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+        .role(deploy::LOCAL_LAMBDA_ROLE)
+        .handler("bootstrap")
+        .timeout(30)
+        .code(aws_sdk_lambda::types::FunctionCode::builder().zip_file(aws_smithy_types::Blob::new(zip)).build())
+        .send()
+        .await
+        .expect("the probe function is created")
+        .function_arn
+        .expect("an ARN");
+    let index_arn = &outputs.function_arns["IndexFaceFunctionArn"];
+    let definition = serde_json::json!({
+        "Comment": "Waits, a Map with retried and caught failures, IndexFaces, failing tasks",
+        "StartAt": "Pause",
+        "States": {
+            "Pause": {"Type": "Wait", "SecondsPath": "$.wait", "Next": "Each"},
+            "Each": {
+                "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2, "ResultPath": "$.mapped",
+                "ItemProcessor": {"StartAt": "Work", "States": {"Work": {
+                    "Type": "Task", "Resource": probe_arn, "End": true,
+                    "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 1, "MaxAttempts": 1, "BackoffRate": 1.0}]
+                }}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Failing"}],
+                "Next": "Index"
+            },
+            "Index": {
+                "Type": "Task", "Resource": index_arn, "ResultPath": "$.face", "Next": "Failing",
+                "Parameters": {"userId.$": "$.id", "s3Bucket.$": "$.bucket", "s3Key.$": "$.key"}
+            },
+            "Failing": {
+                "Type": "Task", "Resource": probe_arn, "ResultPath": "$.failed", "Next": "Done",
+                "Parameters": {"action": "error", "errorType.$": "$.failType", "errorMessage": "on purpose"},
+                "Retry": [{"ErrorEquals": ["Broken"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+                "Catch": [{"ErrorEquals": ["Broken"], "ResultPath": "$.failed", "Next": "Done"}]
+            },
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    let mix = clients
+        .sfn
+        .create_state_machine()
+        .name(FLOW_MACHINE)
+        .role_arn(deploy::LOCAL_STATES_ROLE)
+        .definition(definition.to_string())
+        .send()
+        .await
+        .expect("the mixed machine is created")
+        .state_machine_arn;
+    let rider = outputs.state_machine_arns["RiderPhotoProcessing-4"].clone();
+    Flows { rider, mix }
 }
 
 fn env_number(name: &str) -> Option<u64> {
@@ -594,22 +971,27 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
     let server = Server::start(&data_dir, &log);
     let services = set_up(&clients(&server.endpoint).await).await;
     println!(
-        "crash test: load = SES SendEmail{}{}",
+        "crash test: load = SES SendEmail{}{}{}",
         if services.s3 { " + S3 PutObject" } else { " (S3 not served yet: skipped)" },
         if services.dynamodb { " + DynamoDB PutItem" } else { " (DynamoDB not served yet: skipped)" },
+        if services.flows.is_some() {
+            " + executions (rider workflow, Wait/Map/Retry/failing Tasks/IndexFaces)"
+        } else {
+            ""
+        },
     );
 
     let mut ledger = Ledger::default();
     let mut server = Some(server);
     let started = Instant::now();
     let (mut acked_total, mut in_flight_total) = (0usize, 0usize);
-    let mut acked_by_kind = [0usize; 3];
+    let mut acked_by_kind = [0usize; 4];
     for round in 0..kills {
         let running = server.take().unwrap_or_else(|| Server::start(&data_dir, &log));
         let clients = clients(&running.endpoint).await;
 
         // After each restart, everything written so far is checked.
-        let problems = verify(&clients, &running.endpoint, &mut ledger, services).await;
+        let problems = verify(&clients, &running.endpoint, &mut ledger, &services).await;
         assert!(problems.is_empty(), "after restart {round} (seed {seed}):\n{}", problems.join("\n"));
 
         let killed = Arc::new(AtomicBool::new(false));
@@ -617,7 +999,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
             .map(|w| {
                 let writer_rng = Rng(rng.next());
                 let prefix = format!("k{round}w{w}");
-                tokio::spawn(writer(clients.clone(), writer_rng, prefix, services, killed.clone()))
+                tokio::spawn(writer(clients.clone(), writer_rng, prefix, services.clone(), killed.clone()))
             })
             .collect();
         let delay = Duration::from_millis(30 + rng.below(270));
@@ -635,6 +1017,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
                     Write::Email { .. } => 0,
                     Write::Object { .. } => 1,
                     Write::Item { .. } => 2,
+                    Write::Execution { .. } => 3,
                 }] += 1;
             }
             in_flight_total += out.in_flight.len();
@@ -652,17 +1035,24 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
 
     // The last restart: everything is checked once more, then a clean stop.
     let running = Server::start(&data_dir, &log);
-    let problems = verify(&clients(&running.endpoint).await, &running.endpoint, &mut ledger, services).await;
+    let problems = verify(&clients(&running.endpoint).await, &running.endpoint, &mut ledger, &services).await;
     assert!(problems.is_empty(), "after the last restart (seed {seed}):\n{}", problems.join("\n"));
     let in_flight_stored = in_flight_total - ledger.maybe.len();
     println!(
-        "crash test: {kills} kills survived; {acked_total} acknowledged writes ({} emails, {} objects, {} items), \
-         {in_flight_total} in flight at a kill ({in_flight_stored} of them found stored, intact); \
-         {} acknowledged-write checks after restarts; integrity_check ok {kills} times; {:.1} s",
+        "crash test: {kills} kills survived; {acked_total} acknowledged writes ({} emails, {} objects, {} items, \
+         {} executions), {in_flight_total} in flight at a kill ({in_flight_stored} of them found stored, intact); \
+         {} acknowledged-write checks after restarts; {} execution histories ({} events) terminal and gap-free; \
+         {} face checks (at most one per execution, one wherever Index ran); {} executions saw a function \
+         process exit mid-task; integrity_check ok {kills} times; {:.1} s",
         acked_by_kind[0],
         acked_by_kind[1],
         acked_by_kind[2],
+        acked_by_kind[3],
         ledger.checks,
+        ledger.histories_checked,
+        ledger.events_checked,
+        ledger.faces_checked,
+        ledger.function_exits.len(),
         started.elapsed().as_secs_f64()
     );
     assert!(acked_total > 0, "the load acknowledged no write at all");

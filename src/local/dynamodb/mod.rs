@@ -11,14 +11,14 @@
 //!
 //! This module may touch only the `ddb_` tables of the store.
 
-mod eval;
-mod expr;
+pub(crate) mod eval;
+pub(crate) mod expr;
 mod items;
 mod number;
 mod query;
 mod reserved;
 mod tables;
-mod value;
+pub(crate) mod value;
 
 use std::collections::HashMap;
 

@@ -23,7 +23,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Request;
-use hyper::body::Incoming;
 use tokio::sync::broadcast;
 
 use super::protocol::Response;
@@ -96,8 +95,12 @@ impl S3 {
         Ok(notifications::pending(self.objects.store()).await?)
     }
 
-    /// Serves one S3 request (its signature not yet verified).
-    pub async fn handle(&self, req: Request<Incoming>) -> Response {
+    /// Serves one S3 request (its signature not yet verified): from the listener, or bytes
+    /// built in-process (the fuzzing entries).
+    pub async fn handle<B>(&self, req: Request<B>) -> Response
+    where
+        s3s::Body: From<B>,
+    {
         match self.service.call(req.map(s3s::Body::from)).await {
             Ok(response) => wire::finish(response),
             Err(e) => wire::internal_error(&format!("{:?}", s3s::StdError::from(e))),

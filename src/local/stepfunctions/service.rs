@@ -11,7 +11,9 @@ use base64::Engine;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use super::asl::{Definition, Diagnostic, ExecutionContext, ExecutionStatus, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES};
+use super::asl::{
+    Definition, Diagnostic, ExecutionContext, ExecutionStatus, MAX_DEFINITION_BYTES, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
+};
 use super::executor::{Executor, ExecutorError, Started, TaskRunner, now_ms, status_update};
 use super::store::{self, ExecutionRow, StateMachineRow};
 use crate::local::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
@@ -75,6 +77,17 @@ fn execution_does_not_exist(arn: &str) -> ApiError {
 
 fn type_not_supported() -> ApiError {
     err("StateMachineTypeNotSupported", "This operation is not supported by this type of state machine")
+}
+
+/// AWS checks a definition's length in the request's validation, before reading it: over
+/// 1 MiB characters is a ValidationException, not an InvalidDefinition.
+fn check_definition_length(definition: &str) -> Result<(), ApiError> {
+    if definition.len() > MAX_DEFINITION_BYTES && definition.chars().count() > MAX_DEFINITION_BYTES {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length less than or equal to {MAX_DEFINITION_BYTES}"
+        )));
+    }
+    Ok(())
 }
 
 fn invalid_definition(diags: &[Diagnostic]) -> ApiError {
@@ -367,6 +380,7 @@ impl StepFunctions {
     async fn create_state_machine(&self, body: &Body) -> Result<Value, ApiError> {
         let name = body.required_str("name")?;
         let definition = body.required_str("definition")?;
+        check_definition_length(definition)?;
         let role_arn = body.required_str("roleArn")?;
         let kind = body.str("type")?.unwrap_or("STANDARD");
         if !matches!(kind, "STANDARD" | "EXPRESS") {
@@ -431,6 +445,9 @@ impl StepFunctions {
         let arn = body.required_str("stateMachineArn")?;
         let mut sm = self.state_machine(arn).await?;
         let definition = body.str("definition")?;
+        if let Some(d) = definition {
+            check_definition_length(d)?;
+        }
         let role_arn = body.str("roleArn")?;
         let has_logging = body.object("loggingConfiguration")?.is_some();
         let has_tracing = body.object("tracingConfiguration")?.is_some();
@@ -965,6 +982,7 @@ impl StepFunctions {
     /// one makes the status RETRIABLE) and a Wait does not wait.
     async fn test_state(&self, body: &Body) -> Result<Value, ApiError> {
         let definition = body.required_str("definition")?;
+        check_definition_length(definition)?;
         if let Some(role) = body.str("roleArn")? {
             check_role_arn(role)?;
         }
@@ -1174,6 +1192,7 @@ fn context(sm: &StateMachineRow, arn: &str, name: &str) -> ExecutionContext {
 
 fn validate_definition(body: &Body) -> Result<Value, ApiError> {
     let definition = body.required_str("definition")?;
+    check_definition_length(definition)?;
     if let Some(kind) = body.str("type")?
         && !matches!(kind, "STANDARD" | "EXPRESS")
     {

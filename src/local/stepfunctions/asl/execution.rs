@@ -20,7 +20,7 @@ use super::choice;
 use super::definition::{Catcher, Definition, Kind, NumberOr, State, StringOr, Wait};
 use super::history::{HistoryEvent, iso8601};
 use super::path::{self, Scope};
-use super::{Failure, MAX_PAYLOAD_BYTES, to_json_text};
+use super::{Failure, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES, json_depth, to_json_text};
 
 /// AWS's cap on events in one execution history.
 pub const MAX_HISTORY_EVENTS: u64 = 25_000;
@@ -234,6 +234,23 @@ fn service_parts(resource: &str) -> (String, String) {
         }
         None => (String::new(), resource.to_string()),
     }
+}
+
+/// A payload's JSON text, or what keeps it out of an execution, phrased to end AWS's "has an
+/// input with …" and "returned a result with …": over 256 KiB, or nested deeper than
+/// [`MAX_JSON_DEPTH`] — the executor's snapshot wraps payloads in a few more levels and
+/// serde_json reads at most 128, so a deeper one would leave a running execution unreadable
+/// after a restart (and one growing without end would overflow the stack). Depth first:
+/// it needs no text.
+fn payload_text(value: &Value) -> Result<String, String> {
+    if json_depth(value) > MAX_JSON_DEPTH {
+        return Err(format!("JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels"));
+    }
+    let text = to_json_text(value);
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Err("a size exceeding the maximum number of bytes service limit".into());
+    }
+    Ok(text)
 }
 
 fn error_output(f: &Failure) -> Value {
@@ -793,16 +810,15 @@ impl Execution {
                 let heartbeat = self.resolve_seconds(heartbeat.as_ref(), &escope, "HeartbeatSecondsPath")?;
                 let task = self.new_id("task");
                 let lambda = is_lambda(resource);
-                let text = to_json_text(&params);
-                if text.len() > MAX_PAYLOAD_BYTES {
-                    return Err(Failure::new(
+                let text = payload_text(&params).map_err(|why| {
+                    Failure::new(
                         "States.DataLimitExceeded",
                         format!(
-                            "The state/task '{}' has an input with a size exceeding the maximum number of bytes service limit.",
+                            "The state/task '{}' has an input with {why}.",
                             self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default()
                         ),
-                    ));
-                }
+                    )
+                })?;
                 if lambda {
                     let mut d = json!({"resource": resource, "input": text, "inputDetails": {"truncated": false}});
                     if let Some(t) = timeout {
@@ -1088,6 +1104,15 @@ impl Execution {
         let Some(a) = assign else { return Ok(()) };
         let s = Scope { input, context: scope.context, variables: scope.variables, seed: scope.seed };
         let Value::Object(vals) = path::eval_template(a, &s)? else { return Ok(()) };
+        if vals.values().any(|v| json_depth(v) > MAX_JSON_DEPTH) {
+            let name = self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default();
+            return Err(Failure::new(
+                "States.DataLimitExceeded",
+                format!(
+                    "The state/task '{name}' assigned a variable with JSON nested deeper than the limit of {MAX_JSON_DEPTH} levels."
+                ),
+            ));
+        }
         if let Some(t) = self.threads.get_mut(&tid) {
             for (k, v) in vals {
                 t.variables.insert(k, v);
@@ -1193,16 +1218,16 @@ impl Execution {
         let Some((t, s)) = self.state_of(tid) else { return Step::Stop };
         let name = t.state.clone();
         let ty = s.kind.type_name();
-        let text = to_json_text(&output);
-        if text.len() > MAX_PAYLOAD_BYTES {
-            let f = Failure::new(
-                "States.DataLimitExceeded",
-                format!(
-                    "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
-                ),
-            );
-            return self.handle_error(tid, f, false);
-        }
+        let text = match payload_text(&output) {
+            Ok(text) => text,
+            Err(why) => {
+                let f = Failure::new(
+                    "States.DataLimitExceeded",
+                    format!("The state/task '{name}' returned a result with {why}."),
+                );
+                return self.handle_error(tid, f, false);
+            }
+        };
         if ty != "Fail" {
             self.record(
                 Some(tid),
@@ -1561,20 +1586,20 @@ impl Execution {
         let Some(tr) = self.tasks.get(id).cloned() else { return };
         self.drop_task(id, false);
         let tid = tr.thread;
-        let text = to_json_text(&output);
-        if text.len() > MAX_PAYLOAD_BYTES {
-            let name = self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default();
-            let f = Failure::new(
-                "States.DataLimitExceeded",
-                format!(
-                    "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
-                ),
-            );
-            self.set_phase(tid, Phase::Execute);
-            self.handle_error(tid, f, false);
-            self.queue.push_back(tid);
-            return;
-        }
+        let text = match payload_text(&output) {
+            Ok(text) => text,
+            Err(why) => {
+                let name = self.threads.get(&tid).map(|t| t.state.clone()).unwrap_or_default();
+                let f = Failure::new(
+                    "States.DataLimitExceeded",
+                    format!("The state/task '{name}' returned a result with {why}."),
+                );
+                self.set_phase(tid, Phase::Execute);
+                self.handle_error(tid, f, false);
+                self.queue.push_back(tid);
+                return;
+            }
+        };
         if tr.lambda {
             self.record(
                 Some(tid),
@@ -1922,6 +1947,43 @@ mod tests {
         assert!(matches!(ex.status(), ExecutionStatus::Failed { .. }));
         assert!(events.len() as u64 <= MAX_HISTORY_EVENTS);
     }
+
+    #[test]
+    fn payloads_nested_past_the_depth_limit_fail_the_execution_and_its_snapshot_still_reloads() {
+        // Each loop wraps the state in three more objects: without a limit the snapshot
+        // would soon be deeper than serde_json reads back, and later overflow the stack.
+        let def = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Parameters": {"a": {"b": {"c.$": "$"}}}, "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.stop", "IsPresent": true, "Next": "E"}], "Default": "A"},
+            "E": {"Type": "Succeed"}}});
+        let (ex, events, _) = start(def, json!({"x": 1}));
+        assert!(
+            matches!(ex.status(), ExecutionStatus::Failed { error: Some(e), cause: Some(c) }
+                if e == "States.DataLimitExceeded" && c.contains("nested deeper")),
+            "{:?}",
+            ex.status()
+        );
+        assert!(events.len() < 200, "stopped at the limit, not at the history cap: {}", events.len());
+        let snapshot = serde_json::to_string(&ex).unwrap();
+        let back: Execution = serde_json::from_str(&snapshot).expect("the snapshot reloads");
+        assert_eq!(back.event_count(), ex.event_count());
+    }
+
+    #[test]
+    fn a_task_result_nested_past_the_depth_limit_fails_with_data_limit_exceeded() {
+        let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": LAMBDA, "End": true}}});
+        let (mut ex, _, cmds) = start(def, json!({}));
+        let id = invokes(&cmds)[0].0.clone();
+        let mut deep = json!(1);
+        for _ in 0..(MAX_JSON_DEPTH + 1) {
+            deep = json!([deep]);
+        }
+        ex.on(Event::TaskSucceeded { id, output: deep }, 2_000);
+        assert!(
+            matches!(ex.status(), ExecutionStatus::Failed { error: Some(e), .. } if e == "States.DataLimitExceeded")
+        );
+    }
+
     fn fail_task(ex: &mut Execution, id: &str, at: i64) -> Vec<HistoryEvent> {
         ex.on(Event::TaskFailed { id: id.into(), error: "Boom".into(), cause: Some("c".into()) }, at).0
     }

@@ -1,0 +1,5 @@
+#![no_main]
+//! `wildrydes::fuzzing::asl_data` under libFuzzer: a panic inside is a crash.
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let _ = wildrydes::fuzzing::asl_data(data);
+});
