@@ -2,13 +2,15 @@
 //! `CreateBucketConfiguration`), sent as signed requests through the real S3 service —
 //! s3s's parsing and our handlers — on a throwaway data directory.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use base64::Engine;
 use md5::Digest;
 
 use super::Outcome;
-use crate::local::s3::S3;
+use futures::future::BoxFuture;
+
+use crate::local::s3::{Delivery, EventTarget, S3};
 use crate::local::sigv4::Credentials;
 use crate::local::storage::Store;
 
@@ -23,6 +25,18 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
+/// Bucket notifications have nowhere to go while fuzzing: no function exists.
+struct NoFunctions;
+
+impl EventTarget for NoFunctions {
+    fn function_exists<'a>(&'a self, _: &'a str) -> BoxFuture<'a, bool> {
+        Box::pin(async { false })
+    }
+    fn deliver<'a>(&'a self, function_arn: &'a str, _: Vec<u8>) -> BoxFuture<'a, Delivery> {
+        Box::pin(async move { Delivery::Gone(format!("{function_arn} does not exist while fuzzing")) })
+    }
+}
+
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
@@ -32,13 +46,16 @@ fn harness() -> &'static Harness {
             access_key: crate::local::DEFAULT_ACCESS_KEY.into(),
             secret_key: crate::local::DEFAULT_SECRET_KEY.into(),
         };
-        let s3 = S3::new(store, &credentials).expect("the S3 service starts");
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-        runtime.block_on(async {
+        let s3 = runtime.block_on(async {
+            // The notification dispatcher is a task of this runtime; no function exists here.
+            let s3 = S3::new(store, &credentials, crate::local::DEFAULT_REGION, Arc::new(NoFunctions))
+                .expect("the S3 service starts");
             s3.create_bucket(BUCKET).await.expect("the bucket");
             for key in ["a", "b/c", "photos/ü.jpg"] {
                 s3.put_object_bytes(BUCKET, key, &b"x"[..], None).await.expect("an object");
             }
+            s3
         });
         Harness { runtime, s3, credentials, _dir: dir }
     })
