@@ -8,29 +8,26 @@
 //!
 //! Between timed runs the face and the rider are removed (untimed), so every run takes the
 //! whole happy path (detect, search, index + thumbnail, persist) rather than the duplicate one.
+//! Every run uploads its own copy of the photo (new bytes, same picture), so the models run
+//! each time instead of the local Rekognition's memory of a photo it has seen.
 
-use std::path::PathBuf;
+mod support;
+
 use std::time::Instant;
 
-use wildrydes::cloud::{Clients, Target};
-use wildrydes::deploy::{self, DeployOptions};
-use wildrydes::local::{LocalCloud, LocalCloudConfig};
+use support::{Deployed, deployed, env_usize, percentile, unique_jpeg, upload};
+use wildrydes::cloud::Clients;
 use wildrydes::run;
 use wildrydes::workshop::WorkshopNames;
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+const HAPPY: &[u8] = include_bytes!("../assets/selfies/1_happy_face.jpg");
+const SAME_PERSON: &[u8] = include_bytes!("../assets/selfies/5_same_person_1.jpg");
 
-/// The function binaries beside this bench's profile directory (`target/<profile>/`).
-fn binaries_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the bench knows where it is");
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<bench>");
-    assert!(
-        profile_dir.join("face-detection").is_file(),
-        "build the functions first: cargo build --workspace --bins (same profile as the bench)"
-    );
-    profile_dir.to_path_buf()
+/// Uploads a fresh copy of `photo` as `user`'s selfie and runs the workflow on it.
+async fn fresh_run(d: &Deployed, photo: &[u8], user: &str) -> f64 {
+    let key = format!("{user}.jpg");
+    upload(d, &key, unique_jpeg(photo, user)).await;
+    one_run(&d.clients, &d.names, &key, user).await
 }
 
 async fn one_run(clients: &Clients, names: &WorkshopNames, key: &str, user: &str) -> f64 {
@@ -76,33 +73,22 @@ async fn forget_riders(clients: &Clients, names: &WorkshopNames) {
     }
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 #[tokio::main]
 async fn main() {
     let runs = env_usize("BENCH_RUNS", 50);
     let pairs = env_usize("BENCH_PAIRS", 10);
-    let dir = tempfile::tempdir().expect("temporary data directory");
-    let mut config = LocalCloudConfig::new(dir.path().to_path_buf());
-    config.port = 0;
-    let cloud = LocalCloud::start(config).await.expect("local cloud");
-    let clients = Clients::for_target(&Target::local(cloud.endpoint())).await;
-    let names = WorkshopNames::local();
-    let t = Instant::now();
-    deploy::deploy(&clients, &DeployOptions::local(binaries_dir()), &mut |_| {}).await.expect("deploy");
-    println!("deploy to an empty local cloud: {:.1} s", t.elapsed().as_secs_f64());
+    let d = deployed().await;
+    let (clients, names) = (&d.clients, &d.names);
 
     // Warm-up: function instances started, models loaded.
     for _ in 0..2 {
-        one_run(&clients, &names, "1_happy_face.jpg", "warmup").await;
-        forget_riders(&clients, &names).await;
+        fresh_run(&d, HAPPY, "warmup").await;
+        forget_riders(clients, names).await;
     }
     let mut times = Vec::with_capacity(runs);
     for i in 0..runs {
-        times.push(one_run(&clients, &names, "1_happy_face.jpg", &format!("rider_{i}")).await);
-        forget_riders(&clients, &names).await;
+        times.push(fresh_run(&d, HAPPY, &format!("rider_{i}")).await);
+        forget_riders(clients, names).await;
     }
     times.sort_by(f64::total_cmp);
     println!(
@@ -118,17 +104,14 @@ async fn main() {
     for i in 0..pairs {
         let (user_a, user_b) = (format!("pair_a_{i}"), format!("pair_b_{i}"));
         let t = Instant::now();
-        tokio::join!(
-            one_run(&clients, &names, "1_happy_face.jpg", &user_a),
-            one_run(&clients, &names, "5_same_person_1.jpg", &user_b),
-        );
+        tokio::join!(fresh_run(&d, HAPPY, &user_a), fresh_run(&d, SAME_PERSON, &user_b),);
         busy += t.elapsed().as_secs_f64();
-        forget_riders(&clients, &names).await;
+        forget_riders(clients, names).await;
     }
     println!(
         "2 concurrent executions: {} photos in {busy:.1} s = {:.2} photos/s",
         2 * pairs,
         (2 * pairs) as f64 / busy
     );
-    cloud.shutdown().await;
+    d.cloud.shutdown().await;
 }
