@@ -14,4 +14,5 @@ mod s3;
 mod ses;
 mod stepfunctions;
 mod tui;
+mod tui_tmux;
 mod workflow;
