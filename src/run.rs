@@ -176,7 +176,7 @@ impl Narrator {
         let failure = |error: Option<&str>, cause: Option<&str>| {
             let mut line = format!("  ✗ {state}: {}", error.unwrap_or("failed"));
             if let Some(cause) = cause.filter(|c| !c.is_empty()) {
-                line.push_str(&format!(" — {}", one_line(cause)));
+                line.push_str(&format!(" — {}", one_line(&readable_cause(cause))));
             }
             Some(line)
         };
@@ -196,6 +196,15 @@ impl Narrator {
             _ => None,
         }
     }
+}
+
+/// A Lambda error's cause is JSON (`errorType`, `errorMessage`, …): its message is what a
+/// person reads; any other cause is shown as it is.
+fn readable_cause(cause: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(cause)
+        .ok()
+        .and_then(|v| v["errorMessage"].as_str().map(str::to_string))
+        .unwrap_or_else(|| cause.to_string())
 }
 
 /// Lambda's causes are JSON on one line already; anything else is squeezed onto one.
@@ -243,6 +252,11 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(narrator.line(&exited).as_deref(), Some("  ✓ FaceDetection (1.25 s)"));
+        assert_eq!(
+            readable_cause(r#"{"errorMessage":"Detected 0 faces in the photo.","errorType":"E"}"#),
+            "Detected 0 faces in the photo."
+        );
+        assert_eq!(readable_cause("plain words"), "plain words");
         let other = event(5, HistoryEventType::ExecutionStarted, 9.0).build().unwrap();
         assert_eq!(narrator.line(&other), None);
     }
