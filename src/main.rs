@@ -35,6 +35,10 @@ struct Cli {
     #[arg(long, global = true, value_name = "DIR", env = "WILDRYDES_DATA_DIR")]
     data_dir: Option<PathBuf>,
 
+    /// Port of the local cloud the dashboard, `serve` and the commands start (0 picks a free one)
+    #[arg(long, global = true, default_value_t = local::DEFAULT_PORT, env = "WILDRYDES_PORT")]
+    port: u16,
+
     /// Open the dashboard without deploying the workshop first
     #[arg(long)]
     no_deploy: bool,
@@ -52,9 +56,6 @@ enum Command {
         /// Address to listen on; anything but loopback makes the endpoint reachable from other machines
         #[arg(long, default_value = "127.0.0.1")]
         bind: IpAddr,
-        /// Port to listen on (0 picks a free one)
-        #[arg(long, default_value_t = local::DEFAULT_PORT)]
-        port: u16,
     },
     /// Create or update every workshop resource (collection, buckets, table, functions, state machines, selfies)
     Deploy {
@@ -216,7 +217,7 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let data_dir = cli.data_dir.clone().unwrap_or_else(local::default_data_dir);
     match cli.command {
-        Some(Command::Serve { bind, port }) => serve(bind, port, data_dir, cli.region).await,
+        Some(Command::Serve { bind }) => serve(bind, cli.port, data_dir, cli.region).await,
         None | Some(Command::Tui) => dashboard(&cli, data_dir).await,
         Some(Command::Deploy { json, ref functions }) => {
             with_target(&cli, data_dir, async |clients, target| {
@@ -303,6 +304,8 @@ fn operator_source(
         clients: clients.clone(),
         names: workshop_names(target, &FunctionArgs::none())?,
         local_endpoint,
+        // The operator commands neither deploy nor clean up.
+        deploy: None,
     })
 }
 
@@ -317,7 +320,9 @@ async fn faces(source: wildrydes::tui::load::Source, action: &Option<FacesAction
             let rows = operator::faces(&source).await.map_err(fail)?;
             let json: Vec<_> = rows
                 .iter()
-                .map(|f| serde_json::json!({"faceId": f.face_id, "userId": f.user, "confidence": f.confidence}))
+                .map(|f| {
+                    serde_json::json!({"faceId": f.face_id, "userId": f.user, "confidence": f.confidence, "indexed": f.indexed})
+                })
                 .collect();
             println!("{}", serde_json::to_string_pretty(&json)?);
         }
@@ -462,6 +467,7 @@ async fn with_target(
 /// this process (returned, for the caller to shut down).
 async fn local_target(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<(Target, Option<LocalCloud>)> {
     let mut config = LocalCloudConfig::new(data_dir);
+    config.port = cli.port;
     if let Some(region) = &cli.region {
         config.region = region.clone();
     }
@@ -595,6 +601,7 @@ async fn dashboard(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<()> {
         target(&cli.endpoint_url, cli.aws, &cli.region)
     } else {
         let mut config = LocalCloudConfig::new(data_dir.clone());
+        config.port = cli.port;
         if let Some(region) = &cli.region {
             config.region = region.clone();
         }
@@ -627,8 +634,14 @@ async fn dashboard(cli: &Cli, data_dir: PathBuf) -> anyhow::Result<()> {
         Target::Local { endpoint, .. } => Some(endpoint.clone()),
         Target::Aws { .. } => None,
     };
-    let source =
-        wildrydes::tui::load::Source { clients, names: wildrydes::workshop::WorkshopNames::local(), local_endpoint };
+    // The Lab deploys and cleans up where deploy needs nothing more from the user.
+    let deploy = deploy_options(&target, &FunctionArgs::none()).ok();
+    let source = wildrydes::tui::load::Source {
+        clients,
+        names: wildrydes::workshop::WorkshopNames::local(),
+        local_endpoint,
+        deploy,
+    };
     let result = wildrydes::tui::run(source, target.describe()).await;
     if let Some(cloud) = local_cloud {
         cloud.shutdown().await;

@@ -296,9 +296,10 @@ pub fn faces_table(faces: &[FaceRow]) -> String {
     if faces.is_empty() {
         return "The collection has no faces. A successful `wildrydes run` indexes one.\n".into();
     }
-    let mut out = format!("{:36}  {:>10}  USER\n", "FACE ID", "CONFIDENCE");
+    let mut out = format!("{:36}  {:>10}  {:19}  USER\n", "FACE ID", "CONFIDENCE", "INDEXED");
     for f in faces {
-        out.push_str(&format!("{:36}  {:>10.2}  {}\n", f.face_id, f.confidence, f.user));
+        let indexed = if f.indexed.is_empty() { "—" } else { &f.indexed };
+        out.push_str(&format!("{:36}  {:>10.2}  {:19}  {}\n", f.face_id, f.confidence, indexed, f.user));
     }
     out
 }
@@ -478,7 +479,7 @@ mod tests {
     }
 
     fn face(id: &str, user: &str) -> FaceRow {
-        FaceRow { face_id: id.into(), user: user.into(), confidence: 99.0 }
+        FaceRow { face_id: id.into(), user: user.into(), confidence: 99.0, indexed: String::new(), bounding_box: None }
     }
 
     #[test]

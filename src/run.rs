@@ -18,25 +18,8 @@ pub fn workflow_input(user_id: &str, bucket: &str, key: &str) -> String {
 /// The key of `photo` in `bucket`: a file on disk is uploaded under its file name; anything
 /// else must already be a key in the bucket.
 pub async fn photo_key(clients: &Clients, bucket: &str, photo: &str) -> anyhow::Result<String> {
-    let path = Path::new(photo);
-    if path.is_file() {
-        let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read {photo}: {e}"))?;
-        let key = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| anyhow::anyhow!("{photo}: the file name is not valid UTF-8, so it cannot be an S3 key"))?
-            .to_string();
-        clients
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .content_type(crate::deploy::content_type(&key))
-            .body(bytes.into())
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("uploading {photo} to s3://{bucket}/{key}: {}", error_message(&e)))?;
-        return Ok(key);
+    if Path::new(photo).is_file() {
+        return upload_photo(clients, bucket, Path::new(photo)).await;
     }
     match clients.s3.head_object().bucket(bucket).key(photo).send().await {
         Ok(_) => Ok(photo.to_string()),
@@ -45,6 +28,36 @@ pub async fn photo_key(clients: &Clients, bucket: &str, photo: &str) -> anyhow::
         ),
         Err(e) => anyhow::bail!("looking for s3://{bucket}/{photo}: {}", error_message(&e)),
     }
+}
+
+/// Uploads the file at `path` to `bucket` under its file name; returns the key. A missing
+/// or unreadable file is an error naming the path and the reason.
+pub async fn upload_photo(clients: &Clients, bucket: &str, path: &Path) -> anyhow::Result<String> {
+    let shown = path.display();
+    if path.is_dir() {
+        anyhow::bail!("{shown} is a directory, not a photo");
+    }
+    let bytes = match tokio::fs::read(path).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!("there is no file {shown}"),
+        Err(e) => anyhow::bail!("cannot read {shown}: {e}"),
+    };
+    let key = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{shown}: the file name is not valid UTF-8, so it cannot be an S3 key"))?
+        .to_string();
+    clients
+        .s3
+        .put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type(crate::deploy::content_type(&key))
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("uploading {shown} to s3://{bucket}/{key}: {}", error_message(&e)))?;
+    Ok(key)
 }
 
 /// Starts an execution of the state machine called `machine`; returns its ARN.

@@ -18,4 +18,5 @@ mod ses;
 mod stepfunctions;
 mod trigger;
 mod tui;
+mod tui_tmux;
 mod workflow;

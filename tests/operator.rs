@@ -49,6 +49,7 @@ async fn executions_show_where_a_caught_and_an_uncaught_failure_happened_with_in
         clients: cloud.clients.clone(),
         names: WorkshopNames::local(),
         local_endpoint: Some(cloud.endpoint.clone()),
+        deploy: None,
     };
     // A Task on a function that does not exist fails; its Catch sends the execution on.
     let caught = start(
@@ -117,6 +118,7 @@ async fn faces_commands_say_what_is_missing_and_delete_only_what_was_named() {
         clients: cloud.clients.clone(),
         names: WorkshopNames::local(),
         local_endpoint: Some(cloud.endpoint.clone()),
+        deploy: None,
     };
     // No collection yet: a sentence, not a crash.
     let missing = operator::faces(&source).await.unwrap_err();

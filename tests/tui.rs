@@ -59,6 +59,7 @@ fn source(cloud: &TestCloud) -> Source {
         clients: cloud.clients.clone(),
         names: WorkshopNames::local(),
         local_endpoint: Some(cloud.endpoint.clone()),
+        deploy: None,
     }
 }
 
@@ -201,4 +202,65 @@ async fn logs_photos_and_duplicates_load_or_explain_why_not() {
     // No collection yet: the reason, not a crash.
     let Loaded::Duplicates(Err(message)) = actions::find_duplicates(&source, 80.0).await else { panic!("dupes") };
     assert!(!message.is_empty());
+}
+
+#[tokio::test]
+async fn the_lab_reads_each_steps_status_from_the_target_and_explains_what_it_cannot_run() {
+    use wildrydes::tui::app::{Action, StepStatus};
+    use wildrydes::tui::lab::{self, Step};
+    let cloud = TestCloud::start().await;
+    let source = source(&cloud);
+
+    // A fresh cloud: nothing done, and clean-up has nothing left to delete.
+    let steps = lab::status(&source).await;
+    assert_eq!(steps.iter().map(|s| s.step).collect::<Vec<_>>(), Step::ALL.to_vec());
+    let status = |steps: &[wildrydes::tui::app::LabStep], step: Step| {
+        steps.iter().find(|s| s.step == step).map(|s| (s.status, s.detail.clone())).expect("every step is listed")
+    };
+    assert_eq!(status(&steps, Step::Collection).0, StepStatus::Todo);
+    assert_eq!(status(&steps, Step::StateMachine(4)), (StepStatus::Todo, "not created yet".into()));
+    assert_eq!(status(&steps, Step::Cleanup).0, StepStatus::Done);
+
+    // The collection step runs the deploy's own code; the status then says so.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
+    let Loaded::LabDone(Step::Collection, Ok(outcome)) = lab::run(&source, Step::Collection, &tx).await else {
+        panic!("the collection step")
+    };
+    assert!(outcome.message.contains("rider-photos: created"), "{}", outcome.message);
+    let steps = lab::status(&source).await;
+    assert_eq!(status(&steps, Step::Collection), (StepStatus::Done, "rider-photos: 0 faces".into()));
+    let (cleanup, left) = status(&steps, Step::Cleanup);
+    assert_eq!(cleanup, StepStatus::Todo);
+    assert!(left.contains("collection rider-photos"), "{left}");
+
+    // Without deploy options (on AWS) deploying is a sentence, not a crash; a photo step
+    // before the workshop is deployed names the photo it cannot find.
+    let Loaded::LabDone(_, Err(message)) = lab::run(&source, Step::Resources, &tx).await else { panic!("resources") };
+    assert!(message.starts_with("The dashboard does not deploy to this target"), "{message}");
+    let Loaded::LabDone(_, Err(message)) = lab::run(&source, Step::Photo(0), &tx).await else { panic!("photo") };
+    assert!(message.contains("1_happy_face.jpg"), "{message}");
+    drop(tx);
+    while rx.recv().await.is_some() {}
+}
+
+#[tokio::test]
+async fn upload_puts_a_file_in_the_photo_bucket_and_names_a_missing_one() {
+    let cloud = TestCloud::start().await;
+    let names = WorkshopNames::local();
+    cloud.clients.s3.create_bucket().bucket(&names.photo_bucket).send().await.expect("bucket");
+    let source = source(&cloud);
+    let dir = tempfile::tempdir().expect("dir");
+    let photo = dir.path().join("rider.png");
+    std::fs::write(&photo, b"png bytes").expect("write");
+
+    let Loaded::Done(Ok(message)) = actions::upload(&source, &photo.to_string_lossy()).await else { panic!("upload") };
+    assert!(message.ends_with("wildrydes-riderphotos/rider.png."), "{message}");
+    let head = cloud.clients.s3.head_object().bucket(&names.photo_bucket).key("rider.png").send().await.expect("head");
+    assert_eq!(head.content_type(), Some("image/png"));
+
+    let missing = dir.path().join("nope.jpg");
+    let Loaded::Done(Err(message)) = actions::upload(&source, &missing.to_string_lossy()).await else { panic!() };
+    assert_eq!(message, format!("There is no file {}.", missing.display()));
+    let Loaded::Done(Err(message)) = actions::upload(&source, &dir.path().to_string_lossy()).await else { panic!() };
+    assert!(message.ends_with("is a directory, not a photo."), "{message}");
 }

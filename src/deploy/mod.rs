@@ -128,6 +128,25 @@ pub struct Outputs {
 
 /// Creates or updates every workshop resource, reporting each one to `progress`.
 pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: ProgressSink<'_>) -> anyhow::Result<Outputs> {
+    let mut outputs = deploy_resources(clients, options, progress).await?;
+    for (name, _) in workshop::STATE_MACHINES {
+        let arn = deploy_state_machine(clients, options, &outputs.function_arns, name, progress).await?;
+        outputs.state_machine_arns.insert(name.to_string(), arn);
+    }
+    if let Some(trigger) = options.upload_trigger {
+        outputs.upload_trigger_arn = Some(deploy_trigger(clients, options, trigger, &outputs, progress).await?);
+    }
+    Ok(outputs)
+}
+
+/// Everything but the state machines (the seed's SAM step): the collection, the buckets,
+/// the table, the email identity, the functions and the test selfies. The dashboard's Lab
+/// runs this and then each state machine on its own, as the workshop does.
+pub async fn deploy_resources(
+    clients: &Clients,
+    options: &DeployOptions,
+    progress: ProgressSink<'_>,
+) -> anyhow::Result<Outputs> {
     let names = &options.names;
     let mut outputs = Outputs {
         photo_bucket: names.photo_bucket.clone(),
@@ -172,21 +191,6 @@ pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: Progre
             .with_context(|| resource.clone())?;
         outputs.function_arns.insert(spec.output.to_string(), arn);
         progress(Progress::Done { resource, outcome });
-    }
-
-    for (name, template) in workshop::STATE_MACHINES {
-        let resource = format!("state machine {name}");
-        progress(Progress::Working(resource.clone()));
-        let definition = workshop::substitute(template, &outputs.function_arns).with_context(|| resource.clone())?;
-        let (arn, outcome) = ensure_state_machine(clients, name, &definition, &options.states_role_arn)
-            .await
-            .with_context(|| resource.clone())?;
-        outputs.state_machine_arns.insert(name.to_string(), arn);
-        progress(Progress::Done { resource, outcome });
-    }
-
-    if let Some(trigger) = options.upload_trigger {
-        outputs.upload_trigger_arn = Some(deploy_trigger(clients, options, trigger, &outputs, progress).await?);
     }
 
     if options.upload_selfies {
@@ -239,7 +243,49 @@ async fn deploy_trigger(
     Ok(arn)
 }
 
-async fn ensure_collection(clients: &Clients, id: &str) -> anyhow::Result<Outcome> {
+/// Creates or updates the workshop's state machine `name` (one of
+/// [`workshop::STATE_MACHINES`]) with its placeholders set to `function_arns`; returns its ARN.
+pub async fn deploy_state_machine(
+    clients: &Clients,
+    options: &DeployOptions,
+    function_arns: &BTreeMap<String, String>,
+    name: &str,
+    progress: ProgressSink<'_>,
+) -> anyhow::Result<String> {
+    let Some((_, template)) = workshop::STATE_MACHINES.iter().find(|(n, _)| *n == name) else {
+        anyhow::bail!("{name} is not one of the workshop's state machines")
+    };
+    let resource = format!("state machine {name}");
+    progress(Progress::Working(resource.clone()));
+    let definition = workshop::substitute(template, function_arns).with_context(|| resource.clone())?;
+    let (arn, outcome) = ensure_state_machine(clients, name, &definition, &options.states_role_arn)
+        .await
+        .with_context(|| resource.clone())?;
+    progress(Progress::Done { resource, outcome });
+    Ok(arn)
+}
+
+/// The ARNs of the deployed functions, under their output names; a function that is not
+/// there is an error saying to deploy the resources first.
+pub async fn deployed_function_arns(clients: &Clients) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut arns = BTreeMap::new();
+    for spec in workshop::FUNCTIONS {
+        let name = spec.function_name();
+        let found = match clients.lambda.get_function().function_name(&name).send().await {
+            Ok(found) => found.configuration.and_then(|c| c.function_arn),
+            Err(e) if error_code(&e) == Some("ResourceNotFoundException") => None,
+            Err(e) => anyhow::bail!("looking for the function {name}: {}", error_message(&e)),
+        };
+        let Some(arn) = found else {
+            anyhow::bail!("the function {name} is not deployed yet: deploy the resources first")
+        };
+        arns.insert(spec.output.to_string(), arn);
+    }
+    Ok(arns)
+}
+
+/// Creates the Rekognition collection `id` (seed step 1), or finds it already there.
+pub async fn ensure_collection(clients: &Clients, id: &str) -> anyhow::Result<Outcome> {
     match clients.rekognition.create_collection().collection_id(id).send().await {
         Ok(_) => Ok(Outcome::Created),
         Err(e) if error_code(&e) == Some("ResourceAlreadyExistsException") => Ok(Outcome::Unchanged),

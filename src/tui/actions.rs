@@ -5,6 +5,29 @@
 use super::app::Loaded;
 use super::load::{Source, sdk_message};
 
+/// An error of the shared CLI code as a sentence for the dashboard: its whole chain, with
+/// a capital letter and a full stop.
+pub fn sentence(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    let mut chars = text.chars();
+    let mut out: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return "Something failed without saying why.".into(),
+    };
+    if !out.ends_with(['.', '!', '?', ')']) {
+        out.push('.');
+    }
+    out
+}
+
+/// Uploads a file from disk into the rider photo bucket (the Photos view's upload form).
+pub async fn upload(source: &Source, path: &str) -> Loaded {
+    let bucket = &source.names.photo_bucket;
+    let path = path.trim();
+    let result = crate::run::upload_photo(&source.clients, bucket, std::path::Path::new(path)).await;
+    Loaded::Done(result.map(|key| format!("Uploaded {path} to {bucket}/{key}.")).map_err(|e| sentence(&e)))
+}
+
 /// Finds a state machine's ARN by its name.
 async fn machine_arn(source: &Source, name: &str) -> Result<String, String> {
     let mut pages = source.clients.sfn.list_state_machines().into_paginator().send();
@@ -26,29 +49,7 @@ pub async fn start(source: &Source, machine: &str, photo: &str, user: &str) -> L
 async fn start_inner(source: &Source, machine: &str, photo: &str, user: &str) -> Result<String, String> {
     let arn = machine_arn(source, machine).await?;
     let bucket = &source.names.photo_bucket;
-    let path = std::path::Path::new(photo);
-    let key = if path.is_file() {
-        let key = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_else(|| photo.to_string());
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(path)
-            .await
-            .map_err(|e| format!("Cannot read {photo}: {e}"))?;
-        source
-            .clients
-            .s3
-            .put_object()
-            .bucket(bucket)
-            .key(&key)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| format!("Uploading {photo} to {bucket} failed: {}", sdk_message(&e)))?;
-        key
-    } else {
-        source.clients.s3.head_object().bucket(bucket).key(photo).send().await.map_err(|e| {
-            format!("{photo} is neither a file on this machine nor a key in {bucket} ({})", sdk_message(&e))
-        })?;
-        photo.to_string()
-    };
+    let key = crate::run::photo_key(&source.clients, bucket, photo).await.map_err(|e| sentence(&e))?;
     let input = crate::run::workflow_input(user, bucket, &key);
     let started = source
         .clients

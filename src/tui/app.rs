@@ -5,6 +5,8 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
+pub use super::lab::Step;
+
 /// The views, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -62,18 +64,45 @@ impl<T> Loadable<T> {
 /// One step of the workshop and whether it is done, as found on the target.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabStep {
+    pub step: Step,
     pub title: String,
     pub status: StepStatus,
     /// What was found (or why not), shown beside the step.
     pub detail: String,
+    /// The execution this step started last, found on the target.
+    pub execution: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepStatus {
     Done,
     Todo,
+    /// Its execution is running on the target.
+    Running,
     /// The target cannot do this step (yet): the detail says why.
     Unavailable,
+}
+
+/// A Lab step run from this dashboard: its progress while it runs, then how it ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LabRun {
+    Running { lines: Vec<String> },
+    Finished { result: Result<super::lab::Outcome, String>, lines: Vec<String> },
+}
+
+impl LabRun {
+    pub fn lines(&self) -> &[String] {
+        match self {
+            LabRun::Running { lines } | LabRun::Finished { lines, .. } => lines,
+        }
+    }
+}
+
+/// A path typed in the Photos view, to upload.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct UploadForm {
+    pub path: String,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,11 +118,16 @@ pub struct ExecutionRow {
     pub failure: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct FaceRow {
     pub face_id: String,
     pub user: String,
     pub confidence: f32,
+    /// When the face was indexed: the time an execution's IndexFace task returned its
+    /// FaceId (AWS's Face has no timestamp); empty for a face indexed outside the workflow.
+    pub indexed: String,
+    /// Where the face is in its photo: left, top, width, height as ratios of the photo.
+    pub bounding_box: Option<[f32; 4]>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -194,6 +228,10 @@ pub enum Loaded {
     Image(String, Result<Thumb, String>),
     /// An action finished: what it did, or why it could not.
     Done(Result<String, String>),
+    /// A line of progress of a running Lab step.
+    LabProgress(Step, String),
+    /// A Lab step ended: what it did, or why it could not.
+    LabDone(Step, Result<super::lab::Outcome, String>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -226,6 +264,10 @@ pub enum Effect {
     FindDuplicates(f32),
     /// An S3 object to preview: "bucket/key".
     LoadImage(String),
+    /// Run a step of the Lab (deploy, a test photo, clean-up…).
+    RunLabStep(Step),
+    /// Upload a file from disk into the rider photo bucket.
+    Upload(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -245,6 +287,13 @@ pub struct DetailView {
     pub scroll: u16,
     /// Set until the first load placed the cursor (on the failing event, if any).
     pub placed: bool,
+}
+
+impl DetailView {
+    /// An execution being opened: its history loads next.
+    pub fn opening(arn: String) -> Self {
+        Self { arn, data: Loadable::Loading, selected: 0, scroll: 0, placed: false }
+    }
 }
 
 /// A question that must be answered before an action runs.
@@ -317,6 +366,11 @@ pub struct App {
     pub confirm: Option<Confirm>,
     pub form: Option<StartForm>,
     pub duplicates: Option<DuplicatesView>,
+    /// Lab steps run from this dashboard, by step.
+    pub lab_runs: std::collections::HashMap<Step, LabRun>,
+    /// The face shown large in Faces (its FaceId).
+    pub face_open: Option<String>,
+    pub upload: Option<UploadForm>,
     /// The outcome of the last action, as a sentence; `true` when it is an error.
     pub notice: Option<(String, bool)>,
     /// Previews by "bucket/key"; the picker knows the terminal's graphics protocol.
@@ -356,6 +410,9 @@ impl App {
             confirm: None,
             form: None,
             duplicates: None,
+            lab_runs: std::collections::HashMap::new(),
+            face_open: None,
+            upload: None,
             notice: None,
             images: std::collections::HashMap::new(),
             picker: ratatui_image::picker::Picker::halfblocks(),
@@ -482,6 +539,7 @@ impl App {
         self.selected = 0;
         self.filter.clear();
         self.editing_filter = false;
+        self.face_open = None;
         if tab == Tab::Graph {
             self.graph_cursor = GraphCursor::default();
         }
@@ -505,6 +563,52 @@ impl App {
         self.filtered_executions().get(self.selected).map(|e| (*e).clone())
     }
 
+    /// The Lab step under the cursor.
+    pub fn selected_lab_step(&self) -> Option<&LabStep> {
+        self.lab.rows()?.get(self.selected)
+    }
+
+    /// The execution a Lab step started: the one this dashboard just ran, else the newest
+    /// one found on the target.
+    pub fn lab_execution(&self, step: &LabStep) -> Option<String> {
+        let ran = match self.lab_runs.get(&step.step) {
+            Some(LabRun::Finished { result: Ok(outcome), .. }) => outcome.execution.clone(),
+            _ => None,
+        };
+        ran.or_else(|| step.execution.clone())
+    }
+
+    /// Enter on a Lab step: run it in the background (clean-up asks first); the results
+    /// step opens the Faces view.
+    fn run_lab_step(&mut self, step: Step) -> Vec<Effect> {
+        if matches!(self.lab_runs.get(&step), Some(LabRun::Running { .. })) {
+            self.notice = Some((format!("“{}” is still running: its progress is below the list.", step.title()), true));
+            return Vec::new();
+        }
+        match step {
+            Step::Results => self.switch_to(Tab::Faces),
+            Step::Cleanup => {
+                self.confirm = Some(Confirm {
+                    message: "Delete every workshop resource: the state machines, the functions, the riders table,                               both buckets with their photos, and the collection with its faces?"
+                        .into(),
+                    effect: Effect::RunLabStep(Step::Cleanup),
+                });
+                Vec::new()
+            }
+            step => vec![Effect::RunLabStep(step)],
+        }
+    }
+
+    /// Opens an execution's history in the Executions view.
+    fn open_execution(&mut self, arn: String) -> Vec<Effect> {
+        self.focus_execution = Some(arn.clone());
+        self.detail = Some(DetailView::opening(arn.clone()));
+        if self.tab == Tab::Executions {
+            return vec![Effect::LoadHistory(arn)];
+        }
+        self.switch_to(Tab::Executions)
+    }
+
     fn selected_face(&self) -> Option<FaceRow> {
         self.filtered_faces().get(self.selected).map(|f| (*f).clone())
     }
@@ -522,13 +626,40 @@ impl App {
         }
     }
 
-    fn preview_effect(&mut self) -> Option<Effect> {
-        let key = self.preview_key()?;
-        if self.images.contains_key(&key) {
-            return None;
+    /// The face opened with Enter in Faces, and its source photo ("bucket/key") from the
+    /// rider's item that names it.
+    pub fn opened_face(&self) -> Option<(FaceRow, Option<String>)> {
+        let id = self.face_open.as_ref()?;
+        let face = self.faces.rows()?.iter().find(|f| &f.face_id == id)?.clone();
+        let riders = self.riders.rows().map(Vec::as_slice).unwrap_or_default();
+        let rider =
+            riders.iter().find(|r| r.face_id == face.face_id).or_else(|| riders.iter().find(|r| r.user == face.user));
+        let photo = rider.map(|r| r.photo.clone()).filter(|p| p.len() > 1);
+        Some((face, photo))
+    }
+
+    /// The image key of the face cut out of its photo: the photo's key and the box.
+    pub fn face_crop_key(photo: &str, face: &FaceRow) -> Option<String> {
+        let [l, t, w, h] = face.bounding_box?;
+        Some(format!("{photo}#face={l},{t},{w},{h}"))
+    }
+
+    fn preview_effect(&mut self) -> Vec<Effect> {
+        let mut keys: Vec<String> = self.preview_key().into_iter().collect();
+        if self.tab == Tab::Faces
+            && let Some((face, Some(photo))) = self.opened_face()
+        {
+            keys.extend(Self::face_crop_key(&photo, &face));
+            keys.push(photo);
         }
-        self.images.insert(key.clone(), ImageSlot::Loading);
-        Some(Effect::LoadImage(key))
+        let mut effects = Vec::new();
+        for key in keys {
+            if !self.images.contains_key(&key) {
+                self.images.insert(key.clone(), ImageSlot::Loading);
+                effects.push(Effect::LoadImage(key));
+            }
+        }
+        effects
     }
 }
 
@@ -546,6 +677,12 @@ pub fn update(app: &mut App, action: Action) -> Vec<Effect> {
         }
     };
     effects.extend(app.preview_effect());
+    // A Lab step shows as running from the moment it is asked for, confirmed or not.
+    for effect in &effects {
+        if let Effect::RunLabStep(step) = effect {
+            app.lab_runs.insert(*step, LabRun::Running { lines: Vec::new() });
+        }
+    }
     effects
 }
 
@@ -610,6 +747,25 @@ fn on_loaded(app: &mut App, loaded: Loaded) -> Vec<Effect> {
             };
             app.images.insert(key, slot);
         }
+        Loaded::LabProgress(step, line) => {
+            if let Some(LabRun::Running { lines }) = app.lab_runs.get_mut(&step) {
+                lines.push(line);
+                // The pane shows the last lines; a long deploy need not keep them all.
+                if lines.len() > 200 {
+                    lines.remove(0);
+                }
+            }
+        }
+        Loaded::LabDone(step, result) => {
+            let lines = app.lab_runs.remove(&step).map(|run| run.lines().to_vec()).unwrap_or_default();
+            // The whole story is in the Lab's pane; the notice only says which step ended.
+            app.notice = Some(match &result {
+                Ok(_) => (format!("“{}” finished: its outcome is in the Lab.", step.title()), false),
+                Err(_) => (format!("“{}” failed: the reason is in the Lab.", step.title()), true),
+            });
+            app.lab_runs.insert(step, LabRun::Finished { result, lines });
+            return app.refresh();
+        }
         Loaded::Done(result) => {
             let ok = result.is_ok();
             app.notice = Some(match result {
@@ -639,6 +795,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if app.form.is_some() {
         return on_form_key(app, key);
     }
+    if app.upload.is_some() {
+        return on_upload_key(app, key);
+    }
     if let Some(confirm) = app.confirm.take() {
         return match key.code {
             KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => vec![confirm.effect],
@@ -653,14 +812,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
                 app.editing_filter = false;
             }
             KeyCode::Enter => app.editing_filter = false,
-            KeyCode::Backspace => {
-                app.filter.pop();
-            }
-            KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                app.filter.pop();
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => app.filter.push(c),
-            _ => {}
+            _ => edit_text(&mut app.filter, key),
         }
         app.move_selection(0);
         return Vec::new();
@@ -726,17 +878,27 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
 /// Keys that mean something only in the current tab; `None` lets the global keys run.
 fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
     match (app.tab, key.code) {
+        (Tab::Lab, KeyCode::Enter) => {
+            let step = app.selected_lab_step()?.step;
+            Some(app.run_lab_step(step))
+        }
+        (Tab::Lab, KeyCode::Char('e')) => {
+            let step = app.selected_lab_step()?.clone();
+            match app.lab_execution(&step) {
+                Some(arn) => Some(app.open_execution(arn)),
+                None => {
+                    app.notice = Some((format!("“{}” has started no execution yet: Enter runs it.", step.title), true));
+                    Some(Vec::new())
+                }
+            }
+        }
         (Tab::Executions, KeyCode::Enter) => {
             let row = app.selected_execution()?;
-            app.focus_execution = Some(row.arn.clone());
-            app.detail = Some(DetailView {
-                arn: row.arn.clone(),
-                data: Loadable::Loading,
-                selected: 0,
-                scroll: 0,
-                placed: false,
-            });
-            Some(vec![Effect::LoadHistory(row.arn)])
+            Some(app.open_execution(row.arn))
+        }
+        (Tab::Photos, KeyCode::Char('u')) => {
+            app.upload = Some(UploadForm::default());
+            Some(Vec::new())
         }
         (Tab::Executions, KeyCode::Char('f')) => {
             app.status_filter = (app.status_filter + 1) % STATUS_FILTERS.len();
@@ -783,6 +945,15 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
         }
         (Tab::Graph, KeyCode::Esc) if app.graph_cursor.show_state => {
             app.graph_cursor.show_state = false;
+            Some(Vec::new())
+        }
+        (Tab::Faces, KeyCode::Enter) => {
+            let face = app.selected_face()?;
+            app.face_open = Some(face.face_id);
+            Some(Vec::new())
+        }
+        (Tab::Faces, KeyCode::Esc | KeyCode::Backspace) if app.face_open.is_some() => {
+            app.face_open = None;
             Some(Vec::new())
         }
         (Tab::Faces, KeyCode::Char('d')) => {
@@ -890,14 +1061,6 @@ fn on_form_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::Esc => app.form = None,
         KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % 3,
         KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + 2) % 3,
-        KeyCode::Backspace => {
-            form.fields[form.focus].pop();
-        }
-        // Ctrl-H is Backspace on many terminals; other control keys type nothing.
-        KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-            form.fields[form.focus].pop();
-        }
-        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => form.fields[form.focus].push(c),
         KeyCode::Enter => {
             let [machine, photo, user] = form.fields.clone().map(|f| f.trim().to_string());
             if let Some(missing) =
@@ -909,9 +1072,42 @@ fn on_form_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
             app.form = None;
             return vec![Effect::Start { state_machine: machine, photo, user }];
         }
-        _ => {}
+        _ => edit_text(&mut form.fields[form.focus], key),
     }
     Vec::new()
+}
+
+fn on_upload_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
+    let Some(form) = app.upload.as_mut() else { return Vec::new() };
+    match key.code {
+        KeyCode::Esc => app.upload = None,
+        KeyCode::Enter => {
+            let path = form.path.trim().to_string();
+            if path.is_empty() {
+                form.error = Some("Type the path of a photo on this machine (JPEG or PNG).".into());
+                return Vec::new();
+            }
+            app.upload = None;
+            return vec![Effect::Upload(path)];
+        }
+        _ => edit_text(&mut form.path, key),
+    }
+    Vec::new()
+}
+
+/// Typing into a text field: characters go in, Backspace (Ctrl-H on many terminals) takes
+/// the last one out; other control keys type nothing.
+fn edit_text(text: &mut String, key: KeyEvent) {
+    match key.code {
+        KeyCode::Backspace => {
+            text.pop();
+        }
+        KeyCode::Char('h') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+            text.pop();
+        }
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => text.push(c),
+        _ => {}
+    }
 }
 
 fn on_mouse(app: &mut App, mouse: MouseEvent) -> Vec<Effect> {
@@ -1186,8 +1382,8 @@ mod tests {
         let mut app = App::new("local");
         update(&mut app, key(KeyCode::Char('4')));
         let faces = vec![
-            FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9 },
-            FaceRow { face_id: "f2".into(), user: "user_b".into(), confidence: 99.8 },
+            FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9, ..Default::default() },
+            FaceRow { face_id: "f2".into(), user: "user_b".into(), confidence: 99.8, ..Default::default() },
         ];
         update(&mut app, Action::Loaded(Loaded::Faces(Ok(faces))));
         app
@@ -1257,6 +1453,112 @@ mod tests {
         let thumb = Thumb { width: 2, height: 2, rgb: vec![255; 12] };
         update(&mut app, Action::Loaded(Loaded::Image("b/photo-0.jpg".into(), Ok(thumb))));
         assert!(matches!(app.images.get("b/photo-0.jpg"), Some(ImageSlot::Ready(_))));
+    }
+
+    fn on_lab() -> App {
+        let mut app = App::new("local");
+        let steps = Step::ALL
+            .into_iter()
+            .map(|step| LabStep {
+                step,
+                title: step.title(),
+                status: StepStatus::Todo,
+                detail: String::new(),
+                execution: None,
+            })
+            .collect();
+        update(&mut app, Action::Loaded(Loaded::Lab(Ok(steps))));
+        app
+    }
+
+    #[test]
+    fn enter_runs_a_lab_step_once_shows_its_progress_and_e_opens_its_execution() {
+        let mut app = on_lab();
+        for _ in 0..6 {
+            update(&mut app, key(KeyCode::Down));
+        }
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::RunLabStep(Step::Photo(0))]);
+        assert!(matches!(app.lab_runs.get(&Step::Photo(0)), Some(LabRun::Running { .. })));
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty(), "not twice at once");
+        assert!(app.notice.as_ref().is_some_and(|(m, error)| *error && m.contains("still running")));
+        update(&mut app, Action::Loaded(Loaded::LabProgress(Step::Photo(0), "→ FaceDetection".into())));
+        assert_eq!(app.lab_runs.get(&Step::Photo(0)).map(|r| r.lines().to_vec()), Some(vec!["→ FaceDetection".into()]));
+        let arn = execution("happy", "SUCCEEDED").arn;
+        let outcome = super::super::lab::Outcome { message: "SUCCEEDED".into(), execution: Some(arn.clone()) };
+        let effects = update(&mut app, Action::Loaded(Loaded::LabDone(Step::Photo(0), Ok(outcome))));
+        assert!(effects.contains(&Effect::Load(Tab::Lab)), "the Lab reads the target again: {effects:?}");
+        assert!(matches!(app.lab_runs.get(&Step::Photo(0)), Some(LabRun::Finished { result: Ok(_), .. })));
+        let effects = update(&mut app, key(KeyCode::Char('e')));
+        assert_eq!(app.tab, Tab::Executions);
+        assert_eq!(app.detail.as_ref().map(|d| d.arn.clone()), Some(arn.clone()));
+        assert!(effects.contains(&Effect::LoadHistory(arn)));
+    }
+
+    #[test]
+    fn a_lab_step_without_an_execution_says_so_and_a_failure_stays_on_the_step() {
+        let mut app = on_lab();
+        update(&mut app, key(KeyCode::Char('e')));
+        assert!(app.notice.as_ref().is_some_and(|(m, error)| *error && m.contains("no execution")));
+        assert_eq!(app.tab, Tab::Lab);
+        update(&mut app, key(KeyCode::Enter));
+        update(&mut app, Action::Loaded(Loaded::LabDone(Step::Collection, Err("Cannot reach the endpoint.".into()))));
+        assert!(matches!(
+            app.lab_runs.get(&Step::Collection),
+            Some(LabRun::Finished { result: Err(e), .. }) if e == "Cannot reach the endpoint."
+        ));
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::RunLabStep(Step::Collection)], "runs again");
+    }
+
+    #[test]
+    fn clean_up_runs_only_once_confirmed_and_the_results_step_opens_faces() {
+        let mut app = on_lab();
+        update(&mut app, key(KeyCode::End));
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+        assert!(app.confirm.as_ref().is_some_and(|c| c.message.contains("Delete every workshop resource")));
+        assert!(update(&mut app, key(KeyCode::Char('n'))).is_empty());
+        assert!(!app.lab_runs.contains_key(&Step::Cleanup), "nothing ran");
+        update(&mut app, key(KeyCode::Enter));
+        assert_eq!(update(&mut app, key(KeyCode::Char('y'))), vec![Effect::RunLabStep(Step::Cleanup)]);
+        assert!(matches!(app.lab_runs.get(&Step::Cleanup), Some(LabRun::Running { .. })));
+        update(&mut app, key(KeyCode::Up));
+        let effects = update(&mut app, key(KeyCode::Enter));
+        assert_eq!(app.tab, Tab::Faces);
+        assert!(effects.contains(&Effect::Load(Tab::Faces)));
+    }
+
+    #[test]
+    fn the_upload_form_needs_a_path_and_sends_it() {
+        let mut app = App::new("local");
+        update(&mut app, key(KeyCode::Char('5')));
+        update(&mut app, key(KeyCode::Char('u')));
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
+        assert!(app.upload.as_ref().and_then(|u| u.error.clone()).is_some_and(|e| e.contains("path")));
+        for c in "/tmp/q.jpg".chars() {
+            update(&mut app, key(KeyCode::Char(c)));
+        }
+        assert!(!app.quit, "q types into the form");
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::Upload("/tmp/q.jpg".into())]);
+        assert!(app.upload.is_none());
+    }
+
+    #[test]
+    fn enter_on_a_face_loads_it_cut_from_its_source_photo_and_esc_goes_back() {
+        let mut app = on_faces();
+        if let Loadable::Loaded(faces) = &mut app.faces {
+            faces[0].bounding_box = Some([0.25, 0.5, 0.25, 0.25]);
+        }
+        let rider =
+            RiderRow { user: "user_a".into(), face_id: "f1".into(), photo: "p/1.jpg".into(), thumbnail: String::new() };
+        update(&mut app, Action::Loaded(Loaded::Riders(Ok(vec![rider]))));
+        let effects = update(&mut app, key(KeyCode::Enter));
+        assert_eq!(
+            effects,
+            vec![Effect::LoadImage("p/1.jpg#face=0.25,0.5,0.25,0.25".into()), Effect::LoadImage("p/1.jpg".into())]
+        );
+        assert!(app.opened_face().is_some_and(|(f, photo)| f.face_id == "f1" && photo.as_deref() == Some("p/1.jpg")));
+        update(&mut app, key(KeyCode::Esc));
+        assert!(app.face_open.is_none());
+        assert_eq!(app.tab, Tab::Faces);
     }
 
     #[test]

@@ -69,7 +69,7 @@ mod tests {
     use super::*;
 
     fn face(id: &str, user: &str) -> FaceRow {
-        FaceRow { face_id: id.into(), user: user.into(), confidence: 99.0 }
+        FaceRow { face_id: id.into(), user: user.into(), confidence: 99.0, ..Default::default() }
     }
 
     #[test]

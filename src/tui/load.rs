@@ -10,8 +10,8 @@ use std::sync::{Mutex, OnceLock};
 use serde_json::{Value, json};
 
 use super::app::{
-    ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, LabStep, Loaded, MailRow, ObjectRow,
-    RiderRow, StepStatus, Tab, Thumb,
+    ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, GraphData, HistoryRow, Loaded, MailRow, ObjectRow, RiderRow,
+    Tab, Thumb,
 };
 use crate::cloud::Clients;
 use crate::workshop::WorkshopNames;
@@ -23,11 +23,14 @@ pub struct Source {
     pub names: WorkshopNames,
     /// The local cloud's endpoint, for what only it has (the outbox); `None` on AWS.
     pub local_endpoint: Option<String>,
+    /// How the Lab deploys and cleans up on this target; `None` where the dashboard cannot
+    /// (on AWS the roles come from the user: `wildrydes deploy --aws …`).
+    pub deploy: Option<crate::deploy::DeployOptions>,
 }
 
 pub async fn load(source: &Source, tab: Tab) -> Loaded {
     match tab {
-        Tab::Lab => Loaded::Lab(Ok(lab(source).await)),
+        Tab::Lab => Loaded::Lab(Ok(super::lab::status(source).await)),
         Tab::Executions => Loaded::Executions(executions(source).await),
         Tab::Faces => Loaded::Faces(faces(source).await),
         Tab::Photos => Loaded::Photos(photos(source).await),
@@ -49,74 +52,6 @@ pub async fn health(source: &Source) -> Loaded {
 
 /// The SDK error as one readable sentence (shared with the CLI and deploy).
 pub(crate) use crate::cloud::error_message as sdk_message;
-
-async fn lab(source: &Source) -> Vec<LabStep> {
-    let c = &source.clients;
-    let n = &source.names;
-    let step = |title: &str, status, detail: String| LabStep { title: title.into(), status, detail };
-
-    let collection = match c.rekognition.describe_collection().collection_id(&n.collection).send().await {
-        Ok(d) => step(
-            "Create the Rekognition collection",
-            StepStatus::Done,
-            format!("{}: {} faces", n.collection, d.face_count().unwrap_or(0)),
-        ),
-        Err(e) => step("Create the Rekognition collection", status_of(&e), sdk_message(&e)),
-    };
-    let buckets = match (
-        c.s3.head_bucket().bucket(&n.photo_bucket).send().await,
-        c.s3.head_bucket().bucket(&n.thumbnail_bucket).send().await,
-    ) {
-        (Ok(_), Ok(_)) => {
-            step("Deploy: buckets", StepStatus::Done, format!("{} and {}", n.photo_bucket, n.thumbnail_bucket))
-        }
-        (Err(e), _) | (_, Err(e)) => {
-            step("Deploy: buckets", status_of(&e), format!("{}: {}", n.photo_bucket, sdk_message(&e)))
-        }
-    };
-    let table = match c.dynamodb.describe_table().table_name(&n.riders_table).send().await {
-        Ok(_) => step("Deploy: riders table", StepStatus::Done, n.riders_table.clone()),
-        Err(e) => step("Deploy: riders table", status_of(&e), sdk_message(&e)),
-    };
-    let functions = match c.lambda.list_functions().send().await {
-        Ok(list) => {
-            let count = list.functions().len();
-            let status = if count >= 6 { StepStatus::Done } else { StepStatus::Todo };
-            step("Deploy: the six functions", status, format!("{count} functions"))
-        }
-        Err(e) => step("Deploy: the six functions", status_of(&e), sdk_message(&e)),
-    };
-    let mut steps = vec![collection, buckets, table, functions];
-    match c.sfn.list_state_machines().send().await {
-        Ok(list) => {
-            for i in 1..=4u8 {
-                let name = WorkshopNames::state_machine(i);
-                let found = list.state_machines().iter().any(|m| m.name() == name);
-                let status = if found { StepStatus::Done } else { StepStatus::Todo };
-                steps.push(step(
-                    &format!("Create state machine {name}"),
-                    status,
-                    if found { "created".into() } else { "not yet".into() },
-                ));
-            }
-        }
-        Err(e) => steps.push(step("Create state machines 1–4", status_of(&e), sdk_message(&e))),
-    }
-    steps
-}
-
-/// A service that is not there at all (locally: not built yet) is "n/a", anything else is
-/// work still to do.
-fn status_of<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> StepStatus
-where
-    E: aws_sdk_s3::error::ProvideErrorMetadata,
-{
-    match e.as_service_error().and_then(|s| s.code()) {
-        Some("UnrecognizedClientException" | "UnknownOperationException" | "NotImplemented") => StepStatus::Unavailable,
-        Some(_) => StepStatus::Todo,
-        None => StepStatus::Unavailable,
-    }
-}
 
 fn format_time(t: Option<&aws_smithy_types::DateTime>) -> String {
     t.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t.secs()).ok())
@@ -404,14 +339,32 @@ async fn logs(source: &Source) -> Result<Vec<FunctionLogs>, String> {
     Ok(out)
 }
 
-/// Reads an S3 object ("bucket/key") and scales it down for a preview.
+/// Reads an S3 object ("bucket/key") and scales it down for a preview. A key ending in
+/// `#face=left,top,width,height` (ratios, as Rekognition's BoundingBox) is that part of
+/// the photo: a face cut out of its source photo.
 pub async fn image(source: &Source, path: &str) -> Result<Thumb, String> {
-    let (bucket, key) = path.split_once('/').ok_or_else(|| format!("{path} is not bucket/key"))?;
+    let (object_path, crop) = match path.split_once("#face=") {
+        Some((object, spec)) => {
+            let parts: Vec<f32> = spec.split(',').filter_map(|p| p.parse().ok()).collect();
+            let [l, t, w, h] = parts[..] else { return Err(format!("{spec} is not a face's box")) };
+            (object, Some([l, t, w, h]))
+        }
+        None => (path, None),
+    };
+    let (bucket, key) = object_path.split_once('/').ok_or_else(|| format!("{object_path} is not bucket/key"))?;
     let object = source.clients.s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| sdk_message(&e))?;
-    let bytes = object.body.collect().await.map_err(|e| format!("cannot read {path}: {e}"))?.into_bytes();
+    let bytes = object.body.collect().await.map_err(|e| format!("cannot read {object_path}: {e}"))?.into_bytes();
     // Decoding and scaling are CPU work: off the async threads.
     tokio::task::spawn_blocking(move || {
-        let img = image::load_from_memory(&bytes).map_err(|e| format!("not an image I can show: {e}"))?;
+        let mut img = image::load_from_memory(&bytes).map_err(|e| format!("not an image I can show: {e}"))?;
+        if let Some([l, t, w, h]) = crop {
+            let (width, height) = (img.width() as f32, img.height() as f32);
+            let x = ((l.clamp(0.0, 1.0) * width) as u32).min(img.width().saturating_sub(1));
+            let y = ((t.clamp(0.0, 1.0) * height) as u32).min(img.height().saturating_sub(1));
+            let cw = ((w.max(0.0) * width) as u32).clamp(1, (img.width() - x).max(1));
+            let ch = ((h.max(0.0) * height) as u32).clamp(1, (img.height() - y).max(1));
+            img = img.crop_imm(x, y, cw, ch);
+        }
         let small = img.thumbnail(400, 400).to_rgb8();
         Ok(Thumb { width: small.width(), height: small.height(), rgb: small.into_raw() })
     })
@@ -433,17 +386,74 @@ pub async fn faces(source: &Source) -> Result<Vec<FaceRow>, String> {
             .await
             .map_err(|e| sdk_message(&e))?;
         for face in page.faces() {
+            let bounding_box = face.bounding_box().map(|b| {
+                [b.left().unwrap_or(0.0), b.top().unwrap_or(0.0), b.width().unwrap_or(1.0), b.height().unwrap_or(1.0)]
+            });
             rows.push(FaceRow {
                 face_id: face.face_id().unwrap_or_default().to_string(),
                 user: face.external_image_id().unwrap_or_default().to_string(),
                 confidence: face.confidence().unwrap_or_default(),
+                indexed: String::new(),
+                bounding_box,
             });
         }
         token = page.next_token().map(str::to_string);
         if token.is_none() {
-            return Ok(rows);
+            break;
         }
     }
+    let ids: Vec<&str> = rows.iter().map(|f| f.face_id.as_str()).collect();
+    let times = indexed_times(source, &ids).await;
+    for row in &mut rows {
+        row.indexed = times.get(&row.face_id).cloned().unwrap_or_default();
+    }
+    Ok(rows)
+}
+
+/// The FaceIds each finished execution's IndexFace task returned, with the event's time,
+/// by ARN: a finished execution's history never changes, so it is read once.
+fn indexed_cache() -> &'static Mutex<HashMap<String, Vec<(String, String)>>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Vec<(String, String)>>>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
+}
+
+/// When each of `faces` was indexed. AWS's Face carries no timestamp; the honest source is
+/// the history of the execution whose IndexFace task returned the FaceId. Executions are
+/// read newest first and the search stops once every face is found; a face indexed outside
+/// the workflow (the aws CLI) stays without a time.
+async fn indexed_times(source: &Source, faces: &[&str]) -> HashMap<String, String> {
+    let mut found = HashMap::new();
+    if faces.is_empty() {
+        return found;
+    }
+    let Ok(executions) = executions(source).await else { return found };
+    for execution in executions.iter().filter(|e| e.status != "RUNNING") {
+        let cached = indexed_cache().lock().ok().and_then(|c| c.get(&execution.arn).cloned());
+        let indexed = match cached {
+            Some(indexed) => indexed,
+            None => {
+                let Ok(events) = history(source, &execution.arn).await else { continue };
+                let indexed: Vec<(String, String)> = events
+                    .iter()
+                    .filter(|e| e.kind == "LambdaFunctionSucceeded" || e.kind == "TaskSucceeded")
+                    .filter_map(|e| Some((e.json["output"]["FaceId"].as_str()?.to_string(), e.time.clone())))
+                    .collect();
+                if let Ok(mut cache) = indexed_cache().lock() {
+                    cache.insert(execution.arn.clone(), indexed.clone());
+                }
+                indexed
+            }
+        };
+        for (face, time) in indexed {
+            if faces.contains(&face.as_str()) {
+                found.entry(face).or_insert(time);
+            }
+        }
+        if found.len() == faces.len() {
+            break;
+        }
+    }
+    found
 }
 
 async fn photos(source: &Source) -> Result<Vec<ObjectRow>, String> {
@@ -506,7 +516,7 @@ async fn riders(source: &Source) -> Result<Vec<RiderRow>, String> {
     Ok(rows)
 }
 
-async fn outbox(source: &Source) -> Result<Vec<MailRow>, String> {
+pub(crate) async fn outbox(source: &Source) -> Result<Vec<MailRow>, String> {
     let Some(endpoint) = &source.local_endpoint else {
         return Err("On AWS, SES delivers mail to real inboxes: there is no outbox to show.".into());
     };

@@ -9,6 +9,7 @@ pub mod app;
 pub mod detail;
 pub mod dupes;
 pub mod graph;
+pub mod lab;
 pub mod load;
 pub mod view;
 
@@ -100,6 +101,8 @@ fn run_effects(source: &Source, tx: &mpsc::UnboundedSender<Action>, effects: Vec
                 Effect::Redrive(arn) => actions::redrive(&source, &arn).await,
                 Effect::DeleteFaces(faces) => actions::delete_faces(&source, &faces).await,
                 Effect::FindDuplicates(threshold) => actions::find_duplicates(&source, threshold).await,
+                Effect::RunLabStep(step) => lab::run(&source, step, &tx).await,
+                Effect::Upload(path) => actions::upload(&source, &path).await,
             };
             // The dashboard may have quit meanwhile; then nobody needs the result.
             let _ = tx.send(Action::Loaded(loaded));

@@ -7,7 +7,9 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, Health, ImageSlot, Loadable, STATUS_FILTERS, StartForm, StepStatus, Tab};
+use super::app::{
+    App, FaceRow, Health, ImageSlot, LabRun, LabStep, Loadable, STATUS_FILTERS, StartForm, StepStatus, Tab,
+};
 use super::detail;
 
 pub fn view(app: &mut App, frame: &mut Frame) {
@@ -52,6 +54,22 @@ pub fn view(app: &mut App, frame: &mut Frame) {
     draw_status(app, frame, status);
     if let Some(form) = &app.form {
         draw_form(form, frame, body);
+    }
+    if let Some(upload) = &app.upload {
+        let mut lines = vec![
+            Line::from("A JPEG or PNG on this machine goes to the rider photo bucket under its file name."),
+            Line::from(""),
+            Line::from(vec![
+                Span::styled("Path: ", Style::new().bold().fg(Color::Cyan)),
+                Span::styled(format!("{}▏", upload.path), Style::new().add_modifier(Modifier::UNDERLINED)),
+            ]),
+            Line::from(""),
+        ];
+        if let Some(error) = &upload.error {
+            lines.push(Line::from(Span::styled(error.clone(), Style::new().fg(Color::Red))));
+        }
+        lines.push(Line::from("Enter upload, Esc cancel.").dark_gray());
+        draw_popup(frame, body, " Upload a photo ", lines);
     }
     if let Some(confirm) = &app.confirm {
         draw_popup(
@@ -240,37 +258,96 @@ fn draw_window(
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// How a Lab step shows: what this dashboard is running or just failed to run wins over
+/// what the target says.
+fn lab_mark(app: &App, step: &LabStep) -> (&'static str, Color) {
+    match app.lab_runs.get(&step.step) {
+        Some(LabRun::Running { .. }) => return ("⟳ running", Color::Yellow),
+        Some(LabRun::Finished { result: Err(_), .. }) => return ("✖ failed", Color::Red),
+        _ => {}
+    }
+    match step.status {
+        StepStatus::Done => ("✔ done", Color::Green),
+        StepStatus::Todo => ("○ to do", Color::Yellow),
+        StepStatus::Running => ("⟳ running", Color::Yellow),
+        StepStatus::Unavailable => ("– n/a", Color::DarkGray),
+    }
+}
+
 fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
     if let Some(message) = not_loaded(&app.lab, "the workshop's progress") {
         return draw_message(frame, area, "Lab", &message);
     }
     let steps = app.lab.rows().cloned().unwrap_or_default();
+    // The pane under the checklist keeps room for the step's story; the list scrolls.
+    let pane_min = if area.height >= 20 { 7 } else { 4 };
+    let list_height = (steps.len() as u16 + 3).min(area.height.saturating_sub(pane_min).max(3));
+    let [list, pane] = Layout::vertical([Constraint::Length(list_height), Constraint::Fill(1)]).areas(area);
+    let wide = area.width >= 120;
     let rows = steps
         .iter()
         .enumerate()
         .map(|(i, step)| {
-            let (mark, color) = match step.status {
-                StepStatus::Done => ("✔ done", Color::Green),
-                StepStatus::Todo => ("○ to do", Color::Yellow),
-                StepStatus::Unavailable => ("– n/a", Color::DarkGray),
+            let (mark, color) = lab_mark(app, step);
+            let detail = match app.lab_runs.get(&step.step) {
+                Some(LabRun::Running { lines }) => lines.last().cloned().unwrap_or_else(|| "starting…".into()),
+                Some(LabRun::Finished { result: Err(e), .. }) => e.clone(),
+                _ => step.detail.clone(),
             };
             Row::new(vec![
                 Cell::from(format!("{}.", i + 1)),
                 Cell::from(step.title.clone()),
                 Cell::from(mark).style(Style::new().fg(color)),
-                Cell::from(step.detail.clone()).style(Style::new().fg(Color::Gray)),
+                Cell::from(detail).style(Style::new().fg(if color == Color::Red { Color::Red } else { Color::Gray })),
             ])
         })
         .collect();
+    let title_width = if wide { 42 } else { 34 };
     draw_table(
         frame,
-        area,
-        " Lab: the rider-photo workshop, step by step ".into(),
+        list,
+        " Lab: the rider-photo workshop — Enter run · e its execution ".into(),
         &["", "Step", "Status", "What is there"],
-        &[Constraint::Length(3), Constraint::Percentage(35), Constraint::Length(8), Constraint::Fill(1)],
+        &[Constraint::Length(3), Constraint::Length(title_width), Constraint::Length(10), Constraint::Fill(1)],
         rows,
         app.selected,
         "No steps.",
+    );
+    let Some(step) = steps.get(app.selected) else { return };
+    let mut lines = vec![Line::from(step.step.explain())];
+    match app.lab_runs.get(&step.step) {
+        Some(run @ LabRun::Running { .. }) => {
+            lines.push(Line::from("Running:").bold().fg(Color::Yellow));
+            lines.extend(run.lines().iter().map(|l| Line::from(format!("  {l}"))));
+        }
+        Some(LabRun::Finished { result, lines: progress }) => {
+            lines.extend(progress.iter().map(|l| Line::from(format!("  {l}")).dark_gray()));
+            lines.push(match result {
+                Ok(outcome) => Line::from(format!("✔ {}", outcome.message)).fg(Color::Green),
+                Err(e) => Line::from(format!("✖ {e}")).fg(Color::Red).bold(),
+            });
+        }
+        None => lines.push(Line::from(format!("On the target: {}", step.detail)).fg(Color::Gray)),
+    }
+    if let Some(arn) = app.lab_execution(step) {
+        let name = arn.rsplit(':').next().unwrap_or_default().to_string();
+        lines.push(Line::from(vec![
+            Span::raw("Execution: ").bold(),
+            Span::raw(name),
+            Span::raw("  (e opens it)").dark_gray(),
+        ]));
+    }
+    // Show the end of the story: the newest progress lines and the outcome.
+    let inner_width = pane.width.saturating_sub(2).max(1) as usize;
+    let inner_height = pane.height.saturating_sub(2) as usize;
+    let wrapped: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner_width)).sum();
+    let scroll = wrapped.saturating_sub(inner_height).min(u16::MAX as usize) as u16;
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(Block::new().borders(Borders::ALL).title(format!(" {} ", step.title))),
+        pane,
     );
 }
 
@@ -361,11 +438,17 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
 
 /// The preview pane of the selected row's image.
 fn draw_preview(app: &mut App, frame: &mut Frame, area: Rect, what: &str) {
+    let key = app.preview_key();
+    draw_image(app, frame, area, what, key, "No image for this row.");
+}
+
+/// An image loaded by its key ("bucket/key"), scaled into a bordered pane.
+fn draw_image(app: &mut App, frame: &mut Frame, area: Rect, what: &str, key: Option<String>, none: &str) {
     let block = Block::new().borders(Borders::ALL).title(format!(" {what} "));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let Some(key) = app.preview_key() else {
-        frame.render_widget(Paragraph::new("No image for this row.").wrap(Wrap { trim: true }), inner);
+    let Some(key) = key else {
+        frame.render_widget(Paragraph::new(none.to_string()).wrap(Wrap { trim: true }), inner);
         return;
     };
     match app.images.get_mut(&key) {
@@ -399,6 +482,9 @@ fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
     if app.duplicates.is_some() {
         return draw_duplicates(app, frame, area);
     }
+    if let Some((face, photo)) = app.opened_face() {
+        return draw_face(app, frame, area, &face, photo);
+    }
     let (list, preview) = with_preview(area);
     let all = app.filtered_faces();
     let height = list.height.saturating_sub(3) as usize;
@@ -412,6 +498,7 @@ fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
                 Cell::from(f.face_id.clone()),
                 Cell::from(f.user.clone()),
                 Cell::from(format!("{:.1}", f.confidence)),
+                Cell::from(if f.indexed.is_empty() { "—".to_string() } else { f.indexed.clone() }),
             ])
         })
         .collect();
@@ -419,9 +506,9 @@ fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
     draw_window(
         frame,
         list,
-        format!(" Faces in the collection ({count}) — d delete · D find duplicates "),
-        &["FaceId", "User", "Confidence"],
-        &[Constraint::Length(37), Constraint::Fill(1), Constraint::Length(10)],
+        format!(" Faces in the collection ({count}) — Enter show · d delete · D find duplicates "),
+        &["FaceId", "User", "Confidence", "Indexed"],
+        &[Constraint::Length(37), Constraint::Fill(1), Constraint::Length(10), Constraint::Length(19)],
         rows,
         app.selected,
         first,
@@ -430,6 +517,21 @@ fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
     if let Some(preview) = preview {
         draw_preview(app, frame, preview, "Rider's thumbnail");
     }
+}
+
+/// One face large: cut out of its source photo by its bounding box, beside the photo.
+fn draw_face(app: &mut App, frame: &mut Frame, area: Rect, face: &FaceRow, photo: Option<String>) {
+    let indexed = if face.indexed.is_empty() { "outside the workflow".to_string() } else { face.indexed.clone() };
+    let title = format!(" {} — user {} — indexed {indexed} — Esc back · d delete ", face.face_id, face.user);
+    let block = Block::new().borders(Borders::ALL).title(title);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [left, right] = Layout::horizontal([Constraint::Percentage(40), Constraint::Fill(1)]).areas(inner);
+    let none = "No rider item names this face, so its source photo is unknown.";
+    let crop = photo.as_deref().and_then(|p| App::face_crop_key(p, face));
+    draw_image(app, frame, left, "The face", crop, none);
+    let what = photo.as_deref().map_or("Source photo".to_string(), |p| format!("Source photo {p}"));
+    draw_image(app, frame, right, &what, photo, none);
 }
 
 fn draw_duplicates(app: &App, frame: &mut Frame, area: Rect) {
@@ -586,13 +688,15 @@ fn draw_outbox(app: &App, frame: &mut Frame, area: Rect) {
 fn draw_help(frame: &mut Frame, area: Rect) {
     let keys = [
         ("1-8, Tab, ←/→, h/l", "switch view"),
-        ("Enter", "open an execution · show a graph state"),
+        ("Enter", "Lab: run the step · open an execution · a graph state · a face"),
+        ("e", "Lab: open the execution the step started"),
         ("Esc", "back, close, clear the filter"),
         ("f", "Executions: cycle the status filter"),
         ("s / x / r / R", "Executions: start · stop · rerun · redrive"),
         ("o", "Executions: show the execution in the Graph"),
         ("J/K, L", "execution: scroll the event JSON · its function's logs"),
         ("d / D, +/-", "Faces: delete · find duplicates, threshold"),
+        ("u", "Photos: upload a file from disk"),
         ("↑/↓, j/k", "move"),
         ("PgUp/PgDn, Home/End", "move by a page, to the ends"),
         ("/", "filter the list (Enter keeps it, Esc clears it)"),
@@ -620,7 +724,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tui::app::{Action, LabStep, Loaded, ObjectRow, update};
+    use crate::tui::app::{Action, LabStep, Loaded, ObjectRow, Step, update};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::{Terminal, backend::TestBackend};
 
@@ -796,17 +900,13 @@ mod tests {
                 face_id: "0b7c6a2e-0000-4000-8000-000000000001".into(),
                 user: "user_a".into(),
                 confidence: 99.9,
+                indexed: "2026-11-25 05:00:03".into(),
+                bounding_box: None,
             }]))),
         );
-        cases.push(("faces", app, vec!["user_a", "99.9"]));
+        cases.push(("faces", app, vec!["user_a", "99.9", "05:00:03"]));
         let mut app = at('4');
-        update(
-            &mut app,
-            Action::Loaded(Loaded::Faces(Ok(vec![
-                FaceRow { face_id: "f1".into(), user: "user_a".into(), confidence: 99.9 },
-                FaceRow { face_id: "f2".into(), user: "user_a_again".into(), confidence: 99.9 },
-            ]))),
-        );
+        update(&mut app, Action::Loaded(Loaded::Faces(Ok(vec![face("f1", "user_a"), face("f2", "user_a_again")]))));
         press(&mut app, KeyCode::Char('D'));
         update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 97.0)]))));
         cases.push(("duplicates", app, vec!["keep user_a", "delete user_a_again"]));
@@ -847,17 +947,101 @@ mod tests {
         press(&mut app, KeyCode::Char('s'));
         cases.push(("start form", app, vec!["Start an execution", "User id"]));
         let mut app = at('4');
+        update(&mut app, Action::Loaded(Loaded::Faces(Ok(vec![face("f1", "user_a")]))));
+        press(&mut app, KeyCode::Char('d'));
+        cases.push(("confirm", app, vec!["user user_a", "y / Enter"]));
+        let mut app = at('4');
         update(
             &mut app,
             Action::Loaded(Loaded::Faces(Ok(vec![FaceRow {
-                face_id: "f1".into(),
-                user: "user_a".into(),
-                confidence: 99.9,
+                indexed: "2026-11-25 05:00:03".into(),
+                bounding_box: Some([0.3, 0.2, 0.4, 0.5]),
+                ..face("f1", "user_a")
             }]))),
         );
-        press(&mut app, KeyCode::Char('d'));
-        cases.push(("confirm", app, vec!["user user_a", "y / Enter"]));
+        update(
+            &mut app,
+            Action::Loaded(Loaded::Riders(Ok(vec![RiderRow {
+                user: "user_a".into(),
+                face_id: "f1".into(),
+                photo: "wildrydes-riderphotos/1_happy_face.jpg".into(),
+                thumbnail: "wildrydes-thumbnails/1_happy_face.jpg".into(),
+            }]))),
+        );
+        press(&mut app, KeyCode::Enter);
+        cases.push(("face opened", app, vec!["The face", "Source photo", "indexed 2026-11-25 05:00:03", "Loading"]));
+        let mut app = at('5');
+        update(&mut app, Action::Loaded(Loaded::Photos(Ok(vec![]))));
+        press(&mut app, KeyCode::Char('u'));
+        cases.push(("upload form", app, vec!["Upload a photo", "Path:"]));
+        // The Lab: a step running, one that failed, one done, and the clean-up's question.
+        let lab = || {
+            let mut app = at('1');
+            update(&mut app, Action::Loaded(Loaded::Lab(Ok(lab_steps()))));
+            app
+        };
+        let mut app = lab();
+        for _ in 0..6 {
+            press(&mut app, KeyCode::Down);
+        }
+        press(&mut app, KeyCode::Enter);
+        update(&mut app, Action::Loaded(Loaded::LabProgress(Step::Photo(0), "→ FaceDetection".into())));
+        cases.push(("lab running", app, vec!["⟳ running", "→ FaceDetection", "Run 1_happy_face.jpg"]));
+        let mut app = lab();
+        press(&mut app, KeyCode::Down);
+        press(&mut app, KeyCode::Enter);
+        update(
+            &mut app,
+            Action::Loaded(Loaded::LabDone(
+                Step::Resources,
+                Err("Function wildrydes-face-detection: cannot read the binary".into()),
+            )),
+        );
+        cases.push(("lab failed", app, vec!["✖ failed", "cannot read the binary"]));
+        let mut app = lab();
+        for _ in 0..7 {
+            press(&mut app, KeyCode::Down);
+        }
+        press(&mut app, KeyCode::Enter);
+        update(
+            &mut app,
+            Action::Loaded(Loaded::LabDone(
+                Step::Photo(1),
+                Ok(crate::tui::lab::Outcome {
+                    message: "2_sunglass_face.jpg as user_b: SUCCEEDED in 2.1 s — refused at FaceDetection: \
+                              PhotoDoesNotMeetRequirementError — Face is wearing sunglasses"
+                        .into(),
+                    execution: Some(exec(2, "SUCCEEDED").arn),
+                }),
+            )),
+        );
+        cases.push(("lab done", app, vec!["✔ 2_sunglass_face.jpg as user_b", "sunglasses", "Execution: exec-00002"]));
+        let mut app = lab();
+        press(&mut app, KeyCode::End);
+        press(&mut app, KeyCode::Enter);
+        cases.push(("lab clean-up asks", app, vec!["Delete every workshop resource", "y / Enter"]));
         cases
+    }
+
+    fn face(id: &str, user: &str) -> FaceRow {
+        FaceRow { face_id: id.into(), user: user.into(), confidence: 99.9, ..Default::default() }
+    }
+
+    /// The Lab's steps as a fresh deploy leaves them: resources done, photos still to run.
+    fn lab_steps() -> Vec<LabStep> {
+        Step::ALL
+            .into_iter()
+            .map(|step| {
+                let done = matches!(step, Step::Collection | Step::Resources | Step::StateMachine(_));
+                LabStep {
+                    step,
+                    title: step.title(),
+                    status: if done { StepStatus::Done } else { StepStatus::Todo },
+                    detail: if done { "created".into() } else { "not yet".into() },
+                    execution: None,
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -932,11 +1116,19 @@ mod tests {
             &mut app,
             Action::Loaded(Loaded::Lab(Ok(vec![
                 LabStep {
+                    step: Step::Collection,
                     title: "Create the collection".into(),
                     status: StepStatus::Done,
                     detail: "rider-photos, 0 faces".into(),
+                    execution: None,
                 },
-                LabStep { title: "Deploy".into(), status: StepStatus::Todo, detail: "no riders table".into() },
+                LabStep {
+                    step: Step::Resources,
+                    title: "Deploy".into(),
+                    status: StepStatus::Todo,
+                    detail: "no riders table".into(),
+                    execution: None,
+                },
             ]))),
         );
         let screen = render(&mut app, 80, 24);
