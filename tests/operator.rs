@@ -2,55 +2,21 @@
 //! local cloud through the SDK clients: which executions failed where, with which input,
 //! error and cause, and what became of the failure.
 
-use std::time::Duration;
-
+use crate::common::TestCloud;
+use crate::tui::{machine, run, source};
 use serde_json::json;
 use wildrydes::operator::{self, ExecutionFilter, Outcome};
-use wildrydes::tui::load::Source;
-use wildrydes::workshop::WorkshopNames;
 
-use crate::common::TestCloud;
-
-const ROLE: &str = "arn:aws:iam::000000000000:role/StepFunctionsRole";
-
+/// A state machine made and run to its end (the dashboard tests' helpers).
 async fn start(cloud: &TestCloud, name: &str, definition: serde_json::Value, input: serde_json::Value) -> String {
-    let sfn = &cloud.clients.sfn;
-    let machine = sfn
-        .create_state_machine()
-        .name(name)
-        .definition(definition.to_string())
-        .role_arn(ROLE)
-        .send()
-        .await
-        .expect("state machine is created")
-        .state_machine_arn;
-    let arn = sfn
-        .start_execution()
-        .state_machine_arn(machine)
-        .input(input.to_string())
-        .send()
-        .await
-        .expect("starts")
-        .execution_arn;
-    for _ in 0..1200 {
-        let d = sfn.describe_execution().execution_arn(&arn).send().await.expect("describe");
-        if d.status.as_str() != "RUNNING" {
-            return arn;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("execution {arn} did not finish");
+    let machine = machine(cloud, name, definition).await;
+    run(cloud, &machine, input).await
 }
 
 #[tokio::test]
 async fn executions_show_where_a_caught_and_an_uncaught_failure_happened_with_input_error_and_cause() {
     let cloud = TestCloud::start().await;
-    let source = Source {
-        clients: cloud.clients.clone(),
-        names: WorkshopNames::local(),
-        local_endpoint: Some(cloud.endpoint.clone()),
-        deploy: None,
-    };
+    let source = source(&cloud);
     // A Task on a function that does not exist fails; its Catch sends the execution on.
     let caught = start(
         &cloud,
@@ -114,12 +80,7 @@ async fn executions_show_where_a_caught_and_an_uncaught_failure_happened_with_in
 #[tokio::test]
 async fn faces_commands_say_what_is_missing_and_delete_only_what_was_named() {
     let cloud = TestCloud::start().await;
-    let source = Source {
-        clients: cloud.clients.clone(),
-        names: WorkshopNames::local(),
-        local_endpoint: Some(cloud.endpoint.clone()),
-        deploy: None,
-    };
+    let source = source(&cloud);
     // No collection yet: a sentence, not a crash.
     let missing = operator::faces(&source).await.unwrap_err();
     assert!(missing.contains("rider-photos"), "{missing}");

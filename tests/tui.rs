@@ -13,7 +13,7 @@ use crate::common::TestCloud;
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/StepFunctionsRole";
 
-async fn machine(cloud: &TestCloud, name: &str, definition: serde_json::Value) -> String {
+pub(crate) async fn machine(cloud: &TestCloud, name: &str, definition: serde_json::Value) -> String {
     cloud
         .clients
         .sfn
@@ -27,7 +27,7 @@ async fn machine(cloud: &TestCloud, name: &str, definition: serde_json::Value) -
         .state_machine_arn
 }
 
-async fn run(cloud: &TestCloud, machine: &str, input: serde_json::Value) -> String {
+pub(crate) async fn run(cloud: &TestCloud, machine: &str, input: serde_json::Value) -> String {
     let arn = cloud
         .clients
         .sfn
@@ -54,7 +54,7 @@ async fn finish(cloud: &TestCloud, arn: &str) -> String {
     panic!("execution {arn} did not finish");
 }
 
-fn source(cloud: &TestCloud) -> Source {
+pub(crate) fn source(cloud: &TestCloud) -> Source {
     Source {
         clients: cloud.clients.clone(),
         names: WorkshopNames::local(),
