@@ -32,7 +32,7 @@ pub fn asl_definition(data: &[u8]) -> Outcome {
             return Outcome::Refused;
         }
     };
-    let input = match input.map(|i| serde_json::from_slice::<Value>(i)) {
+    let input = match input.map(serde_json::from_slice::<Value>) {
         None => default_input(),
         Some(Ok(v))
             if crate::local::stepfunctions::asl::json_depth(&v) <= crate::local::stepfunctions::asl::MAX_JSON_DEPTH =>
@@ -98,7 +98,7 @@ fn run(definition: Definition, input: Value, salt: u64) {
         let (events, commands) = exec.on(event, now);
         history.extend(events);
         pending.extend(commands);
-        if step % 64 == 0 {
+        if step.is_multiple_of(64) {
             assert_snapshot_reloads(&exec);
         }
     }
@@ -136,7 +136,7 @@ pub fn assert_history_well_formed(history: &[HistoryEvent]) {
 pub fn asl_data(data: &[u8]) -> Outcome {
     let (expr, input) = split_nul(data);
     let expr = text(expr);
-    let input = match input.map(|i| serde_json::from_slice::<Value>(i)) {
+    let input = match input.map(serde_json::from_slice::<Value>) {
         None => default_input(),
         Some(Ok(v)) => v,
         Some(Err(_)) => return Outcome::Refused,

@@ -825,15 +825,17 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         }
         return Vec::new();
     }
-    if app.tab == Tab::Executions && app.detail.is_some() {
-        if let Some(effects) = on_detail_key(app, key) {
-            return effects;
-        }
+    if app.tab == Tab::Executions
+        && app.detail.is_some()
+        && let Some(effects) = on_detail_key(app, key)
+    {
+        return effects;
     }
-    if app.tab == Tab::Faces && app.duplicates.is_some() {
-        if let Some(effects) = on_duplicates_key(app, key) {
-            return effects;
-        }
+    if app.tab == Tab::Faces
+        && app.duplicates.is_some()
+        && let Some(effects) = on_duplicates_key(app, key)
+    {
+        return effects;
     }
     if let Some(effects) = on_tab_key(app, key) {
         return effects;

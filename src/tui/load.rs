@@ -111,7 +111,7 @@ pub async fn executions(source: &Source) -> Result<Vec<ExecutionRow>, String> {
 
 /// "State: Error" of a failed history: the last failing event's state and error.
 pub fn failure_of(events: &[HistoryRow]) -> String {
-    let failed = events.iter().rev().filter(|e| e.is_failure() && !e.kind.starts_with("Execution")).next();
+    let failed = events.iter().rev().find(|e| e.is_failure() && !e.kind.starts_with("Execution"));
     let ended = events.iter().rev().find(|e| e.kind.starts_with("Execution") && e.is_failure());
     let error = ended.or(failed).and_then(|e| e.json["error"].as_str()).unwrap_or_default();
     let state = failed.or(ended).map(|e| e.state.as_str()).unwrap_or_default();

@@ -633,13 +633,13 @@ impl<'a> Parser<'a> {
                     ));
                     return Ok(Operand::Value(AttrValue::Null));
                 }
-                if let Some(Operand::Value(v)) = args.first() {
-                    if matches!(v, AttrValue::N(_) | AttrValue::Bool(_) | AttrValue::Null) {
-                        self.note(format!(
-                            "Incorrect operand type for operator or function; operator or function: size, operand type: {}",
-                            v.type_name()
-                        ));
-                    }
+                if let Some(Operand::Value(v)) = args.first()
+                    && matches!(v, AttrValue::N(_) | AttrValue::Bool(_) | AttrValue::Null)
+                {
+                    self.note(format!(
+                        "Incorrect operand type for operator or function; operator or function: size, operand type: {}",
+                        v.type_name()
+                    ));
                 }
                 let arg = args.into_iter().next().unwrap_or(Operand::Value(AttrValue::Null));
                 return Ok(Operand::Size(Box::new(arg)));
@@ -718,13 +718,13 @@ impl<'a> Parser<'a> {
             }
             "begins_with" => {
                 for op in [&a, &b].into_iter().flatten() {
-                    if let Operand::Value(v) = op {
-                        if !matches!(v, AttrValue::S(_) | AttrValue::B(_)) {
-                            self.note(format!(
+                    if let Operand::Value(v) = op
+                        && !matches!(v, AttrValue::S(_) | AttrValue::B(_))
+                    {
+                        self.note(format!(
                                 "Incorrect operand type for operator or function; operator or function: begins_with, operand type: {}",
                                 v.type_name()
                             ));
-                        }
                     }
                 }
                 let null = || Operand::Value(AttrValue::Null);
@@ -740,13 +740,13 @@ impl<'a> Parser<'a> {
     }
 
     fn check_distinct(&mut self, op: &str, a: &Operand, b: &Operand) {
-        if let (Operand::Path(x), Operand::Path(y)) = (a, b) {
-            if x == y {
-                self.note(format!(
+        if let (Operand::Path(x), Operand::Path(y)) = (a, b)
+            && x == y
+        {
+            self.note(format!(
                     "The first operand must be distinct from the remaining operands for this operator or function; operator: {op}, first operand: {}",
                     path_str(x)
                 ));
-            }
         }
     }
 
@@ -865,13 +865,13 @@ impl<'a> Parser<'a> {
         self.bump();
         let right = self.upd_operand()?;
         for side in [&left, &right] {
-            if let UpdOperand::Value(v) = side {
-                if !matches!(v, AttrValue::N(_)) {
-                    self.note(format!(
-                        "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
-                        v.type_name()
-                    ));
-                }
+            if let UpdOperand::Value(v) = side
+                && !matches!(v, AttrValue::N(_))
+            {
+                self.note(format!(
+                    "Incorrect operand type for operator or function; operator or function: {op}, operand type: {}",
+                    v.type_name()
+                ));
             }
         }
         Ok(if op == "+" { SetValue::Plus(left, right) } else { SetValue::Minus(left, right) })
@@ -922,13 +922,13 @@ impl<'a> Parser<'a> {
                 return Ok(UpdOperand::IfNotExists(path, Box::new(b)));
             }
             for side in [&a, &b] {
-                if let UpdOperand::Value(v) = side {
-                    if !matches!(v, AttrValue::L(_)) {
-                        self.note(format!(
+                if let UpdOperand::Value(v) = side
+                    && !matches!(v, AttrValue::L(_))
+                {
+                    self.note(format!(
                             "Incorrect operand type for operator or function; operator or function: list_append, operand type: {}",
                             v.type_name()
                         ));
-                    }
                 }
             }
             return Ok(UpdOperand::ListAppend(Box::new(a), Box::new(b)));

@@ -122,10 +122,10 @@ pub(super) async fn put_item(db: &DynamoDb, input: PutItemInput) -> Result<Json,
         let meta = require_table(&tx, &name)?;
         let key = meta.key_of_item(&item)?;
         let old = load_item(&tx, &name, &key)?;
-        if let Some(cond) = &cond {
-            if !eval(cond, old.as_ref().unwrap_or(&Item::new())) {
-                return Err(conditional_check_failed());
-            }
+        if let Some(cond) = &cond
+            && !eval(cond, old.as_ref().unwrap_or(&Item::new()))
+        {
+            return Err(conditional_check_failed());
         }
         store_item(&tx, &name, &key, &item)?;
         tx.commit().map_err(sql)?;
@@ -194,10 +194,10 @@ pub(super) async fn delete_item(db: &DynamoDb, input: DeleteItemInput) -> Result
         let meta = require_table(&tx, &name)?;
         let key = meta.key_of_request(&key)?;
         let old = load_item(&tx, &name, &key)?;
-        if let Some(cond) = &cond {
-            if !eval(cond, old.as_ref().unwrap_or(&Item::new())) {
-                return Err(conditional_check_failed());
-            }
+        if let Some(cond) = &cond
+            && !eval(cond, old.as_ref().unwrap_or(&Item::new()))
+        {
+            return Err(conditional_check_failed());
         }
         if old.is_some() {
             delete_stored_item(&tx, &name, &key)?;
@@ -227,20 +227,18 @@ pub(super) async fn update_item(db: &DynamoDb, input: UpdateItemInput) -> Result
         let meta = require_table(&tx, &name)?;
         let stored_key = meta.key_of_request(&key)?;
         for path in update.paths() {
-            if let Some(PathElem::Attr(first)) = path.first() {
-                if meta.is_key(first) {
+            if let Some(PathElem::Attr(first)) = path.first()
+                && meta.is_key(first) {
                     return Err(ApiError::validation(format!(
                         "One or more parameter values were invalid: Cannot update attribute {first}. This attribute is part of the key"
                     )));
                 }
-            }
         }
         let old = load_item(&tx, &name, &stored_key)?;
-        if let Some(cond) = &cond {
-            if !eval(cond, old.as_ref().unwrap_or(&Item::new())) {
+        if let Some(cond) = &cond
+            && !eval(cond, old.as_ref().unwrap_or(&Item::new())) {
                 return Err(conditional_check_failed());
             }
-        }
         let base = old.clone().unwrap_or_else(|| key.clone());
         let new = apply_update(&update, &base)?;
         check_size(&new, "Item size to update has exceeded the maximum allowed size")?;

@@ -67,10 +67,10 @@ struct PageSpec {
 
 fn common_checks(limit: Option<i64>, select: Option<&str>, index: Option<&str>) -> Result<bool, ApiError> {
     let mut errors = Vec::new();
-    if let Some(n) = limit {
-        if n < 1 {
-            errors.push(constraint(Some(&n.to_string()), "limit", "Member must have value greater than or equal to 1"));
-        }
+    if let Some(n) = limit
+        && n < 1
+    {
+        errors.push(constraint(Some(&n.to_string()), "limit", "Member must have value greater than or equal to 1"));
     }
     errors.extend(enum_errors(
         select,
@@ -94,10 +94,10 @@ fn condition_attrs(cond: &Cond, out: &mut Vec<String>) {
         while let Operand::Size(inner) = o {
             o = inner;
         }
-        if let Operand::Path(p) = o {
-            if let Some(PathElem::Attr(a)) = p.first() {
-                out.push(a.clone());
-            }
+        if let Operand::Path(p) = o
+            && let Some(PathElem::Attr(a)) = p.first()
+        {
+            out.push(a.clone());
         }
     };
     match cond {
@@ -324,10 +324,10 @@ fn read_page(
     let mut last: Option<Item> = None;
     let mut more = false;
     while let Some(row) = rows.next().map_err(sql)? {
-        if let Ok(hash_key) = row.get_ref(2).and_then(|v| Ok(v.as_blob()?.to_vec())) {
-            if !in_segment(&hash_key) {
-                continue;
-            }
+        if let Ok(hash_key) = row.get_ref(2).and_then(|v| Ok(v.as_blob()?.to_vec()))
+            && !in_segment(&hash_key)
+        {
+            continue;
         }
         let full = spec.limit.is_some_and(|l| scanned >= l) || bytes >= MAX_PAGE_BYTES;
         if full {
@@ -355,10 +355,8 @@ fn read_page(
     if !spec.count_only {
         out["Items"] = Json::Array(items);
     }
-    if more {
-        if let Some(last) = last {
-            out["LastEvaluatedKey"] = item_json(&meta.key_item(&last));
-        }
+    if more && let Some(last) = last {
+        out["LastEvaluatedKey"] = item_json(&meta.key_item(&last));
     }
     Ok(out)
 }

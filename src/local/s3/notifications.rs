@@ -303,8 +303,9 @@ pub fn to_dto(settings: NotificationSettings) -> Option<Vec<LambdaFunctionConfig
                 [rule("Prefix", t.prefix), rule("Suffix", t.suffix)].into_iter().flatten().collect();
             LambdaFunctionConfiguration {
                 events: t.events.into_iter().map(Into::into).collect(),
-                filter: (!rules.is_empty())
-                    .then(|| NotificationConfigurationFilter { key: Some(S3KeyFilter { filter_rules: Some(rules) }) }),
+                filter: (!rules.is_empty()).then_some(NotificationConfigurationFilter {
+                    key: Some(S3KeyFilter { filter_rules: Some(rules) }),
+                }),
                 id: Some(t.id),
                 lambda_function_arn: t.function_arn,
             }
