@@ -227,6 +227,52 @@ async fn index_faces_honours_max_faces_and_reports_unindexed_faces() {
     assert_eq!(described.face_count(), Some(1));
 }
 
+/// AWS: "If you provide the same image, specify the same collection, and use the same
+/// external ID in the IndexFaces operation, Amazon Rekognition doesn't save duplicate face
+/// metadata." A retried AddFaceToIndex task relies on it.
+#[tokio::test]
+async fn index_faces_again_with_the_same_image_and_external_id_saves_no_duplicate() {
+    let cloud = TestCloud::start().await;
+    let rek = &cloud.clients.rekognition;
+    rek.create_collection().collection_id("riders").send().await.unwrap();
+    upload(&cloud, "photos", "group.jpg", selfie("3_multiple_faces.jpg")).await;
+    let index = |external: &'static str, max_faces: i32| {
+        rek.index_faces()
+            .collection_id("riders")
+            .image(s3_image("photos", "group.jpg"))
+            .external_image_id(external)
+            .max_faces(max_faces)
+            .send()
+    };
+    let face_ids = |out: &aws_sdk_rekognition::operation::index_faces::IndexFacesOutput| -> Vec<String> {
+        out.face_records().iter().map(|r| r.face().unwrap().face_id().unwrap().to_owned()).collect()
+    };
+    let first = index("user_a", 1).await.unwrap();
+    let again = index("user_a", 1).await.unwrap();
+    assert_eq!(face_ids(&first).len(), 1);
+    assert_eq!(face_ids(&again), face_ids(&first), "the repeat answers with the stored face");
+    let count = || async { rek.describe_collection().collection_id("riders").send().await.unwrap().face_count() };
+    assert_eq!(count().await, Some(1));
+
+    // More faces allowed: the known face is not added again, the new one joins its image.
+    let wider = index("user_a", 2).await.unwrap();
+    assert_eq!(face_ids(&wider).len(), 2);
+    assert_eq!(face_ids(&wider)[0], face_ids(&first)[0]);
+    let image_ids: Vec<_> = wider.face_records().iter().map(|r| r.face().unwrap().image_id().unwrap()).collect();
+    assert_eq!(image_ids[0], image_ids[1], "faces of one image share its ImageId");
+    assert_eq!(count().await, Some(2));
+
+    // Another external id is another rider's claim on the photo: indexed anew.
+    let other = index("user_b", 1).await.unwrap();
+    assert_ne!(face_ids(&other), face_ids(&first));
+    assert_eq!(count().await, Some(3));
+    // After a delete the same call indexes the face again rather than naming a deleted one.
+    rek.delete_faces().collection_id("riders").face_ids(face_ids(&other)[0].clone()).send().await.unwrap();
+    let back = index("user_b", 1).await.unwrap();
+    assert_ne!(face_ids(&back), face_ids(&other));
+    assert_eq!(count().await, Some(3));
+}
+
 #[tokio::test]
 async fn bad_requests_get_awss_error_codes() {
     let cloud = TestCloud::start().await;

@@ -1,6 +1,10 @@
 //! AddFaceToIndex: adds the rider's face to the collection (env `REKOGNITION_COLLECTION_ID`)
 //! with the user id as its `ExternalImageId`, and returns the indexed `Face` (`FaceId`,
 //! `BoundingBox`, `ImageId`, `ExternalImageId`, `Confidence`), which PersistMetadata stores.
+//!
+//! A task delivered twice (Step Functions delivery is at-least-once) indexes nothing twice:
+//! AWS documents that IndexFaces of the same image into the same collection with the same
+//! ExternalImageId saves no duplicate face metadata, and the local Rekognition does the same.
 
 use aws_sdk_rekognition::Client;
 use aws_sdk_rekognition::operation::index_faces::IndexFacesOutput;

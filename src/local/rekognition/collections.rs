@@ -14,6 +14,7 @@ use std::sync::{Arc, RwLock};
 
 use rusqlite::{OptionalExtension, params};
 
+use super::analyses::ImageKey;
 use super::faces::{BoundingBox, EMBEDDING_DIM};
 use super::vectors::{ExactIndex, FaceIndex, HnswIndex, HnswParams, Vector, VectorError};
 use crate::local::storage::{StorageError, Store};
@@ -157,6 +158,21 @@ fn row_to_face(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredFace> {
     })
 }
 
+/// The faces stored from the image with this digest under this ExternalImageId (or none).
+fn faces_of_image(
+    conn: &rusqlite::Connection,
+    collection: &str,
+    digest: &ImageKey,
+    external_image_id: Option<&str>,
+) -> rusqlite::Result<Vec<StoredFace>> {
+    conn.prepare_cached(&format!(
+        "SELECT {FACE_COLUMNS} FROM rek_faces
+         WHERE collection_id = ?1 AND image_digest = ?2 AND external_image_id IS ?3 ORDER BY key"
+    ))?
+    .query_map(params![collection, digest.as_slice(), external_image_id], row_to_face)?
+    .collect()
+}
+
 fn collection_exists(conn: &rusqlite::Connection, id: &str) -> rusqlite::Result<bool> {
     conn.prepare_cached("SELECT 1 FROM rek_collections WHERE id = ?1")?.exists(params![id])
 }
@@ -188,9 +204,20 @@ impl Collections {
                      confidence REAL NOT NULL,
                      model_version TEXT NOT NULL,
                      embedding BLOB NOT NULL,
-                     created_at REAL NOT NULL
+                     created_at REAL NOT NULL,
+                     image_digest BLOB
                  );
                  CREATE INDEX IF NOT EXISTS rek_faces_by_collection ON rek_faces(collection_id, face_id);",
+            )?;
+            // Databases written before faces remembered their image gain the column; their
+            // old faces have none and so are never taken for a repeat.
+            let has_digest =
+                conn.prepare("SELECT 1 FROM pragma_table_info('rek_faces') WHERE name = 'image_digest'")?.exists([])?;
+            if !has_digest {
+                conn.execute_batch("ALTER TABLE rek_faces ADD COLUMN image_digest BLOB")?;
+            }
+            conn.execute_batch(
+                "CREATE INDEX IF NOT EXISTS rek_faces_by_image ON rek_faces(collection_id, image_digest)",
             )?;
             let mut map: HashMap<String, Vec<(u64, Vector)>> = HashMap::new();
             for id in conn
@@ -412,6 +439,21 @@ impl Collections {
 
     /// Adds faces in one transaction; then makes them searchable.
     pub async fn add_faces(&self, id: &str, faces: Vec<NewFace>) -> Result<Vec<StoredFace>, CollectionError> {
+        self.index_image(id, None, faces).await
+    }
+
+    /// Adds the faces found in one image, as IndexFaces does. AWS documents that the same
+    /// image indexed again into the same collection with the same ExternalImageId saves no
+    /// duplicate face metadata: a face already stored from these bytes (SHA-256 `digest`)
+    /// under this external id, at this bounding box, is answered with its stored record and
+    /// not added again, and new faces of a known image keep its ImageId. This is what makes
+    /// a re-delivered AddFaceToIndex task (delivery is at-least-once) harmless.
+    pub async fn index_image(
+        &self,
+        id: &str,
+        digest: Option<ImageKey>,
+        mut faces: Vec<NewFace>,
+    ) -> Result<Vec<StoredFace>, CollectionError> {
         let _w = self.writes.lock().await;
         let key = id.to_string();
         let created = now();
@@ -422,14 +464,37 @@ impl Collections {
                 if !collection_exists(&tx, &key)? {
                     return Ok(None);
                 }
+                let known = match (&digest, faces.first()) {
+                    (Some(digest), Some(first)) => {
+                        faces_of_image(&tx, &key, digest, first.face.external_image_id.as_deref())?
+                    }
+                    _ => Vec::new(),
+                };
+                if let Some(image_id) = known.first().map(|f| f.image_id.clone()) {
+                    for f in &mut faces {
+                        f.face.image_id = image_id.clone();
+                    }
+                }
+                let mut answer = Vec::with_capacity(faces.len());
                 let mut keys = Vec::with_capacity(faces.len());
                 {
                     let mut stmt = tx.prepare_cached(
                         "INSERT INTO rek_faces (face_id, collection_id, image_id, external_image_id, bbox_left,
-                             bbox_top, bbox_width, bbox_height, confidence, model_version, embedding, created_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                             bbox_top, bbox_width, bbox_height, confidence, model_version, embedding, created_at,
+                             image_digest)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                     )?;
-                    for f in &faces {
+                    for f in faces {
+                        if let Some(same) = known.iter().find(|k| k.bounding_box == f.face.bounding_box) {
+                            tracing::info!(
+                                collection = %key,
+                                face_id = %same.face_id,
+                                external_image_id = ?same.external_image_id,
+                                "IndexFaces repeated for an indexed image: answered with the stored face"
+                            );
+                            answer.push(same.clone());
+                            continue;
+                        }
                         let b = f.face.bounding_box;
                         stmt.execute(params![
                             f.face.face_id,
@@ -443,13 +508,15 @@ impl Collections {
                             f.face.confidence,
                             f.face.index_faces_model_version,
                             to_blob(&f.embedding),
-                            created
+                            created,
+                            digest.as_ref().map(|d| d.as_slice()),
                         ])?;
                         keys.push((tx.last_insert_rowid() as u64, f.embedding));
+                        answer.push(f.face);
                     }
                 }
                 tx.commit()?;
-                Ok(Some((faces.into_iter().map(|f| f.face).collect::<Vec<_>>(), keys)))
+                Ok(Some((answer, keys)))
             })
             .await?
             .ok_or_else(|| CollectionError::NotFound(id.to_string()))?;
@@ -672,6 +739,48 @@ mod tests {
         let hits = c.search("big", unit(456), 1, 0.99, None).await.unwrap();
         assert_eq!(hits[0].0.face_id, stored[456].face_id, "exact or HNSW, the same answer after reopening");
         assert!(c.search("big", unit(123), 5, 0.99, None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn indexing_an_image_again_under_the_same_external_id_adds_nothing_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let c = Collections::open(store.clone()).unwrap();
+        c.create("riders", "1.0").await.unwrap();
+        let digest: ImageKey = [7; 32];
+        let first = c.index_image("riders", Some(digest), vec![face(1)]).await.unwrap();
+        let again = c.index_image("riders", Some(digest), vec![face(1)]).await.unwrap();
+        assert_eq!(again[0].face_id, first[0].face_id);
+        assert_eq!(c.describe("riders").await.unwrap().face_count, 1);
+        // Another image, or no digest at all (add_faces), is always a new face.
+        c.index_image("riders", Some([8; 32]), vec![face(1)]).await.unwrap();
+        c.add_faces("riders", vec![face(1)]).await.unwrap();
+        assert_eq!(c.describe("riders").await.unwrap().face_count, 3);
+        drop(c);
+        let c = Collections::open(store).unwrap();
+        let after = c.index_image("riders", Some(digest), vec![face(1)]).await.unwrap();
+        assert_eq!(after[0].face_id, first[0].face_id, "remembered across a reopen");
+        assert_eq!(c.describe("riders").await.unwrap().face_count, 3);
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_image_digests_gains_the_column_and_keeps_its_faces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let c = Collections::open(store.clone()).unwrap();
+        c.create("old", "1.0").await.unwrap();
+        c.add_faces("old", vec![face(1)]).await.unwrap();
+        drop(c);
+        store
+            .call_blocking(|conn| {
+                Ok(conn
+                    .execute_batch("DROP INDEX rek_faces_by_image; ALTER TABLE rek_faces DROP COLUMN image_digest")?)
+            })
+            .unwrap();
+        let c = Collections::open(store).unwrap();
+        assert_eq!(c.describe("old").await.unwrap().face_count, 1);
+        c.index_image("old", Some([1; 32]), vec![face(2)]).await.unwrap();
+        assert_eq!(c.describe("old").await.unwrap().face_count, 2);
     }
 
     #[tokio::test]

@@ -714,6 +714,7 @@ impl Rekognition {
         // A missing collection is refused before any image work, as AWS does.
         self.require_collection(&id).await?;
         let bytes = self.image_bytes(input.image, "image", s3).await?;
+        let digest = image_key(&bytes);
         let image_id = uuid::Uuid::new_v4().to_string();
         let external = input.external_image_id.clone();
         let (records, unindexed) = with_faces(bytes, move |analyzer, image, faces| {
@@ -744,7 +745,7 @@ impl Rekognition {
         })
         .await?;
         let (new_faces, details): (Vec<NewFace>, Vec<Value>) = records.into_iter().unzip();
-        let stored = self.collections.add_faces(&id, new_faces).await?;
+        let stored = self.collections.index_image(&id, Some(digest), new_faces).await?;
         let face_records: Vec<Value> = stored
             .into_iter()
             .zip(details)
