@@ -127,7 +127,7 @@ fn run_case(case: &Value) -> Result<Outcome, String> {
     };
     // Start the virtual clock when AWS ran the case, so Wait timestamps keep their meaning.
     let mut now: i64 = recorded_ms(case).unwrap_or(1_700_000_000_000);
-    let (mut ex, mut events, mut commands) = Execution::start(definition, input, context, now);
+    let (mut ex, mut events, mut commands) = Execution::start(std::sync::Arc::new(definition), input, context, now);
     let mut timers: BTreeMap<String, i64> = BTreeMap::new();
     let mut steps = 0;
     loop {

@@ -58,7 +58,8 @@ fn run(definition: Definition, input: Value, salt: u64) {
         redrive_count: 0,
     };
     let mut now = 1_700_000_000_000i64;
-    let (mut exec, events, commands) = Execution::start(definition, input, context, now);
+    let definition = std::sync::Arc::new(definition);
+    let (mut exec, events, commands) = Execution::start(definition.clone(), input, context, now);
     let mut history = events;
     let mut pending: VecDeque<Command> = commands.into();
     let mut step = 0usize;
@@ -99,7 +100,7 @@ fn run(definition: Definition, input: Value, salt: u64) {
         history.extend(events);
         pending.extend(commands);
         if step.is_multiple_of(64) {
-            assert_snapshot_reloads(&exec);
+            assert_snapshot_reloads(&exec, &definition);
         }
     }
     if exec.is_running() {
@@ -107,15 +108,15 @@ fn run(definition: Definition, input: Value, salt: u64) {
         history.extend(events);
         assert!(matches!(exec.status(), ExecutionStatus::Aborted { .. }), "a stopped execution is aborted");
     }
-    assert_snapshot_reloads(&exec);
+    assert_snapshot_reloads(&exec, &definition);
     assert_history_well_formed(&history);
 }
 
 /// The executor persists the execution as JSON and reloads it after a restart: whatever
 /// the execution holds must come back, or a restart would lose it.
-fn assert_snapshot_reloads(exec: &Execution) {
+fn assert_snapshot_reloads(exec: &Execution, definition: &std::sync::Arc<Definition>) {
     let snapshot = serde_json::to_string(exec).expect("an execution serialises");
-    let back: Execution = serde_json::from_str(&snapshot)
+    let back = Execution::restore(&snapshot, definition.clone())
         .unwrap_or_else(|e| panic!("the snapshot of an execution does not reload ({e}): a restart would lose it"));
     assert!(back.event_count() == exec.event_count(), "a reloaded snapshot is the same execution");
 }

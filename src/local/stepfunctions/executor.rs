@@ -165,6 +165,13 @@ pub enum Started {
     Existing(Box<ExecutionRow>),
 }
 
+/// An execution from its stored snapshot and the text of the definition it started with.
+fn restore(snapshot: &str, definition: &str) -> Result<Execution, String> {
+    let definition = Definition::parse(definition)
+        .map_err(|diagnostics| format!("its definition no longer parses: {diagnostics:?}"))?;
+    Execution::restore(snapshot, Arc::new(definition)).map_err(|e| e.to_string())
+}
+
 impl Executor {
     pub fn new(store: Store, runner: Arc<dyn TaskRunner>) -> Self {
         let (shutdown, _) = watch::channel(false);
@@ -188,8 +195,8 @@ impl Executor {
         let resumable = self.inner.store.call(|c| store::running_executions(c)).await?;
         let mut resumed = 0;
         for r in resumable {
-            let Resumable { arn, snapshot, pending, last_event_id } = r;
-            match serde_json::from_str::<Execution>(&snapshot) {
+            let Resumable { arn, snapshot, definition, pending, last_event_id } = r;
+            match restore(&snapshot, &definition) {
                 Ok(exec) => {
                     let mut timers = HashMap::new();
                     let mut tasks = Vec::new();
@@ -227,7 +234,7 @@ impl Executor {
     pub async fn start(
         &self,
         row: ExecutionRow,
-        definition: Definition,
+        definition: Arc<Definition>,
         input: Value,
         context: ExecutionContext,
     ) -> Result<Started, ExecutorError> {
@@ -264,14 +271,15 @@ impl Executor {
             return Err(ExecutorError::ShuttingDown);
         }
         let key = arn.to_string();
-        let Some((status, redrive_count, snapshot)) = self.inner.store.call(move |c| store::snapshot(c, &key)).await?
+        let Some(store::Snapshot { status, redrive_count, snapshot, definition }) =
+            self.inner.store.call(move |c| store::snapshot(c, &key)).await?
         else {
             return Err(ExecutorError::NotRedrivable("Execution does not exist".into()));
         };
         if !matches!(status.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
             return Err(ExecutorError::NotRedrivable(format!("Execution is {status} and cannot be redriven")));
         }
-        let mut exec: Execution = serde_json::from_str(&snapshot)
+        let mut exec = restore(&snapshot, &definition)
             .map_err(|e| ExecutorError::NotRedrivable(format!("The execution's state cannot be read back: {e}")))?;
         let now = now_ms();
         let (events, commands) = exec.redrive(now).map_err(ExecutorError::NotRedrivable)?;
@@ -295,10 +303,10 @@ impl Executor {
     /// Why a closed execution cannot be redriven (`None`: it can), read from its snapshot.
     pub async fn redrive_refusal(&self, arn: &str) -> Result<Option<String>, ExecutorError> {
         let key = arn.to_string();
-        let Some((_, _, snapshot)) = self.inner.store.call(move |c| store::snapshot(c, &key)).await? else {
+        let Some(stored) = self.inner.store.call(move |c| store::snapshot(c, &key)).await? else {
             return Ok(Some("Execution does not exist".into()));
         };
-        Ok(match serde_json::from_str::<Execution>(&snapshot) {
+        Ok(match restore(&stored.snapshot, &stored.definition) {
             Ok(exec) => exec.redrive_refusal(),
             Err(_) => Some("The execution's state cannot be read back".into()),
         })
@@ -308,7 +316,7 @@ impl Executor {
     /// it ended; `limit` bounds a synchronous run as AWS's five minutes do.
     pub async fn run_express(
         &self,
-        definition: Definition,
+        definition: Arc<Definition>,
         input: Value,
         context: ExecutionContext,
         limit: Duration,

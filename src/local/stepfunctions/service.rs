@@ -283,16 +283,16 @@ const CACHED_DEFINITIONS: usize = 256;
 /// text itself, so an UpdateStateMachine can never leave a stale entry behind.
 #[derive(Default)]
 struct DefinitionCache {
-    parsed: Mutex<HashMap<String, Definition>>,
+    parsed: Mutex<HashMap<String, Arc<Definition>>>,
 }
 
 impl DefinitionCache {
-    fn get(&self, text: &str) -> Result<Definition, ApiError> {
+    fn get(&self, text: &str) -> Result<Arc<Definition>, ApiError> {
         let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(d) = parsed.get(text) {
             return Ok(d.clone());
         }
-        let d = Definition::parse(text).map_err(|d| invalid_definition(&d))?;
+        let d = Arc::new(Definition::parse(text).map_err(|d| invalid_definition(&d))?);
         if parsed.len() >= CACHED_DEFINITIONS {
             parsed.clear();
         }
@@ -1066,7 +1066,7 @@ impl StepFunctions {
             state_machine_name: "TestState".into(),
             redrive_count: 0,
         };
-        let finished = self.executor.run_express(definition, input.clone(), ctx, SYNC_EXECUTION_LIMIT, true).await?;
+        let finished = self.executor.run_express(Arc::new(definition), input.clone(), ctx, SYNC_EXECUTION_LIMIT, true).await?;
         let entered = finished.history.iter().find_map(|e| {
             let d = e.details.as_ref()?;
             let n = d.get("name")?.as_str()?;

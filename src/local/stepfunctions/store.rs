@@ -404,11 +404,23 @@ fn write_step(tx: &Transaction<'_>, arn: &str, step: &Step) -> Result<(), Storag
     Ok(())
 }
 
-/// An execution's status, redrive count and interpreter snapshot.
-pub fn snapshot(c: &Connection, arn: &str) -> Result<Option<(String, i64, String)>, StorageError> {
-    Ok(c.query_row("SELECT status, redrive_count, snapshot FROM sfn_executions WHERE arn = ?1", [arn], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-    })
+/// A closed execution as a redrive needs it.
+pub struct Snapshot {
+    pub status: String,
+    pub redrive_count: i64,
+    /// The interpreter's state (without the definition).
+    pub snapshot: String,
+    /// The definition's text the execution started with.
+    pub definition: String,
+}
+
+/// An execution's status, redrive count, interpreter snapshot and definition.
+pub fn snapshot(c: &Connection, arn: &str) -> Result<Option<Snapshot>, StorageError> {
+    Ok(c.query_row(
+        "SELECT status, redrive_count, snapshot, definition FROM sfn_executions WHERE arn = ?1",
+        [arn],
+        |r| Ok(Snapshot { status: r.get(0)?, redrive_count: r.get(1)?, snapshot: r.get(2)?, definition: r.get(3)? }),
+    )
     .optional()?)
 }
 
@@ -442,24 +454,27 @@ pub fn open_executions(c: &Connection) -> Result<i64, StorageError> {
     Ok(c.query_row("SELECT COUNT(*) FROM sfn_executions WHERE status = 'RUNNING'", [], |r| r.get(0))?)
 }
 
-/// A running execution to resume: its snapshot and outstanding commands.
+/// A running execution to resume: its snapshot, definition and outstanding commands.
 pub struct Resumable {
     pub arn: String,
     pub snapshot: String,
+    pub definition: String,
     pub pending: Vec<Pending>,
     pub last_event_id: u64,
 }
 
 pub fn running_executions(c: &Connection) -> Result<Vec<Resumable>, StorageError> {
-    let mut stmt = c.prepare("SELECT arn, snapshot FROM sfn_executions WHERE status = 'RUNNING' ORDER BY seq")?;
-    let rows: Vec<(String, String)> = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut stmt =
+        c.prepare("SELECT arn, snapshot, definition FROM sfn_executions WHERE status = 'RUNNING' ORDER BY seq")?;
+    let rows: Vec<(String, String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
     let mut pending_stmt = c.prepare(
         "SELECT id, kind, resource, parameters, timeout_seconds, heartbeat_seconds, fire_at_ms FROM sfn_pending \
          WHERE execution_arn = ?1",
     )?;
     let mut last_stmt = c.prepare("SELECT COALESCE(MAX(id), 0) FROM sfn_events WHERE execution_arn = ?1")?;
     let mut out = Vec::new();
-    for (arn, snapshot) in rows {
+    for (arn, snapshot, definition) in rows {
         let pending = pending_stmt
             .query_map([&arn], |r| {
                 let id: String = r.get(0)?;
@@ -478,7 +493,7 @@ pub fn running_executions(c: &Connection) -> Result<Vec<Resumable>, StorageError
             })?
             .collect::<Result<_, _>>()?;
         let last: i64 = last_stmt.query_row([&arn], |r| r.get(0))?;
-        out.push(Resumable { arn, snapshot, pending, last_event_id: u64::try_from(last).unwrap_or(0) });
+        out.push(Resumable { arn, snapshot, definition, pending, last_event_id: u64::try_from(last).unwrap_or(0) });
     }
     Ok(out)
 }

@@ -44,7 +44,7 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Definition {
     pub comment: Option<String>,
     pub timeout_seconds: Option<u64>,
@@ -103,6 +103,24 @@ pub struct State {
     pub catch: Vec<Catcher>,
     pub assign: Option<Value>,
     pub kind: Kind,
+    /// Whether the state's definition mentions `$$` anywhere (its own fields, and for
+    /// Parallel and Map their inner states): only then is the context object built.
+    #[serde(default = "reads_context_unless_known")]
+    pub reads_context: bool,
+}
+
+fn reads_context_unless_known() -> bool {
+    true
+}
+
+/// Whether any string in a state's JSON mentions the context object (`$$`).
+fn mentions_context(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("$$"),
+        Value::Array(a) => a.iter().any(mentions_context),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains("$$") || mentions_context(v)),
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -738,6 +756,7 @@ impl Parser {
             catch,
             assign: obj.get("Assign").cloned(),
             kind,
+            reads_context: mentions_context(v),
         })
     }
 

@@ -12,6 +12,7 @@
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -189,7 +190,11 @@ enum TimerKind {
 /// The whole state of one execution; serialise it to persist it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
-    definition: Definition,
+    /// Shared with every execution of the same definition, and left out of the snapshot:
+    /// the execution's row keeps the definition's text, and [`Execution::restore`] takes it
+    /// back (a snapshot per step would otherwise re-serialise the whole state machine).
+    #[serde(skip)]
+    definition: Arc<Definition>,
     context: ExecutionContext,
     input: Value,
     start_ms: i64,
@@ -275,7 +280,7 @@ fn matches_error(list: &[String], f: &Failure, task: bool) -> bool {
 impl Execution {
     /// Starts an execution: `input` is the StartExecution input text.
     pub fn start(
-        definition: Definition,
+        definition: Arc<Definition>,
         input: Value,
         context: ExecutionContext,
         now_ms: i64,
@@ -348,6 +353,13 @@ impl Execution {
         }
         self.run();
         self.take()
+    }
+
+    /// An execution from its snapshot and the definition it runs (its row's text, parsed).
+    pub fn restore(snapshot: &str, definition: Arc<Definition>) -> Result<Execution, serde_json::Error> {
+        let mut exec: Execution = serde_json::from_str(snapshot)?;
+        exec.definition = definition;
+        Ok(exec)
     }
 
     pub fn status(&self) -> &ExecutionStatus {
@@ -539,6 +551,13 @@ impl Execution {
         id
     }
 
+    /// The context object (`$$`) for a state about to read it; `null` for a state that
+    /// never mentions `$$`, as building it (timestamps, the execution's input) for every
+    /// transition was a large part of a Pass chain's cost.
+    fn context_for(&self, tid: u32, state: &State) -> Value {
+        if state.reads_context { self.context_object(tid) } else { Value::Null }
+    }
+
     fn state_of(&self, tid: u32) -> Option<(&Thread, &State)> {
         let t = self.threads.get(&tid)?;
         let s = self.definition.machines.get(t.machine)?.states.get(&t.state)?;
@@ -665,14 +684,16 @@ impl Execution {
     }
 
     fn execute(&mut self, tid: u32) -> Result<Step, Failure> {
-        let Some((t, s)) = self.state_of(tid) else { return Err(Failure::runtime("unknown state")) };
-        let state = s.clone();
+        let definition = Arc::clone(&self.definition);
+        let Some((t, state)) = self.threads.get(&tid).and_then(|t| Some((t, state_in(&definition, t)?))) else {
+            return Err(Failure::runtime("unknown state"));
+        };
         let raw = t.input.clone();
         let vars = t.variables.clone();
-        let ctx = self.context_object(tid);
+        let ctx = self.context_for(tid, state);
         let seed = Cell::new(self.seed);
         let scope = Scope { input: &raw, context: &ctx, variables: &vars, seed: &seed };
-        let res = self.execute_state(tid, &state, &raw, &scope);
+        let res = self.execute_state(tid, state, &raw, &scope);
         self.seed = seed.get();
         res.map_err(|f| self.runtime(tid, f))
     }
@@ -1468,11 +1489,13 @@ impl Execution {
 
     /// ResultSelector, ResultPath and OutputPath on a Task/Parallel/Map result.
     fn process_result(&mut self, tid: u32, result: Value) {
-        let Some((t, s)) = self.state_of(tid) else { return };
-        let state = s.clone();
+        let definition = Arc::clone(&self.definition);
+        let Some((t, state)) = self.threads.get(&tid).and_then(|t| Some((t, state_in(&definition, t)?))) else {
+            return;
+        };
         let raw = t.input.clone();
         let vars = t.variables.clone();
-        let ctx = self.context_object(tid);
+        let ctx = self.context_for(tid, state);
         let seed = Cell::new(self.seed);
         let scope = Scope { input: &raw, context: &ctx, variables: &vars, seed: &seed };
         let res = (|| -> Result<Value, Failure> {
@@ -1504,8 +1527,10 @@ impl Execution {
     fn handle_error(&mut self, tid: u32, failure: Failure, from_fork: bool) -> Step {
         // A frozen fork matters only if the failure leaves the state: a retry re-runs it whole.
         let frozen = self.threads.get_mut(&tid).and_then(|t| t.resume_fork.take());
-        let Some((t, s)) = self.state_of(tid) else { return Step::Stop };
-        let state = s.clone();
+        let definition = Arc::clone(&self.definition);
+        let Some((t, state)) = self.threads.get(&tid).and_then(|t| Some((t, state_in(&definition, t)?))) else {
+            return Step::Stop;
+        };
         let raw = t.input.clone();
         let counts = t.retry_counts.clone();
         let ty = state.kind.type_name();
@@ -1558,7 +1583,7 @@ impl Execution {
             };
             if let Some(a) = &c.assign {
                 let vars = self.threads.get(&tid).map(|t| t.variables.clone()).unwrap_or_default();
-                let ctx = self.context_object(tid);
+                let ctx = self.context_for(tid, state);
                 let seed = Cell::new(self.seed);
                 let eo = error_output(&failure);
                 let scope = Scope { input: &eo, context: &ctx, variables: &vars, seed: &seed };
@@ -1712,6 +1737,12 @@ impl Finished {
     }
 }
 
+/// The state a thread is in, borrowed from a definition the caller holds (an `Arc` clone),
+/// so that the execution can change while the state is read.
+fn state_in<'d>(definition: &'d Definition, t: &Thread) -> Option<&'d State> {
+    definition.machines.get(t.machine)?.states.get(&t.state)
+}
+
 fn detail_error(error: &Option<String>, cause: &Option<String>) -> Value {
     let mut m = Map::new();
     if let Some(e) = error {
@@ -1748,7 +1779,15 @@ mod tests {
 
     fn start(def: Value, input: Value) -> (Execution, Vec<HistoryEvent>, Vec<Command>) {
         let d = Definition::from_value(&def).unwrap_or_else(|e| panic!("invalid test definition: {e:?}"));
-        Execution::start(d, input, ctx(), 1_000)
+        Execution::start(Arc::new(d), input, ctx(), 1_000)
+    }
+
+    /// What a durable executor does across a restart: the snapshot, reloaded with the
+    /// definition the execution's row keeps.
+    fn reload(ex: &Execution) -> Execution {
+        let saved = serde_json::to_string(ex).unwrap_or_else(|e| panic!("no snapshot: {e}"));
+        assert!(!saved.contains("\"StartAt\""), "the snapshot leaves the definition to the row");
+        Execution::restore(&saved, ex.definition.clone()).unwrap_or_else(|e| panic!("state does not round-trip: {e}"))
     }
 
     fn types(events: &[HistoryEvent]) -> Vec<&str> {
@@ -1894,9 +1933,7 @@ mod tests {
         let (ex, _, cmds) = start(def, json!({"k": 1}));
         let (timer, at) = timers(&cmds)[0].clone();
         assert_eq!(at, 61_000);
-        let saved = serde_json::to_string(&ex).unwrap_or_default();
-        let mut restored: Execution =
-            serde_json::from_str(&saved).unwrap_or_else(|e| panic!("state does not round-trip: {e}"));
+        let mut restored = reload(&ex);
         let (events, _) = restored.on(Event::TimerFired { id: timer }, at);
         assert_eq!(
             types(&events),
@@ -1964,8 +2001,7 @@ mod tests {
             ex.status()
         );
         assert!(events.len() < 200, "stopped at the limit, not at the history cap: {}", events.len());
-        let snapshot = serde_json::to_string(&ex).unwrap();
-        let back: Execution = serde_json::from_str(&snapshot).expect("the snapshot reloads");
+        let back = reload(&ex);
         assert_eq!(back.event_count(), ex.event_count());
     }
 
@@ -2000,8 +2036,7 @@ mod tests {
         assert_eq!(ex.redrive_refusal(), None);
         let last = ex.event_count();
         // The snapshot a durable executor keeps is enough to redrive from.
-        let saved = serde_json::to_string(&ex).unwrap_or_default();
-        let mut ex: Execution = serde_json::from_str(&saved).unwrap_or_else(|e| panic!("no round trip: {e}"));
+        let mut ex = reload(&ex);
         let (events, cmds) = ex.redrive(3_000).unwrap_or_else(|r| panic!("not redrivable: {r}"));
         assert_eq!(
             types(&events),
