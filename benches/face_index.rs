@@ -83,7 +83,13 @@ fn main() {
     let n = env("BENCH_N", 1_000_000);
     let queries = env("BENCH_QUERIES", 1000);
     let threads = env("BENCH_THREADS", 2);
-    let params = HnswParams::default();
+    // BENCH_M / BENCH_EFC try other graphs than the collections' default.
+    let default = HnswParams::default();
+    let params = HnswParams {
+        connectivity: env("BENCH_M", default.connectivity),
+        expansion_add: env("BENCH_EFC", default.expansion_add),
+        ..default
+    };
     println!(
         "face index bench: {n} vectors of {EMBEDDING_DIM} dims, {queries} queries of each kind, {threads} build threads"
     );
@@ -138,7 +144,7 @@ fn main() {
 
     println!("\n| ef | same person: recall@1 | p50 ms | p99 ms | stranger: recall@1 | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|---|---|");
-    for ef in [16, 32, 64, 128, 256] {
+    for ef in [16, 32, 64, 128, 256, 512] {
         index.set_expansion_search(ef);
         let mut row = format!("| {ef} ");
         for (qs, truth) in
