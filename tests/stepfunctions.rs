@@ -1000,7 +1000,11 @@ async fn redrive_resumes_only_the_failed_branch_and_is_reported_by_describe_and_
 
     // The operator fixes the function (the gate opens) and redrives, after a restart.
     let sfn = sfn.restart(true).await;
-    let out = sfn.client.redrive_execution().execution_arn(&arn).send().await.expect("redrive");
+    let redrive = || sfn.client.redrive_execution().execution_arn(&arn).client_token("operator-retry-1").send();
+    let out = redrive().await.expect("redrive");
+    // The same request again (a retry after a lost reply) gets the same answer, no second redrive.
+    let again = redrive().await.expect("the same client token is answered idempotently");
+    assert_eq!(again.redrive_date, out.redrive_date);
     let d = sfn.finish(&arn).await;
     assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?} {:?}", d.error, d.cause);
     let output: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
@@ -1009,6 +1013,12 @@ async fn redrive_resumes_only_the_failed_branch_and_is_reported_by_describe_and_
     assert_eq!(d.redrive_count, Some(1));
     assert_eq!(d.redrive_date, Some(out.redrive_date));
     assert!(d.error.is_none());
+    let other = sfn.client.redrive_execution().execution_arn(&arn).client_token("another").send().await;
+    assert_eq!(
+        other.map_err(|e| e.into_service_error().meta().code().map(str::to_string)).err(),
+        Some(Some("ExecutionNotRedrivable".to_string())),
+        "a new token for a succeeded execution is refused"
+    );
     assert_eq!(d.redrive_status, Some(aws_sdk_sfn::types::ExecutionRedriveStatus::NotRedrivable));
     assert_eq!(d.redrive_status_reason.as_deref(), Some("Execution is SUCCEEDED and cannot be redriven"));
 

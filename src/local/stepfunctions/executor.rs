@@ -266,7 +266,7 @@ impl Executor {
     /// RedriveExecution: resumes a closed execution from its unsuccessful state(s). The
     /// `ExecutionRedriven` event, the new snapshot and the RUNNING status are committed in
     /// one transaction (which also refuses a second, concurrent redrive) before the actor runs.
-    pub async fn redrive(&self, arn: &str) -> Result<i64, ExecutorError> {
+    pub async fn redrive(&self, arn: &str, client_token: Option<String>) -> Result<i64, ExecutorError> {
         if *self.inner.shutdown.borrow() {
             return Err(ExecutorError::ShuttingDown);
         }
@@ -289,8 +289,11 @@ impl Executor {
         let status = (!exec.is_running()).then(|| status_update(exec.status(), now));
         let step = Step { events, snapshot: serde_json::to_string(&exec)?, status, add, remove };
         let key = arn.to_string();
-        let committed =
-            self.inner.store.call(move |c| store::commit_redrive(c, &key, redrive_count, now, &step)).await?;
+        let committed = self
+            .inner
+            .store
+            .call(move |c| store::commit_redrive(c, &key, redrive_count, now, client_token.as_deref(), &step))
+            .await?;
         if !committed {
             return Err(ExecutorError::NotRedrivable("Execution is already being redriven".into()));
         }

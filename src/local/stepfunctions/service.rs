@@ -914,7 +914,8 @@ impl StepFunctions {
 
     async fn redrive_execution(&self, body: &Body) -> Result<Value, ApiError> {
         let arn = body.required_str("executionArn")?;
-        if let Some(token) = body.str("clientToken")?
+        let token = body.str("clientToken")?.map(str::to_string);
+        if let Some(token) = &token
             && !(1..=64).contains(&token.chars().count())
         {
             return Err(ApiError::validation(
@@ -922,6 +923,13 @@ impl StepFunctions {
             ));
         }
         let e = self.execution(arn).await?;
+        // The same request again (an SDK retry after a lost reply) is answered, not refused.
+        if let Some(token) = token.clone() {
+            let key = e.arn.clone();
+            if let Some(at) = self.store.call(move |c| store::redrive_by_token(c, &key, &token, now_ms())).await? {
+                return Ok(json!({"redriveDate": seconds(at)}));
+            }
+        }
         let not_redrivable =
             |reason: &str| err("ExecutionNotRedrivable", format!("Execution '{}' cannot be redriven: {reason}", e.arn));
         if let Some(reason) = self.redrive_refusal(&e, now_ms()).await? {
@@ -934,7 +942,7 @@ impl StepFunctions {
                 format!("Execution Limit Exceeded: the account has {open} open executions"),
             ));
         }
-        match self.executor.redrive(&e.arn).await {
+        match self.executor.redrive(&e.arn, token).await {
             Ok(at) => Ok(json!({"redriveDate": seconds(at)})),
             Err(ExecutorError::NotRedrivable(reason)) => Err(not_redrivable(&reason)),
             Err(other) => Err(other.into()),
@@ -1066,7 +1074,8 @@ impl StepFunctions {
             state_machine_name: "TestState".into(),
             redrive_count: 0,
         };
-        let finished = self.executor.run_express(Arc::new(definition), input.clone(), ctx, SYNC_EXECUTION_LIMIT, true).await?;
+        let finished =
+            self.executor.run_express(Arc::new(definition), input.clone(), ctx, SYNC_EXECUTION_LIMIT, true).await?;
         let entered = finished.history.iter().find_map(|e| {
             let d = e.details.as_ref()?;
             let n = d.get("name")?.as_str()?;

@@ -44,6 +44,12 @@ CREATE TABLE IF NOT EXISTS sfn_executions (
 );
 CREATE INDEX IF NOT EXISTS sfn_executions_by_machine ON sfn_executions(state_machine_arn, seq);
 CREATE INDEX IF NOT EXISTS sfn_executions_by_status ON sfn_executions(status);
+CREATE TABLE IF NOT EXISTS sfn_redrive_tokens (
+    execution_arn TEXT NOT NULL,
+    token TEXT NOT NULL,
+    redrive_ms INTEGER NOT NULL,
+    PRIMARY KEY (execution_arn, token)
+);
 CREATE TABLE IF NOT EXISTS sfn_events (
     execution_arn TEXT NOT NULL,
     id INTEGER NOT NULL,
@@ -432,6 +438,7 @@ pub fn commit_redrive(
     arn: &str,
     redrive_count: i64,
     now_ms: i64,
+    client_token: Option<&str>,
     step: &Step,
 ) -> Result<bool, StorageError> {
     let tx = c.transaction()?;
@@ -445,8 +452,34 @@ pub fn commit_redrive(
         return Ok(false);
     }
     write_step(&tx, arn, step)?;
+    if let Some(token) = client_token {
+        // AWS answers the last 10 tokens of a successful redrive idempotently.
+        tx.execute(
+            "INSERT OR REPLACE INTO sfn_redrive_tokens (execution_arn, token, redrive_ms) VALUES (?1, ?2, ?3)",
+            params![arn, token, now_ms],
+        )?;
+        tx.execute(
+            "DELETE FROM sfn_redrive_tokens WHERE execution_arn = ?1 AND token NOT IN \
+             (SELECT token FROM sfn_redrive_tokens WHERE execution_arn = ?1 ORDER BY redrive_ms DESC LIMIT 10)",
+            [arn],
+        )?;
+    }
     tx.commit()?;
     Ok(true)
+}
+
+/// How long AWS honours a redrive's client token.
+pub const REDRIVE_TOKEN_MS: i64 = 15 * 60 * 1000;
+
+/// When a redrive with this client token happened, if it is one of the execution's last
+/// 10 and is younger than 15 minutes: the same request again is answered with that date.
+pub fn redrive_by_token(c: &Connection, arn: &str, token: &str, now_ms: i64) -> Result<Option<i64>, StorageError> {
+    Ok(c.query_row(
+        "SELECT redrive_ms FROM sfn_redrive_tokens WHERE execution_arn = ?1 AND token = ?2 AND redrive_ms > ?3",
+        params![arn, token, now_ms - REDRIVE_TOKEN_MS],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// How many executions are open (RUNNING), for AWS's open-executions quota.
