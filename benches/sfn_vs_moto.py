@@ -89,20 +89,15 @@ def client(endpoint, key, secret):
     )
 
 
+def all_pages(sfn, operation, field, **kw):
+    """Every item of a paginated call, through boto3's own paginator."""
+    return [item for page in sfn.get_paginator(operation).paginate(**kw) for item in page[field]]
+
+
 def listed(sfn, arn, status=None):
-    """Every execution of a state machine (ListExecutions, all pages), optionally by status."""
-    out, token = [], None
-    while True:
-        kw = {"stateMachineArn": arn, "maxResults": 1000}
-        if status:
-            kw["statusFilter"] = status
-        if token:
-            kw["nextToken"] = token
-        page = sfn.list_executions(**kw)
-        out += page["executions"]
-        token = page.get("nextToken")
-        if not token:
-            return out
+    """Every execution of a state machine, optionally by status."""
+    kw = {"statusFilter": status} if status else {}
+    return all_pages(sfn, "list_executions", "executions", stateMachineArn=arn, **kw)
 
 
 def run(sfn, name, definition, runs, clients):
@@ -126,16 +121,7 @@ def run(sfn, name, definition, runs, clients):
     # The service's own clock: first start to last stop (ms resolution on both).
     span = (max(e["stopDate"] for e in done) - min(e["startDate"] for e in done)).total_seconds()
     # Count state transitions from one execution's history (every ...StateEntered).
-    events, token = [], None
-    while True:
-        kw = {"executionArn": execs[0], "maxResults": 1000}
-        if token:
-            kw["nextToken"] = token
-        page = sfn.get_execution_history(**kw)
-        events += page["events"]
-        token = page.get("nextToken")
-        if not token:
-            break
+    events = all_pages(sfn, "get_execution_history", "events", executionArn=execs[0])
     transitions = sum(1 for e in events if e["type"].endswith("StateEntered"))
     return {"runs": runs, "seconds": elapsed, "exec_per_s": runs / elapsed,
             "transitions_per_s": runs * transitions / elapsed, "transitions": transitions, "span": span}
