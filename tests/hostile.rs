@@ -40,7 +40,10 @@ fn workshop_definitions() -> Vec<Vec<u8>> {
     out
 }
 
-fn run(campaign: mutate::Campaign<'_>, entry: impl Fn(&[u8]) -> Outcome) -> mutate::Report {
+/// `WILDRYDES_HOSTILE_SCALE=N` runs N times the cases (a longer local hunt; CI runs 1).
+fn run(mut campaign: mutate::Campaign<'_>, entry: impl Fn(&[u8]) -> Outcome) -> mutate::Report {
+    let scale = std::env::var("WILDRYDES_HOSTILE_SCALE").ok().and_then(|s| s.parse().ok()).unwrap_or(1usize);
+    campaign.cases *= scale.max(1);
     let report = mutate::run(&campaign, entry);
     println!("{report}");
     let shown: Vec<String> = report
@@ -98,6 +101,8 @@ fn asl_paths_intrinsics_and_choice_rules_mutated_never_panic() {
                 b"States.ArrayRange(0, 1000000000, 1)",
                 b"States.StringSplit(",
                 b"$..",
+                b"..*",
+                b"States.JsonToString(",
                 b"[*]",
                 b"[?(@",
                 b"[-1:]",
@@ -113,6 +118,22 @@ fn asl_paths_intrinsics_and_choice_rules_mutated_never_panic() {
         },
         fuzzing::asl_data,
     );
+}
+
+/// Inputs the fuzzers found, kept so they stay fixed.
+#[test]
+fn hostile_regressions() {
+    let runaway_scan =
+        b"$..*..*..*..*..*..*..*..*..*..*..*..*\0{\"a\":[[[1,2],[3,4]],[[5,6],[7,8]]],\"b\":{\"c\":{\"d\":[1,2,3]}}}";
+    let nested_json_to_string =
+        format!("{}$.s{}\0{{\"s\":\"\\\"q\\\"\"}}", "States.JsonToString(".repeat(30), ")".repeat(30));
+    for input in [runaway_scan.to_vec(), nested_json_to_string.into_bytes()] {
+        assert!(
+            matches!(fuzzing::asl_data(&input), Outcome::Refused),
+            "refused, not run away: {}",
+            input.escape_ascii()
+        );
+    }
 }
 
 #[test]

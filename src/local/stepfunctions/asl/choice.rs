@@ -178,6 +178,7 @@ fn compare(variable: &str, op: &str, operand: &Value, scope: &Scope<'_>) -> Resu
         Ok(v) => Some(v),
         Err(PathError::NotFound(_)) | Err(PathError::UnknownVariable(_)) => None,
         Err(PathError::Invalid(e)) => return Err(Failure::runtime(format!("Invalid path '{variable}': {e}"))),
+        Err(PathError::TooCostly(why)) => return Err(Failure::runtime(why)),
     };
     if op == "IsPresent" {
         return Ok(value.is_some() == (operand == &Value::Bool(true)));

@@ -5,8 +5,8 @@
 use base64::Engine;
 use serde_json::{Map, Number, Value};
 
-use super::Failure;
 use super::path::{PathError, Scope, query_scope};
+use super::{Failure, MAX_PAYLOAD_BYTES};
 
 /// A parsed argument.
 #[derive(Debug, Clone, PartialEq)]
@@ -200,6 +200,7 @@ fn eval_arg(arg: &Arg, scope: &Scope<'_>) -> Result<Value, Failure> {
         Arg::Null => Ok(Value::Null),
         Arg::Path(p) => query_scope(scope, p).map_err(|e| match e {
             PathError::UnknownVariable(v) => Failure::runtime(format!("The variable '{v}' is not defined")),
+            PathError::TooCostly(why) => Failure::runtime(why),
             _ => Failure::runtime(format!(
                 "The JSONPath '{p}' could not be found in the input '{}'",
                 super::to_json_text(if p.starts_with("$$") { scope.context } else { scope.input })
@@ -284,7 +285,36 @@ fn next_random(scope: &Scope<'_>) -> u64 {
     r
 }
 
+/// Calls one function and refuses a result over AWS's payload quota. Without the check,
+/// nesting alone makes a result grow exponentially (each JsonToString doubles the
+/// backslashes of the last: the 32 levels the parser allows make gigabytes).
 fn eval_call(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
+    let result = call_function(call, scope)?;
+    if json_size_exceeds(&result, MAX_PAYLOAD_BYTES) {
+        return Err(Failure::new(
+            "States.DataLimitExceeded",
+            format!("The result of {} exceeds the payload limit of {MAX_PAYLOAD_BYTES} bytes", call.name),
+        ));
+    }
+    Ok(result)
+}
+
+/// Whether `value` as JSON text is longer than `limit` bytes; stops writing at the limit.
+fn json_size_exceeds(value: &Value, limit: usize) -> bool {
+    struct Budget(usize);
+    impl std::io::Write for Budget {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 = self.0.checked_sub(buf.len()).ok_or(std::io::ErrorKind::WriteZero)?;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    serde_json::to_writer(Budget(limit), value).is_err()
+}
+
+fn call_function(call: &Call, scope: &Scope<'_>) -> Result<Value, Failure> {
     let name = call.name.as_str();
     if name == "States.Format" {
         return format(call, scope);
@@ -530,6 +560,20 @@ mod tests {
         let vars = Map::new();
         let seed = Cell::new(7);
         evaluate(expr, &Scope { input: &input, context: &ctx, variables: &vars, seed: &seed })
+    }
+
+    #[test]
+    fn nested_json_to_string_stops_at_the_payload_limit_instead_of_growing_forever() {
+        // Each level doubles the backslashes: 24 levels would be over 100 MB.
+        let expr = format!("{}$.s{}", "States.JsonToString(".repeat(24), ")".repeat(24));
+        let failure = run(&expr, json!({"s": "\"quoted\""})).expect_err("refused");
+        assert_eq!(failure.error, "States.DataLimitExceeded");
+        assert!(failure.cause.is_some_and(|c| c.contains("States.JsonToString") && c.contains("262144")));
+        // A few levels are fine.
+        assert_eq!(
+            run("States.JsonToString(States.JsonToString($.s))", json!({"s": "a"})).ok(),
+            Some(json!("\"\\\"a\\\"\""))
+        );
     }
 
     #[test]

@@ -96,7 +96,17 @@ pub enum PathError {
     NotFound(String),
     /// `$name` names no variable.
     UnknownVariable(String),
+    /// The path's `..` and unions would visit more nodes of this value than
+    /// [`MAX_PATH_VISITS`]; the text says so in a sentence.
+    TooCostly(String),
 }
+
+/// The most nodes a full JSONPath may be expected to visit. `serde_json_path` materialises
+/// every match of every segment, and each `..` after the first multiplies the list by the
+/// size of the document (`$..*..*..*` on 100 nodes is 10^6 matches, a few more `..*` and it
+/// never ends): the fuzzer found such a path hanging the interpreter. 2^25 is about half a
+/// second of work and lets a single deep scan cover any payload AWS accepts.
+pub const MAX_PATH_VISITS: u128 = 1 << 25;
 
 /// Whether a path has to return a list (wildcards, filters, slices, unions, deep scan).
 pub fn is_indefinite(path: &str) -> bool {
@@ -123,6 +133,14 @@ pub fn query(value: &Value, path: &str) -> Result<Value, PathError> {
     }
     let compiled = serde_json_path::JsonPath::parse(&normalise_full_path(path))
         .map_err(|e| PathError::Invalid(format!("{path}: {e}")))?;
+    let bound = visit_bound(value, path);
+    if bound > MAX_PATH_VISITS {
+        return Err(PathError::TooCostly(format!(
+            "The JSONPath '{path}' would visit more than {MAX_PATH_VISITS} nodes of a value of {} nodes: \
+             its deep scans ('..') and unions multiply; use at most one '..' on large data",
+            node_count(value, u128::MAX)
+        )));
+    }
     let nodes = compiled.query(value).all();
     if is_indefinite(path) {
         Ok(Value::Array(nodes.into_iter().cloned().collect()))
@@ -132,6 +150,76 @@ pub fn query(value: &Value, path: &str) -> Result<Value, PathError> {
             _ => Err(PathError::NotFound(path.to_string())),
         }
     }
+}
+
+/// An upper bound on the nodes evaluating the full path `path` on `value` visits, from
+/// the path's text: the document's size once per `..` (at least once), once more per filter
+/// that itself deep-scans, times the number of selectors of each union. Hand-written because
+/// `serde_json_path` keeps its parsed segments private and offers no evaluation budget.
+fn visit_bound(value: &Value, path: &str) -> u128 {
+    let n = node_count(value, MAX_PATH_VISITS + 1);
+    let (mut scans, mut factor) = (0u32, 1u128);
+    let (mut quote, mut depth) = (None, 0usize);
+    // Per open bracket: its selector count and whether it is a filter that deep-scans.
+    let mut brackets: Vec<(u128, bool, bool)> = Vec::new();
+    let bytes = path.as_bytes();
+    for (i, &c) in bytes.iter().enumerate() {
+        if let Some(q) = quote {
+            if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            b'\'' | b'"' => quote = Some(c),
+            b'.' if bytes.get(i + 1) == Some(&b'.') && (i == 0 || bytes[i - 1] != b'.') => {
+                scans += 1;
+                if let Some(b) = brackets.last_mut() {
+                    b.2 = b.1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => depth = depth.saturating_sub(1),
+            b'[' => brackets.push((1, bytes.get(i + 1) == Some(&b'?'), false)),
+            b',' if depth == 0 => {
+                if let Some(b) = brackets.last_mut() {
+                    b.0 += 1;
+                }
+            }
+            b']' => {
+                if let Some((selectors, _, filter_scans)) = brackets.pop() {
+                    factor = factor.saturating_mul(selectors);
+                    if filter_scans {
+                        factor = factor.saturating_mul(n.max(1));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut bound = factor;
+    for _ in 0..scans.max(1) {
+        bound = bound.saturating_mul(n.max(1));
+    }
+    bound
+}
+
+/// Nodes in `value` (itself included), counted iteratively and no further than `cap`.
+fn node_count(value: &Value, cap: u128) -> u128 {
+    let mut count = 0u128;
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        count += 1;
+        if count >= cap {
+            return cap;
+        }
+        match v {
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => stack.extend(map.values()),
+            _ => {}
+        }
+    }
+    count
 }
 
 /// Jayway accepts `[?(@.a)]` and `.length()` spellings RFC 9535 does not; translate the
@@ -225,6 +313,7 @@ pub fn apply_io_path(value: &Value, path: &IoPath, scope: &Scope<'_>) -> Result<
                 PathError::UnknownVariable(v) => {
                     Failure::runtime(format!("Invalid path '{p}' : undefined variable '{v}'"))
                 }
+                PathError::TooCostly(why) => Failure::runtime(why),
             })
         }
     }
@@ -272,6 +361,7 @@ pub fn eval_expression(expr: &str, field: &str, scope: &Scope<'_>) -> Result<Val
         return intrinsic::evaluate(trimmed, scope);
     }
     query_scope(scope, trimmed).map_err(|e| match e {
+        PathError::TooCostly(why) => Failure::runtime(why),
         PathError::UnknownVariable(_) | PathError::NotFound(_) | PathError::Invalid(_) => {
             let shown = if trimmed.starts_with("$$") { scope.context } else { scope.input };
             Failure::runtime(format!(
@@ -290,6 +380,25 @@ mod tests {
     fn scope<'a>(input: &'a Value, ctx: &'a Value, vars: &'a Map<String, Value>) -> Scope<'a> {
         thread_local!(static SEED: &'static std::cell::Cell<u64> = Box::leak(Box::new(std::cell::Cell::new(1))));
         Scope { input, context: ctx, variables: vars, seed: SEED.with(|s| *s) }
+    }
+
+    #[test]
+    fn repeated_deep_scans_are_refused_before_they_run_away() {
+        // 100-node document: `$..*` is fine, nine `..*` would be 10^18 matches.
+        let input = json!({"items": (0..32).map(|i| json!({"n": i, "s": "x"})).collect::<Vec<_>>()});
+        assert!(matches!(query(&input, "$..n"), Ok(Value::Array(a)) if a.len() == 32));
+        assert!(matches!(query(&input, "$..*..n"), Ok(Value::Array(_))), "two scans of 100 nodes are cheap");
+        let runaway = "$..*..*..*..*..*..*..*..*..*";
+        let Err(PathError::TooCostly(why)) = query(&input, runaway) else { panic!("refused") };
+        assert!(why.contains(runaway) && why.contains("'..'"), "{why}");
+        // A filter that deep-scans counts once more; quoted dots are names, not scans.
+        assert!(visit_bound(&input, "$[?(@..n)]") > visit_bound(&input, "$[?(@.n)]"));
+        assert_eq!(visit_bound(&input, "$['a..b']"), visit_bound(&input, "$['ab']"));
+        assert_eq!(visit_bound(&input, "$.items[0,1,2]"), 3 * visit_bound(&input, "$.items[0]"));
+        // The failure a state reports names the path.
+        let (ctx, vars) = (json!({}), Map::new());
+        let failure = eval_expression(runaway, "x.$", &scope(&input, &ctx, &vars)).expect_err("refused");
+        assert_eq!(failure.error, "States.Runtime");
     }
 
     #[test]
