@@ -5,6 +5,8 @@
 //! `rng_seed` replays the same cases, so a failure reproduces exactly.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use super::Outcome;
 
@@ -50,7 +52,53 @@ const INTERESTING: &[u8] = b"\0\x01\x7f\x80\xff{}[]()\"',:.$*?@\\<>/=-+09 \n";
 /// Accepted cases kept as further seeds, so mutations build on inputs that got deep.
 const MAX_POOL: usize = 512;
 
+/// A case running this long is a hang (libFuzzer's `-timeout` as tests/fuzz/run sets it).
+const HANG_AFTER: Duration = Duration::from_secs(30);
+
+/// Watches the case in progress; a hang cannot be caught like a panic, so the watchdog
+/// prints the input, escaped, and aborts the test process rather than let CI wait forever.
+struct Watchdog {
+    current: CaseInProgress,
+}
+
+/// When the case in progress started, and its input; `None` between cases.
+type CaseInProgress = Arc<Mutex<Option<(Instant, Vec<u8>)>>>;
+
+impl Watchdog {
+    fn start(name: &str) -> Self {
+        let current: CaseInProgress = Arc::default();
+        let watched = Arc::downgrade(&current);
+        let name = name.to_string();
+        std::thread::spawn(move || {
+            while let Some(current) = watched.upgrade() {
+                if let Some((started, input)) = current.lock().unwrap_or_else(|e| e.into_inner()).as_ref()
+                    && started.elapsed() > HANG_AFTER
+                {
+                    eprintln!(
+                        "{name}: one input ran over {} s, a hang:\n    input: b\"{}\"",
+                        HANG_AFTER.as_secs(),
+                        input.escape_ascii()
+                    );
+                    std::process::abort();
+                }
+                drop(current);
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Self { current }
+    }
+
+    fn begin(&self, input: &[u8]) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), input.to_vec()));
+    }
+
+    fn end(&self) {
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
 pub fn run(campaign: &Campaign<'_>, entry: impl Fn(&[u8]) -> Outcome) -> Report {
+    let watchdog = Watchdog::start(campaign.name);
     let mut rng = fastrand::Rng::with_seed(campaign.rng_seed);
     let mut pool: Vec<Vec<u8>> = campaign.seeds.clone();
     let mut report = Report { name: campaign.name.to_string(), ..Report::default() };
@@ -64,7 +112,10 @@ pub fn run(campaign: &Campaign<'_>, entry: impl Fn(&[u8]) -> Outcome) -> Report 
             None => mutate(&mut rng, &pool, campaign),
         };
         report.cases += 1;
-        match catch_unwind(AssertUnwindSafe(|| entry(&input))) {
+        watchdog.begin(&input);
+        let outcome = catch_unwind(AssertUnwindSafe(|| entry(&input)));
+        watchdog.end();
+        match outcome {
             Ok(Outcome::Accepted) => {
                 report.accepted += 1;
                 if pool.len() < MAX_POOL {
