@@ -124,7 +124,8 @@ enum State {
 
 pub struct Instance {
     function: String,
-    pid: Option<u32>,
+    /// Set once the process is forked: the instance is registered before, see `spawn`.
+    pid: OnceLock<u32>,
     spawned: Instant,
     /// When the process first asked for an invocation: the end of its init phase.
     ready: OnceLock<Instant>,
@@ -348,7 +349,7 @@ impl Runtime {
         let init = if cold { ready.map(|ready| ready.saturating_duration_since(instance.spawned)) } else { None };
         let run_start = ready.filter(|r| *r > started).unwrap_or(started);
         let duration_ms = finished.saturating_duration_since(run_start).as_secs_f64() * 1000.0;
-        let max_memory = instance.pid.and_then(peak_rss_mb).unwrap_or(0);
+        let max_memory = instance.pid.get().copied().and_then(peak_rss_mb).unwrap_or(0);
         let mut report = format!(
             "REPORT RequestId: {request_id}\tDuration: {duration_ms:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\tMax Memory Used: {max_memory} MB",
             duration_ms.ceil() as u64,
@@ -451,33 +452,22 @@ impl Runtime {
                 Ok(())
             });
         }
-        let mut child = command.spawn().map_err(|e| SpawnError {
-            busy: e.raw_os_error() == Some(libc::ETXTBSY),
-            message: format!("fork/exec {}: {e}", bootstrap.display()),
-        })?;
-        let pid = child.id();
+        // The instance is registered before the fork: a process that starts fast (a Rust
+        // binary, in a few ms) asks the Runtime API for its first event at once, and an
+        // unknown instance would get a 404 that lambda_runtime answers with a panic.
         let output = Arc::new(OutputCapture {
             function: record.name.clone(),
             sink: self.logs.clone(),
             current: Mutex::new(None),
         });
-        let mut flushers = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            flushers.push(tx);
-            tokio::spawn(read_output(stdout, output.clone(), rx));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            let (tx, rx) = mpsc::unbounded_channel();
-            flushers.push(tx);
-            tokio::spawn(read_output(stderr, output.clone(), rx));
-        }
+        let (stdout_flush, stdout_flushed) = mpsc::unbounded_channel();
+        let (stderr_flush, stderr_flushed) = mpsc::unbounded_channel();
         let (deliver, receiver) = mpsc::channel(1);
         let (state, _) = watch::channel(State::Running);
         let kill = Arc::new(Notify::new());
         let instance = Arc::new(Instance {
             function: record.name.clone(),
-            pid,
+            pid: OnceLock::new(),
             spawned: Instant::now(),
             ready: OnceLock::new(),
             deliver,
@@ -485,10 +475,29 @@ impl Runtime {
             current: Mutex::new(None),
             state,
             kill: kill.clone(),
-            output,
-            flushers,
+            output: output.clone(),
+            flushers: vec![stdout_flush, stderr_flush],
         });
         self.instances.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), instance.clone());
+        let mut child = match command.spawn() {
+            Ok(child) => child,
+            Err(e) => {
+                self.instances.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+                return Err(SpawnError {
+                    busy: e.raw_os_error() == Some(libc::ETXTBSY),
+                    message: format!("fork/exec {}: {e}", bootstrap.display()),
+                });
+            }
+        };
+        if let Some(pid) = child.id() {
+            let _ = instance.pid.set(pid);
+        }
+        if let Some(stdout) = child.stdout.take() {
+            tokio::spawn(read_output(stdout, output.clone(), stdout_flushed));
+        }
+        if let Some(stderr) = child.stderr.take() {
+            tokio::spawn(read_output(stderr, output, stderr_flushed));
+        }
         tokio::spawn(supervise(child, kill, Arc::downgrade(&instance), self.instances.clone(), id));
         Ok(instance)
     }
