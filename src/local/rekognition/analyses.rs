@@ -49,6 +49,8 @@ impl Analysis {
 pub struct Embedder<'a> {
     pub analyzer: &'a FaceAnalyzer,
     pub analysis: &'a Analysis,
+    /// The SHA-256 of the image bytes (IndexFaces stores it to recognise a repeat).
+    pub image_key: ImageKey,
 }
 
 impl Embedder<'_> {

@@ -183,7 +183,7 @@ async fn with_faces<R: Send + 'static>(
                 fresh
             }
         };
-        let embedder = Embedder { analyzer: &analyzer, analysis: &analysis };
+        let embedder = Embedder { analyzer: &analyzer, analysis: &analysis, image_key: key };
         then(&embedder, &analysis.image, analysis.faces.clone())
     })
     .await
@@ -714,10 +714,9 @@ impl Rekognition {
         // A missing collection is refused before any image work, as AWS does.
         self.require_collection(&id).await?;
         let bytes = self.image_bytes(input.image, "image", s3).await?;
-        let digest = image_key(&bytes);
         let image_id = uuid::Uuid::new_v4().to_string();
         let external = input.external_image_id.clone();
-        let (records, unindexed) = with_faces(bytes, move |analyzer, image, faces| {
+        let (digest, records, unindexed) = with_faces(bytes, move |analyzer, image, faces| {
             let dims = image.dimensions();
             let mut records = Vec::new();
             let mut unindexed = Vec::new();
@@ -741,7 +740,7 @@ impl Rekognition {
                 };
                 records.push((NewFace { face: stored, embedding }, face_detail(&face, attrs)));
             }
-            Ok((records, unindexed))
+            Ok((analyzer.image_key, records, unindexed))
         })
         .await?;
         let (new_faces, details): (Vec<NewFace>, Vec<Value>) = records.into_iter().unzip();
