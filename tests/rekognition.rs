@@ -630,7 +630,7 @@ async fn committed_selfies_meet_their_manifest_through_the_api() {
 }
 
 #[tokio::test]
-#[ignore = "BlazeFace misses the near-profile player of group_basketball_1.png (1 of 2 faces), the known gap in assets/models/README.md; run with --include-ignored"]
+#[ignore = "the near-profile player of group_basketball_1.png (1 of 2 faces) is missed — Face Mesh rejects the rear three-quarter head, the known gap in assets/models/README.md; run with --include-ignored"]
 async fn shared_dev_photos_meet_their_manifest_through_the_api() {
     let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/dev");
     if !dev.is_dir() {
