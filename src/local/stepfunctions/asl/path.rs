@@ -101,6 +101,9 @@ pub enum PathError {
     TooCostly(String),
 }
 
+/// The most filter expressions one JSONPath may hold (see `query`).
+pub const MAX_PATH_FILTERS: usize = 8;
+
 /// The most nodes a full JSONPath may be expected to visit. `serde_json_path` materialises
 /// every match of every segment, and each `..` after the first multiplies the list by the
 /// size of the document (`$..*..*..*` on 100 nodes is 10^6 matches, a few more `..*` and it
@@ -130,6 +133,13 @@ pub fn is_indefinite(path: &str) -> bool {
 pub fn query(value: &Value, path: &str) -> Result<Value, PathError> {
     if let Some(segs) = parse_reference(path) {
         return walk(value, &segs).cloned().ok_or_else(|| PathError::NotFound(render_segments(&segs)));
+    }
+    // serde_json_path's parser backtracks on each filter it cannot close: twenty `[?(`
+    // left open took libFuzzer's 30 s (tests/fuzz/README.md). No workflow needs more.
+    if path.matches("[?").count() > MAX_PATH_FILTERS {
+        return Err(PathError::Invalid(format!(
+            "{path}: more than {MAX_PATH_FILTERS} filter expressions ('[?') in one JSONPath"
+        )));
     }
     let compiled = serde_json_path::JsonPath::parse(&normalise_full_path(path))
         .map_err(|e| PathError::Invalid(format!("{path}: {e}")))?;
