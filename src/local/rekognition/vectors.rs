@@ -121,6 +121,11 @@ impl Default for HnswParams {
     }
 }
 
+/// usearch takes file names as UTF-8 strings.
+fn utf8(path: &std::path::Path) -> Result<&str, VectorError> {
+    path.to_str().ok_or_else(|| VectorError::Hnsw(format!("{} is not UTF-8", path.display())))
+}
+
 /// usearch's HNSW over f32 vectors with the inner-product metric.
 pub struct HnswIndex {
     index: usearch::Index,
@@ -165,6 +170,31 @@ impl HnswIndex {
 
     pub fn contains(&self, key: u64) -> bool {
         self.index.contains(key)
+    }
+
+    /// Writes the graph to `path` through a temporary file and a rename, so a kill leaves
+    /// either the previous file or the new one, never half of one.
+    pub fn save(&self, path: &std::path::Path) -> Result<(), VectorError> {
+        let tmp = path.with_extension("tmp");
+        self.index.save(utf8(&tmp)?).map_err(|e| VectorError::Hnsw(e.to_string()))?;
+        std::fs::rename(&tmp, path).map_err(|e| VectorError::Hnsw(format!("renaming {}: {e}", tmp.display())))
+    }
+
+    /// A graph saved by [`HnswIndex::save`], searched with `params`' ef. Refuses a file of
+    /// another dimension (another face model) rather than answering from it.
+    pub fn load(params: HnswParams, path: &std::path::Path) -> Result<Self, VectorError> {
+        let this = Self::new(params, 0)?;
+        this.index.load(utf8(path)?).map_err(|e| VectorError::Hnsw(e.to_string()))?;
+        if this.index.dimensions() != EMBEDDING_DIM {
+            return Err(VectorError::Hnsw(format!(
+                "{} holds {}-d vectors, not {EMBEDDING_DIM}-d",
+                path.display(),
+                this.index.dimensions()
+            )));
+        }
+        this.index.change_expansion_add(params.expansion_add);
+        this.index.change_expansion_search(params.expansion_search);
+        Ok(this)
     }
 
     /// Bytes held by the graph and the vectors.
