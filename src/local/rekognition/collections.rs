@@ -172,44 +172,48 @@ fn remove_orphan_graphs<'a>(graphs: &Path, collections: impl Iterator<Item = &'a
     }
 }
 
-/// Brings a graph loaded from its file up to `snapshot` (the collection as SQLite has it):
-/// removes the keys deleted since it was saved, adds the faces added since. Returns the
-/// number of changes.
-fn catch_up(index: &mut HnswIndex, snapshot: &[(u64, Vector)], max_key: u64) -> Result<usize, VectorError> {
-    let current: std::collections::HashSet<u64> = snapshot.iter().map(|(k, _)| *k).collect();
+/// Brings `index` up to `target` (the collection as it is now): removes each of `held` (the
+/// keys it may hold) that `target` lacks, and adds what it misses, on up to two threads.
+/// Returns the number of changes. Afterwards the index holds exactly `target`'s keys.
+fn catch_up(
+    index: &mut HnswIndex,
+    held: impl IntoIterator<Item = u64>,
+    target: &[(u64, Vector)],
+) -> Result<usize, VectorError> {
+    let wanted: std::collections::HashSet<u64> = target.iter().map(|(k, _)| *k).collect();
     let mut changes = 0;
-    for key in 1..=max_key {
-        if index.contains(key) && !current.contains(&key) {
+    for key in held {
+        if !wanted.contains(&key) && index.contains(key) {
             index.remove(key)?;
             changes += 1;
         }
     }
-    for (key, v) in snapshot {
-        if !index.contains(*key) {
-            index.add(*key, v)?;
-            changes += 1;
-        }
-    }
-    Ok(changes)
+    let missing: Vec<(u64, Vector)> = target.iter().filter(|(k, _)| !index.contains(*k)).copied().collect();
+    add_in_parallel(index, &missing)?;
+    Ok(changes + missing.len())
 }
 
-/// Builds the graph of `snapshot` on up to two threads (the cores are shared with inference).
-fn build_graph(snapshot: &[(u64, Vector)], params: HnswParams) -> Result<HnswIndex, VectorError> {
+/// Adds `faces` on up to two threads (the cores are shared with inference).
+fn add_in_parallel(index: &HnswIndex, faces: &[(u64, Vector)]) -> Result<(), VectorError> {
     let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(2);
-    let index = HnswIndex::new(params, snapshot.len() + snapshot.len() / 4)?;
-    index.reserve(snapshot.len() + snapshot.len() / 4, threads)?;
+    let room = index.len() + faces.len();
+    index.reserve(room + room / 4, threads)?;
     std::thread::scope(|s| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let index = &index;
-                s.spawn(move || snapshot.iter().skip(t).step_by(threads).try_for_each(|(k, v)| index.add_shared(*k, v)))
+                s.spawn(move || faces.iter().skip(t).step_by(threads).try_for_each(|(k, v)| index.add_shared(*k, v)))
             })
             .collect();
         workers
             .into_iter()
             .try_for_each(|w| w.join().unwrap_or_else(|_| Err(VectorError::Hnsw("a build thread panicked".into()))))
-    })?;
-    Ok(index)
+    })
+}
+
+/// The collection's faces as its exact index holds them now.
+fn snapshot_of(shared: &Shared) -> Option<Vec<(u64, Vector)>> {
+    let v = shared.read().unwrap_or_else(|p| p.into_inner());
+    v.exact.as_ref().map(|e| e.iter().map(|(k, x)| (k, *x)).collect())
 }
 
 fn now() -> f64 {
@@ -332,8 +336,8 @@ impl Collections {
             Ok((map, sequence as u64))
         })?;
         let (loaded, sequence) = loaded;
+        // Made by the first save: most data directories never hold a collection that large.
         let graphs = store.dir().join("rekognition-graphs");
-        std::fs::create_dir_all(&graphs).map_err(|source| StorageError::Io { path: graphs.clone(), source })?;
         remove_orphan_graphs(&graphs, loaded.keys());
         let collections = Self {
             store,
@@ -383,38 +387,46 @@ impl Collections {
         std::thread::spawn(move || {
             let started = std::time::Instant::now();
             let ready = (|| {
-                let (index, loaded) = match load_graph(&path, params) {
-                    Some(mut index) => {
-                        let changes = catch_up(&mut index, &snapshot, max_key)?;
-                        // A file far behind would make every restart replay the same work.
-                        if changes > 1000.max(snapshot.len() / 10) {
-                            index.save(&path)?;
-                        }
-                        (index, true)
-                    }
-                    None => {
-                        let index = build_graph(&snapshot, params)?;
-                        if let Err(e) = index.save(&path) {
-                            tracing::warn!(
-                                "the HNSW graph could not be saved to {} ({e}); a restart rebuilds it",
-                                path.display()
-                            );
-                        }
-                        (index, false)
-                    }
+                // The graph holds exactly `last`'s keys once each step below is done.
+                let mut last = snapshot;
+                let (mut index, loaded) = match load_graph(&path, params) {
+                    Some(index) => (index, true),
+                    None => (HnswIndex::new(params, last.len())?, false),
                 };
-                Ok::<_, VectorError>((index, loaded))
+                // Every key a saved graph can hold is at most the table's sequence.
+                let held: Box<dyn Iterator<Item = u64>> =
+                    if loaded { Box::new(1..=max_key) } else { Box::new(std::iter::empty()) };
+                let mut changes = catch_up(&mut index, held, &last)?;
+                // Faces added meanwhile, while they are many, outside the lock searches need.
+                while let Some(now) = snapshot_of(&shared) {
+                    if now.iter().filter(|(k, _)| !index.contains(*k)).count() < 1000 {
+                        break;
+                    }
+                    changes += catch_up(&mut index, last.iter().map(|(k, _)| *k), &now)?;
+                    last = now;
+                }
+                // Saved when built, and when a loaded file was far behind (else every restart
+                // would replay the same work).
+                if !loaded || changes > 1000.max(last.len() / 10) {
+                    if let Err(e) = index.save(&path) {
+                        tracing::warn!(
+                            "the HNSW graph could not be saved to {} ({e}); a restart rebuilds it",
+                            path.display()
+                        );
+                    }
+                }
+                Ok::<_, VectorError>((index, loaded, last))
             })();
             let mut v = shared.write().unwrap_or_else(|p| p.into_inner());
             v.building = false;
-            let (mut index, loaded) = match ready {
+            let (mut index, loaded, last) = match ready {
                 Ok(ready) => ready,
                 Err(e) => return tracing::error!("HNSW build failed, staying with exact search: {e}"),
             };
             let Some(exact) = v.exact.as_ref() else { return };
-            // Replay what changed while the graph was being built or loaded.
+            // Replay the last few changes, made while the graph was being built or loaded.
             let mut replay = || -> Result<(), VectorError> {
-                for (k, _) in &snapshot {
+                for (k, _) in &last {
                     if !exact.contains(*k) {
                         index.remove(*k)?;
                     }

@@ -176,6 +176,9 @@ impl HnswIndex {
     /// either the previous file or the new one, never half of one.
     pub fn save(&self, path: &std::path::Path) -> Result<(), VectorError> {
         let tmp = path.with_extension("tmp");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| VectorError::Hnsw(format!("creating {}: {e}", dir.display())))?;
+        }
         self.index.save(utf8(&tmp)?).map_err(|e| VectorError::Hnsw(e.to_string()))?;
         std::fs::rename(&tmp, path).map_err(|e| VectorError::Hnsw(format!("renaming {}: {e}", tmp.display())))
     }
