@@ -839,19 +839,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn large_collection_switches_to_hnsw_keeps_deletes_and_rebuilds_after_reopen() {
+    /// "big": 800 faces over a threshold of 500, searched through its HNSW graph.
+    async fn big_collection() -> (tempfile::TempDir, Store, Collections, Vec<StoredFace>) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let c = Collections::open_with(store.clone(), 500, HnswParams::default()).unwrap();
         c.create("big", "1.0").await.unwrap();
         let stored = c.add_faces("big", (0..800).map(face).collect()).await.unwrap();
-        for _ in 0..200 {
-            if c.uses_ann("big") {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        wait_for_ann(&c, "big").await;
+        (dir, store, c, stored)
+    }
+
+    #[tokio::test]
+    async fn large_collection_switches_to_hnsw_keeps_deletes_and_answers_the_same_after_reopen() {
+        let (_dir, store, c, stored) = big_collection().await;
         assert!(c.uses_ann("big"), "an 800-face collection over a 500 threshold is searched by HNSW");
         let hits = c.search("big", unit(123), 1, 0.99, None).await.unwrap();
         assert_eq!(hits[0].0.face_id, stored[123].face_id);
@@ -883,12 +884,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_saved_graph_is_loaded_after_a_restart_and_caught_up_with_what_changed_since() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let c = Collections::open_with(store.clone(), 500, HnswParams::default()).unwrap();
-        c.create("big", "1.0").await.unwrap();
-        let stored = c.add_faces("big", (0..800).map(face).collect()).await.unwrap();
-        wait_for_ann(&c, "big").await;
+        let (dir, store, c, stored) = big_collection().await;
         assert!(!c.graph_was_loaded("big"), "the first graph is built");
         let file = graph_file(&dir.path().join("rekognition-graphs"), "big");
         assert!(file.exists(), "the built graph is saved");
