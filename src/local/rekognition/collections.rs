@@ -114,6 +114,11 @@ impl Vectors {
         Ok(())
     }
 
+    /// A copy of the faces while the exact index is kept (until the graph takes over).
+    fn snapshot(&self) -> Option<Vec<(u64, Vector)>> {
+        self.exact.as_ref().map(|e| e.iter().map(|(k, x)| (k, *x)).collect())
+    }
+
     fn len(&self) -> usize {
         self.hnsw.as_ref().map(|h| h.len()).or_else(|| self.exact.as_ref().map(|e| e.len())).unwrap_or(0)
     }
@@ -212,8 +217,7 @@ fn add_in_parallel(index: &HnswIndex, faces: &[(u64, Vector)]) -> Result<(), Vec
 
 /// The collection's faces as its exact index holds them now.
 fn snapshot_of(shared: &Shared) -> Option<Vec<(u64, Vector)>> {
-    let v = shared.read().unwrap_or_else(|p| p.into_inner());
-    v.exact.as_ref().map(|e| e.iter().map(|(k, x)| (k, *x)).collect())
+    shared.read().unwrap_or_else(|p| p.into_inner()).snapshot()
 }
 
 fn now() -> f64 {
@@ -377,8 +381,7 @@ impl Collections {
             if v.hnsw.is_some() || v.building || v.len() <= self.ann_threshold {
                 return;
             }
-            let Some(exact) = v.exact.as_ref() else { return };
-            let snapshot: Vec<(u64, Vector)> = exact.iter().map(|(k, x)| (k, *x)).collect();
+            let Some(snapshot) = v.snapshot() else { return };
             v.building = true;
             (snapshot, v.max_key, graph_file(&self.graphs, id))
         };
@@ -393,9 +396,9 @@ impl Collections {
                     Some(index) => (index, true),
                     None => (HnswIndex::new(params, last.len())?, false),
                 };
-                // Every key a saved graph can hold is at most the table's sequence.
-                let held: Box<dyn Iterator<Item = u64>> =
-                    if loaded { Box::new(1..=max_key) } else { Box::new(std::iter::empty()) };
+                // Every key a saved graph can hold is at most the table's sequence; a new
+                // graph holds none.
+                let held = 1..=if loaded { max_key } else { 0 };
                 let mut changes = catch_up(&mut index, held, &last)?;
                 // Faces added meanwhile, while they are many, outside the lock searches need.
                 while let Some(now) = snapshot_of(&shared) {
@@ -407,13 +410,13 @@ impl Collections {
                 }
                 // Saved when built, and when a loaded file was far behind (else every restart
                 // would replay the same work).
-                if !loaded || changes > 1000.max(last.len() / 10) {
-                    if let Err(e) = index.save(&path) {
-                        tracing::warn!(
-                            "the HNSW graph could not be saved to {} ({e}); a restart rebuilds it",
-                            path.display()
-                        );
-                    }
+                if (!loaded || changes > 1000.max(last.len() / 10))
+                    && let Err(e) = index.save(&path)
+                {
+                    tracing::warn!(
+                        "the HNSW graph could not be saved to {} ({e}); a restart rebuilds it",
+                        path.display()
+                    );
                 }
                 Ok::<_, VectorError>((index, loaded, last))
             })();
