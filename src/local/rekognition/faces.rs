@@ -5,7 +5,9 @@
 //! - **landmarks, pose, eyes**: MediaPipe Face Mesh (468 points with depth, plus a face
 //!   presence score that rejects what the detector mistook for a face) on a crop rotated
 //!   upright by the detector's eye keypoints, and MediaPipe Iris on each eye;
-//! - **identity**: dlib's ResNet (128-d) on a 150×150 chip aligned on the eyes.
+//! - **identity**: dlib's ResNet (128-d) on a 150×150 chip aligned on the eyes;
+//! - **turned faces**: MoveNet MultiPose's head keypoints, for faces turned too far for the
+//!   three face models (see `heads`); reported without mesh, identity or eye attributes.
 //!
 //! Models load once from a directory (see [`default_models_dir`]). Every number that
 //! decides something (thresholds, the similarity calibration) is measured, and the
@@ -18,6 +20,7 @@ use image::RgbImage;
 use tract_onnx::prelude::*;
 
 use super::decode::{DecodeError, DecodeLimits, decode_image};
+use super::heads::{Head, HeadFinder};
 use super::pixels::{Affine, inside, laplacian_variance, luma, mean, warp};
 
 pub const EMBEDDING_DIM: usize = 128;
@@ -30,6 +33,8 @@ pub enum FaceError {
     Inference(String),
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    #[error("the face is turned too far from the camera for an identity vector")]
+    TurnedAway,
 }
 
 type Plan = Arc<TypedRunnableModel>;
@@ -74,6 +79,11 @@ pub struct AnalyzerConfig {
     pub sunglasses_threshold: f32,
     /// Eye aspect ratio (lid gap / eye width) below which eyes count as closed.
     pub eyes_open_threshold: f32,
+    /// [`Head::face_score`] at and above which a person's head that the face models did
+    /// not find counts as a (turned) face, if BlazeFace agrees at
+    /// `min_turned_detection_score` on a window framing it.
+    pub min_turned_face_score: f32,
+    pub min_turned_detection_score: f32,
     pub decode_limits: DecodeLimits,
 }
 
@@ -84,6 +94,8 @@ impl Default for AnalyzerConfig {
             min_mesh_score: 0.5,
             sunglasses_threshold: 0.5,
             eyes_open_threshold: 0.12,
+            min_turned_face_score: 0.30,
+            min_turned_detection_score: 0.3,
             decode_limits: DecodeLimits::default(),
         }
     }
@@ -159,19 +171,30 @@ pub struct DetectedFace {
     pub landmarks: Vec<Landmark>,
     pub pose: Pose,
     pub quality: Quality,
-    pub sunglasses: BoolAttribute,
-    pub eyes_open: BoolAttribute,
+    /// None for a turned face: its eyes are not seen well enough to say.
+    pub sunglasses: Option<BoolAttribute>,
+    pub eyes_open: Option<BoolAttribute>,
+    /// BlazeFace's score; for a turned face √(MoveNet's [`Head::face_score`] × BlazeFace's
+    /// score on the window framing it).
     pub detection_score: f32,
     pub mesh_score: f32,
     pub eyes: EyeSignals,
-    /// Face Mesh points in source pixels (x, y, depth).
-    mesh: Vec<[f32; 3]>,
+    /// Face Mesh points in source pixels (x, y, depth); None for a face found turned away
+    /// by the pose model alone.
+    mesh: Option<Vec<[f32; 3]>>,
 }
 
 impl DetectedFace {
-    /// The eye centres in source pixels, viewer's left first.
-    pub fn eye_centres(&self) -> ((f32, f32), (f32, f32)) {
-        (centroid(&self.mesh, &DLIB_EYE_LEFT), centroid(&self.mesh, &DLIB_EYE_RIGHT))
+    /// The eye centres in source pixels, viewer's left first (None for a turned face).
+    pub fn eye_centres(&self) -> Option<((f32, f32), (f32, f32))> {
+        let mesh = self.mesh.as_ref()?;
+        Some((centroid(mesh, &DLIB_EYE_LEFT), centroid(mesh, &DLIB_EYE_RIGHT)))
+    }
+
+    /// Whether the face models saw this face (so it has an identity vector and eye
+    /// attributes), rather than the pose model alone.
+    pub fn seen_by_face_models(&self) -> bool {
+        self.mesh.is_some()
     }
 
     /// The box in source pixels (x, y, w, h).
@@ -228,6 +251,7 @@ pub struct FaceAnalyzer {
     mesh: Plan,
     iris: Plan,
     embedder: Plan,
+    heads: HeadFinder,
     config: AnalyzerConfig,
     anchors: Vec<(f32, f32)>,
 }
@@ -312,13 +336,14 @@ fn sigmoid(x: f32) -> f32 {
 }
 
 impl FaceAnalyzer {
-    /// Loads the four models from `dir` (see [`default_models_dir`]).
+    /// Loads the five models from `dir` (see [`default_models_dir`]).
     pub fn load(dir: &Path, config: AnalyzerConfig) -> Result<Self, FaceError> {
         Ok(Self {
             detector: load(&dir.join(DETECTOR_FILE), &[1, DETECTOR_SIZE, DETECTOR_SIZE, 3])?,
             mesh: load(&dir.join(MESH_FILE), &[1, MESH_SIZE, MESH_SIZE, 3])?,
             iris: load(&dir.join(IRIS_FILE), &[1, IRIS_SIZE, IRIS_SIZE, 3])?,
             embedder: load(&dir.join(EMBEDDER_FILE), &[1, CHIP_SIZE, CHIP_SIZE, 3])?,
+            heads: HeadFinder::load(dir)?,
             config,
             anchors: blazeface_anchors(),
         })
@@ -355,11 +380,51 @@ impl FaceAnalyzer {
                 kept.push(f);
             }
         }
+        for (head, framed_score) in self.turned_heads(image, &kept)? {
+            if head.face_score() < self.config.min_turned_face_score
+                || framed_score < self.config.min_turned_detection_score
+            {
+                continue;
+            }
+            if let Some(face) = turned_face(image, &head, framed_score) {
+                kept.push(face);
+            }
+        }
         kept.sort_by(|a, b| {
             let area = |f: &DetectedFace| f.bounding_box.width * f.bounding_box.height;
             area(b).total_cmp(&area(a))
         });
         Ok(kept)
+    }
+
+    /// The heads MoveNet places where the face models found no face, each with BlazeFace's
+    /// best score for a face centred in the head's box when a window frames it (at 2, 3 and
+    /// 4 times the box's width): the pose model's evidence and the face detector's, which
+    /// must agree (thresholds measured in assets/models/README.md).
+    pub fn turned_heads(&self, image: &RgbImage, found: &[DetectedFace]) -> Result<Vec<(Head, f32)>, FaceError> {
+        let (iw, ih) = (image.width() as f32, image.height() as f32);
+        let mut out: Vec<(Head, f32)> = Vec::new();
+        for head in self.heads.heads(image)? {
+            let (Some(centre), Some((x0, y0, x1, y1))) = (head.centre(), head.face_box()) else { continue };
+            // The same person's face, already found by the face models (or another head).
+            let seen = |b: &BoundingBox| around(b, 0.5, (centre.0 / iw, centre.1 / ih));
+            if found.iter().any(|f| seen(&f.bounding_box)) || out.iter().any(|(h, _)| h.centre() == Some(centre)) {
+                continue;
+            }
+            let (cx, cy, w) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0);
+            let mut best = 0.0f32;
+            for scale in [2.0, 3.0, 4.0] {
+                let side = w * scale;
+                for c in self.detect_window(image, cx - side / 2.0, cy - side / 2.0, side)? {
+                    let (ccx, ccy) = ((c.x0 + c.x1) / 2.0, (c.y0 + c.y1) / 2.0);
+                    if ccx >= x0 && ccx <= x1 && ccy >= y0 && ccy <= y1 {
+                        best = best.max(c.score);
+                    }
+                }
+            }
+            out.push((head, best));
+        }
+        Ok(out)
     }
 
     /// BlazeFace over the whole image and, when faces of ~5% of the long side would be
@@ -481,12 +546,12 @@ impl FaceAnalyzer {
             landmarks,
             pose,
             quality,
-            sunglasses,
-            eyes_open,
+            sunglasses: Some(sunglasses),
+            eyes_open: Some(eyes_open),
             detection_score: c.score,
             mesh_score,
             eyes,
-            mesh,
+            mesh: Some(mesh),
         }))
     }
 
@@ -612,7 +677,7 @@ impl FaceAnalyzer {
 
     /// The 128-d identity vector of `face`, L2-normalised.
     pub fn embed(&self, image: &RgbImage, face: &DetectedFace) -> Result<[f32; EMBEDDING_DIM], FaceError> {
-        let (l, r) = face.eye_centres();
+        let (l, r) = face.eye_centres().ok_or(FaceError::TurnedAway)?;
         // dlib's chip (150 px, padding 0.25) puts the eye centres at these points.
         let (tl, tr) = ((47.55f32, 46.6f32), (100.48f32, 46.6f32));
         let angle = (r.1 - l.1).atan2(r.0 - l.0);
@@ -654,6 +719,44 @@ pub fn similarity_from_cosine(cos: f32) -> f32 {
     // 100/(1+e^{-k(c-c0)}) = 80 at c = c80  ⇒  c0 = c80 − ln 4 / k.
     let c0 = SIMILARITY_COSINE_AT_80 - 4f32.ln() / SIMILARITY_SLOPE;
     100.0 / (1.0 + (-SIMILARITY_SLOPE * (cos - c0)).exp())
+}
+
+/// A face for a head the pose model places but the face models did not find: box, pose,
+/// the three landmarks MoveNet gives, and quality; nothing that needs the mesh.
+fn turned_face(image: &RgbImage, head: &Head, framed_score: f32) -> Option<DetectedFace> {
+    let (iw, ih) = (image.width() as f32, image.height() as f32);
+    let (x0, y0, x1, y1) = head.face_box()?;
+    let (x0, y0, x1, y1) = (x0.max(0.0), y0.max(0.0), x1.min(iw), y1.min(ih));
+    if x1 <= x0 || y1 <= y0 {
+        return None;
+    }
+    let (roll, yaw) = head.pose();
+    let landmarks = [("eyeLeft", head.eye_left), ("eyeRight", head.eye_right), ("nose", head.nose)]
+        .into_iter()
+        .map(|(kind, k)| Landmark { kind, x: k.x / iw, y: k.y / ih })
+        .collect();
+    let score = (head.face_score() * framed_score).sqrt();
+    Some(DetectedFace {
+        bounding_box: BoundingBox { left: x0 / iw, top: y0 / ih, width: (x1 - x0) / iw, height: (y1 - y0) / ih },
+        confidence: 100.0 * score,
+        landmarks,
+        pose: Pose { roll, yaw, pitch: 0.0 },
+        quality: quality_of(image, x0, y0, x1, y1),
+        sunglasses: None,
+        eyes_open: None,
+        detection_score: score,
+        mesh_score: 0.0,
+        eyes: EyeSignals::default(),
+        mesh: None,
+    })
+}
+
+/// Whether the point (ratios) lies in the box grown by `margin` of its size on every side.
+fn around(b: &BoundingBox, margin: f32, (x, y): (f32, f32)) -> bool {
+    x >= b.left - margin * b.width
+        && x <= b.left + (1.0 + margin) * b.width
+        && y >= b.top - margin * b.height
+        && y <= b.top + (1.0 + margin) * b.height
 }
 
 /// Intersection over the smaller box: 1 when one box lies inside the other.

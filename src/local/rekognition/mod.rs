@@ -7,6 +7,7 @@ mod analyses;
 pub mod collections;
 pub mod decode;
 pub mod faces;
+pub mod heads;
 pub mod pixels;
 pub mod service;
 pub mod vectors;

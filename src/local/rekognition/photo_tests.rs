@@ -53,7 +53,7 @@ fn check_photos(photos: &[Photo]) {
         let bytes = std::fs::read(&photo.path).expect("photo readable");
         let image = a.decode(&bytes).expect("photo decodes");
         let faces = a.detect(&image).expect("detection runs");
-        let sunglasses: Vec<bool> = faces.iter().map(|f| f.sunglasses.value).collect();
+        let sunglasses: Vec<bool> = faces.iter().map(|f| f.sunglasses.is_some_and(|s| s.value)).collect();
         let ok = match photo.category.as_str() {
             "one_face" => faces.len() == 1 && !sunglasses[0],
             "sunglasses" => faces.len() == 1 && sunglasses[0],
@@ -114,7 +114,6 @@ fn committed_selfies_have_their_manifest_face_counts_sunglasses_and_identities()
 }
 
 #[test]
-#[ignore = "fails on one photo: the near-profile player in basketball1.png (1 of 2 faces) is missed — Face Mesh rejects the rear three-quarter head, see assets/models/README.md; run with --include-ignored"]
 fn shared_dev_photos_have_their_manifest_face_counts_sunglasses_and_identities() {
     let Some(dev) = shared_photos() else {
         eprintln!("skipped: ../shared/photos/dev not found");
@@ -128,6 +127,23 @@ fn shared_dev_photos_have_their_manifest_face_counts_sunglasses_and_identities()
         eprintln!("../shared/photos/dev/unverified not found: checking dev/ only");
     }
     check_photos(&photos);
+}
+
+#[test]
+fn a_player_turned_away_is_found_by_the_pose_model_without_an_identity() {
+    let a = analyzer();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/test-photos/group_basketball_1.png");
+    let image = a.decode(&std::fs::read(path).expect("committed test photo")).expect("decodes");
+    let faces = a.detect(&image).expect("detects");
+    assert_eq!(faces.len(), 2, "{faces:#?}");
+    let (seen, turned): (Vec<_>, Vec<_>) = faces.iter().partition(|f| f.seen_by_face_models());
+    assert_eq!((seen.len(), turned.len()), (1, 1), "{faces:#?}");
+    let turned = turned[0];
+    assert!(turned.bounding_box.left > 0.6 && turned.bounding_box.top < 0.3, "{:?}", turned.bounding_box);
+    assert!(turned.pose.yaw < -45.0, "turned to the viewer's left: {:?}", turned.pose);
+    assert!(turned.sunglasses.is_none() && turned.eyes_open.is_none());
+    assert!(matches!(a.embed(&image, turned), Err(super::faces::FaceError::TurnedAway)));
+    assert!(a.embed(&image, seen[0]).is_ok());
 }
 
 #[test]
@@ -146,11 +162,11 @@ fn a_face_painted_with_dark_lenses_turns_into_sunglasses() {
     let mut image = a.decode(&bytes).expect("decodes");
     let faces = a.detect(&image).expect("detects");
     assert_eq!(faces.len(), 1);
-    assert!(!faces[0].sunglasses.value);
+    assert_eq!(faces[0].sunglasses.map(|s| s.value), Some(false));
     paint_sunglasses(&mut image, &faces[0]);
     let painted = a.detect(&image).expect("detects");
     assert_eq!(painted.len(), 1, "the painted face is still a face");
-    assert!(painted[0].sunglasses.value, "{:?}", painted[0].eyes);
+    assert_eq!(painted[0].sunglasses.map(|s| s.value), Some(true), "{:?}", painted[0].eyes);
 }
 
 /// Regenerates assets/selfies/2_sunglass_face.jpg from the public-domain photo it was made of.
@@ -225,13 +241,37 @@ fn measure_shared_photos() {
         }
     }
     files.sort();
+    for f in &files {
+        let img = a.decode(&std::fs::read(f).unwrap()).unwrap();
+        let faces = a.detect(&img).unwrap();
+        let seen: Vec<_> = faces.into_iter().filter(|f| f.seen_by_face_models()).collect();
+        let t = std::time::Instant::now();
+        let found = a.turned_heads(&img, &seen).unwrap();
+        let took = t.elapsed();
+        let scores: Vec<_> = found
+            .iter()
+            .filter(|(h, _)| h.person_score >= 0.05)
+            .map(|(h, framed)| {
+                format!(
+                    "pose {:.3} framed {framed:.3} person {:.2} at {:?}",
+                    h.face_score(),
+                    h.person_score,
+                    h.centre()
+                )
+            })
+            .collect();
+        println!("HEADS {} ({took:?}): {scores:?}", f.display());
+    }
+    if std::env::var("MEASURE_ONLY").as_deref() == Ok("heads") {
+        return;
+    }
     let t = std::time::Instant::now();
     let low = FaceAnalyzer::load(
         &super::faces::default_models_dir(),
         super::faces::AnalyzerConfig { min_detection_score: 0.1, ..Default::default() },
     )
     .unwrap();
-    println!("model load (4 models): {:?}", t.elapsed());
+    println!("model load (5 models): {:?}", t.elapsed());
     for f in &files {
         let img = low.decode(&std::fs::read(f).unwrap()).unwrap();
         let faces = low.detect(&img).unwrap();
@@ -251,7 +291,7 @@ fn measure_shared_photos() {
         println!("{name}: {}x{} faces={} decode={:?} detect={:?}", img.width(), img.height(), faces.len(), td, tdet);
         for face in &faces {
             let t = std::time::Instant::now();
-            let e = a.embed(&img, face).unwrap();
+            let e = a.embed(&img, face);
             let te = t.elapsed();
             let b = face.bounding_box;
             println!(
@@ -273,7 +313,9 @@ fn measure_shared_photos() {
                 face.eyes_open,
                 te
             );
-            embeddings.push((name.clone(), e));
+            if let Ok(e) = e {
+                embeddings.push((name.clone(), e));
+            }
         }
     }
     for i in 0..embeddings.len() {
@@ -288,7 +330,7 @@ fn measure_shared_photos() {
 /// Paints opaque dark lenses (and a bridge) over the detected eyes: how
 /// `assets/selfies/2_sunglass_face.jpg` was made from a public-domain face (see MANIFEST.tsv).
 pub(crate) fn paint_sunglasses(image: &mut image::RgbImage, face: &super::faces::DetectedFace) {
-    let (l, r) = face.eye_centres();
+    let (l, r) = face.eye_centres().expect("a face the face models saw");
     let d = ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
     let angle = (r.1 - l.1).atan2(r.0 - l.0);
     let (sin, cos) = angle.sin_cos();

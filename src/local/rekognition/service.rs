@@ -129,7 +129,8 @@ impl From<FaceError> for RekognitionError {
             FaceError::Decode(DecodeError::TooLarge { .. }) => {
                 E::ImageTooLarge(format!("Image size is too large. {e}"))
             }
-            FaceError::Model { .. } | FaceError::Inference(_) => {
+            // Callers skip turned faces (quality_reasons) before embedding.
+            FaceError::Model { .. } | FaceError::Inference(_) | FaceError::TurnedAway => {
                 tracing::error!("face models: {e}");
                 E::Internal(format!("The face models failed: {e}"))
             }
@@ -401,6 +402,11 @@ fn quality_filter(value: Option<String>, default: QualityBar) -> Result<QualityB
 /// numbers sit well below what the dev photos' clear faces measure (confidence 91–97,
 /// sharpness ≥ 60, brightness 30–70, |yaw| < 20°): see assets/models/README.md.
 fn quality_reasons(face: &DetectedFace, image: (u32, u32), bar: QualityBar) -> Vec<&'static str> {
+    // A face only the pose model found has no identity vector: it cannot be indexed,
+    // searched or compared at any bar.
+    if !face.seen_by_face_models() {
+        return vec![if face.pose.yaw.abs() > 45.0 { "EXTREME_POSE" } else { "LOW_CONFIDENCE" }];
+    }
     let (min_confidence, min_sharpness, min_brightness, max_angle, min_side) = match bar {
         QualityBar::None => return Vec::new(),
         QualityBar::Low => (60.0, 5.0, 5.0, 80.0, 16.0),
@@ -482,11 +488,16 @@ fn face_detail(face: &DetectedFace, a: Attributes) -> Value {
         "Quality": face.quality,
         "Confidence": face.confidence.clamp(0.0, 100.0),
     });
-    if a.sunglasses {
-        d["Sunglasses"] = json!(face.sunglasses);
+    // A turned face's eyes are not seen: the attributes are left out, not guessed.
+    if a.sunglasses
+        && let Some(sunglasses) = face.sunglasses
+    {
+        d["Sunglasses"] = json!(sunglasses);
     }
-    if a.eyes_open {
-        d["EyesOpen"] = json!(face.eyes_open);
+    if a.eyes_open
+        && let Some(eyes_open) = face.eyes_open
+    {
+        d["EyesOpen"] = json!(eyes_open);
     }
     d
 }
@@ -765,8 +776,12 @@ impl Rekognition {
         self.require_collection(&id).await?;
         let bytes = self.image_bytes(input.image, "image", s3).await?;
         let (bbox, confidence, embedding) = with_faces(bytes, move |analyzer, image, faces| {
-            // The largest face is searched; detect() orders the faces by size.
-            let face = faces.into_iter().next().ok_or_else(|| E::InvalidParameter(NO_FACE.into()))?;
+            // The largest face the face models saw is searched (detect() orders the faces by
+            // size); a face turned too far to identify is passed over.
+            let face = faces
+                .into_iter()
+                .find(DetectedFace::seen_by_face_models)
+                .ok_or_else(|| E::InvalidParameter(NO_FACE.into()))?;
             if !quality_reasons(&face, image.dimensions(), bar).is_empty() {
                 return Err(E::InvalidParameter(NO_FACE.into()));
             }
