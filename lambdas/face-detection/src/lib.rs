@@ -64,11 +64,21 @@ pub async fn detect_faces(client: &Client, bucket: &str, key: &str) -> Result<Ve
     Ok(output.face_details.unwrap_or_default())
 }
 
-/// The workshop's rules: exactly one face, and that face not wearing sunglasses.
+/// Beyond this yaw (degrees either way) IndexFaces' default quality filter refuses the face
+/// as EXTREME_POSE, so the photo is refused here, where the rider is told why.
+pub const MAX_YAW: f32 = 60.0;
+
+/// The workshop's rules: exactly one face, facing the camera, not wearing sunglasses.
 pub fn check_faces(faces: &[FaceDetail]) -> Result<&FaceDetail, PhotoDoesNotMeetRequirementError> {
     let [face] = faces else {
         return Err(PhotoDoesNotMeetRequirementError::new(format!("Detected {} faces in the photo.", faces.len())));
     };
+    if let Some(yaw) = face.pose.as_ref().and_then(|p| p.yaw).filter(|y| y.abs() > MAX_YAW) {
+        return Err(PhotoDoesNotMeetRequirementError::new(format!(
+            "Face is turned away from the camera ({:.0}° to the side)",
+            yaw.abs()
+        )));
+    }
     // Without the attribute (DetectFaces called without ALL) there is nothing to reject.
     if face.sunglasses.as_ref().is_some_and(|s| s.value) {
         return Err(PhotoDoesNotMeetRequirementError::new("Face is wearing sunglasses"));
@@ -79,7 +89,7 @@ pub fn check_faces(faces: &[FaceDetail]) -> Result<&FaceDetail, PhotoDoesNotMeet
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_rekognition::types::{BoundingBox, Landmark, LandmarkType, Sunglasses};
+    use aws_sdk_rekognition::types::{BoundingBox, Landmark, LandmarkType, Pose, Sunglasses};
 
     fn face(sunglasses: Option<bool>) -> FaceDetail {
         let mut builder = FaceDetail::builder()
@@ -116,6 +126,15 @@ mod tests {
         assert_eq!(err.message, "Face is wearing sunglasses");
         let diagnostic: Diagnostic = FaceDetectionError::from(err).into();
         assert_eq!(diagnostic.error_type, "PhotoDoesNotMeetRequirementError");
+    }
+
+    #[test]
+    fn a_face_turned_away_is_rejected_and_a_slightly_turned_one_passes() {
+        let turned = |yaw: f32| FaceDetail::builder().pose(Pose::builder().yaw(yaw).build()).build();
+        let err = check_faces(&[turned(-88.6)]).unwrap_err();
+        assert_eq!(err.message, "Face is turned away from the camera (89° to the side)");
+        assert!(check_faces(&[turned(-30.0)]).is_ok());
+        assert!(check_faces(&[turned(60.0)]).is_ok());
     }
 
     #[test]
