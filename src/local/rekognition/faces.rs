@@ -81,7 +81,8 @@ pub struct AnalyzerConfig {
     pub eyes_open_threshold: f32,
     /// [`Head::face_score`] at and above which a person's head that the face models did
     /// not find counts as a (turned) face, if BlazeFace agrees at
-    /// `min_turned_detection_score` on a window framing it.
+    /// `min_turned_detection_score` on a window framing it. Above 1 the pose model is not
+    /// run at all.
     pub min_turned_face_score: f32,
     pub min_turned_detection_score: f32,
     pub decode_limits: DecodeLimits,
@@ -380,10 +381,8 @@ impl FaceAnalyzer {
                 kept.push(f);
             }
         }
-        for (head, framed_score) in self.turned_heads(image, &kept)? {
-            if head.face_score() < self.config.min_turned_face_score
-                || framed_score < self.config.min_turned_detection_score
-            {
+        for (head, framed_score) in self.turned_heads(image, &kept, self.config.min_turned_face_score)? {
+            if framed_score < self.config.min_turned_detection_score {
                 continue;
             }
             if let Some(face) = turned_face(image, &head, framed_score) {
@@ -397,14 +396,24 @@ impl FaceAnalyzer {
         Ok(kept)
     }
 
-    /// The heads MoveNet places where the face models found no face, each with BlazeFace's
+    /// The heads MoveNet places with a [`Head::face_score`] of at least `min_face_score` where
+    /// the face models found no face, each with BlazeFace's
     /// best score for a face centred in the head's box when a window frames it (at 2, 3 and
     /// 4 times the box's width): the pose model's evidence and the face detector's, which
     /// must agree (thresholds measured in assets/models/README.md).
-    pub fn turned_heads(&self, image: &RgbImage, found: &[DetectedFace]) -> Result<Vec<(Head, f32)>, FaceError> {
+    pub fn turned_heads(
+        &self,
+        image: &RgbImage,
+        found: &[DetectedFace],
+        min_face_score: f32,
+    ) -> Result<Vec<(Head, f32)>, FaceError> {
         let (iw, ih) = (image.width() as f32, image.height() as f32);
         let mut out: Vec<(Head, f32)> = Vec::new();
-        for head in self.heads.heads(image)? {
+        if min_face_score > 1.0 {
+            return Ok(out); // no head can score above 1: the pose model is not run at all
+        }
+        // MoveNet always answers six rows; the windows are run only for likely heads.
+        for head in self.heads.heads(image)?.into_iter().filter(|h| h.face_score() >= min_face_score) {
             let (Some(centre), Some((x0, y0, x1, y1))) = (head.centre(), head.face_box()) else { continue };
             // The same person's face, already found by the face models (or another head).
             let seen = |b: &BoundingBox| around(b, 0.5, (centre.0 / iw, centre.1 / ih));

@@ -246,7 +246,7 @@ fn measure_shared_photos() {
         let faces = a.detect(&img).unwrap();
         let seen: Vec<_> = faces.into_iter().filter(|f| f.seen_by_face_models()).collect();
         let t = std::time::Instant::now();
-        let found = a.turned_heads(&img, &seen).unwrap();
+        let found = a.turned_heads(&img, &seen, 0.1).unwrap();
         let took = t.elapsed();
         let scores: Vec<_> = found
             .iter()
