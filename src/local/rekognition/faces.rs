@@ -415,9 +415,17 @@ impl FaceAnalyzer {
         // MoveNet always answers six rows; the windows are run only for likely heads.
         for head in self.heads.heads(image)?.into_iter().filter(|h| h.face_score() >= min_face_score) {
             let (Some(centre), Some((x0, y0, x1, y1))) = (head.centre(), head.face_box()) else { continue };
-            // The same person's face, already found by the face models (or another head).
+            // The same person's face, already found by the face models or as another head.
             let seen = |b: &BoundingBox| around(b, 0.5, (centre.0 / iw, centre.1 / ih));
-            if found.iter().any(|f| seen(&f.bounding_box)) || out.iter().any(|(h, _)| h.centre() == Some(centre)) {
+            let ratio_box = |(x0, y0, x1, y1): (f32, f32, f32, f32)| BoundingBox {
+                left: x0 / iw,
+                top: y0 / ih,
+                width: (x1 - x0) / iw,
+                height: (y1 - y0) / ih,
+            };
+            if found.iter().any(|f| seen(&f.bounding_box))
+                || out.iter().filter_map(|(h, _)| h.face_box()).any(|b| seen(&ratio_box(b)))
+            {
                 continue;
             }
             let (cx, cy, w) = ((x0 + x1) / 2.0, (y0 + y1) / 2.0, x1 - x0);

@@ -155,7 +155,7 @@ impl HeadFinder {
             .iter()
             .copied()
             .collect();
-        if values.is_empty() || values.len() % PERSON_VALUES != 0 {
+        if values.is_empty() || !values.len().is_multiple_of(PERSON_VALUES) {
             return Err(FaceError::Inference(format!(
                 "the pose model gave {} values, not rows of {PERSON_VALUES}",
                 values.len()
