@@ -37,7 +37,7 @@ pub enum FaceError {
     TurnedAway,
 }
 
-type Plan = Arc<TypedRunnableModel>;
+pub(super) type Plan = Arc<TypedRunnableModel>;
 
 /// Where the models are: `$WILDRYDES_MODELS_DIR`, else `assets/models` next to the
 /// executable or one of its parent directories (installed or `target/…` layouts), else the
@@ -185,6 +185,13 @@ pub struct DetectedFace {
     mesh: Option<Vec<[f32; 3]>>,
 }
 
+impl BoundingBox {
+    /// From a box in source pixels (x0, y0, x1, y1) of an image `size` (w, h) pixels.
+    pub fn from_pixels((x0, y0, x1, y1): (f32, f32, f32, f32), (w, h): (f32, f32)) -> Self {
+        Self { left: x0 / w, top: y0 / h, width: (x1 - x0) / w, height: (y1 - y0) / h }
+    }
+}
+
 impl DetectedFace {
     /// The eye centres in source pixels, viewer's left first (None for a turned face).
     pub fn eye_centres(&self) -> Option<((f32, f32), (f32, f32))> {
@@ -264,10 +271,15 @@ impl std::fmt::Debug for FaceAnalyzer {
 }
 
 fn load(path: &Path, shape: &[usize]) -> Result<Plan, FaceError> {
+    load_with_input(path, f32::fact(shape.to_vec()).into())
+}
+
+/// Parses, fixes the input to `input` and optimises one ONNX model.
+pub(super) fn load_with_input(path: &Path, input: InferenceFact) -> Result<Plan, FaceError> {
     let fail = |e: TractError| FaceError::Model { path: path.to_path_buf(), message: format!("{e:#}") };
     tract_onnx::onnx()
         .model_for_path(path)
-        .and_then(|m| m.with_input_fact(0, f32::fact(shape.to_vec()).into()))
+        .and_then(|m| m.with_input_fact(0, input))
         .and_then(|m| m.into_optimized())
         .and_then(|m| m.into_runnable())
         .map_err(fail)
@@ -417,14 +429,8 @@ impl FaceAnalyzer {
             let (Some(centre), Some((x0, y0, x1, y1))) = (head.centre(), head.face_box()) else { continue };
             // The same person's face, already found by the face models or as another head.
             let seen = |b: &BoundingBox| around(b, 0.5, (centre.0 / iw, centre.1 / ih));
-            let ratio_box = |(x0, y0, x1, y1): (f32, f32, f32, f32)| BoundingBox {
-                left: x0 / iw,
-                top: y0 / ih,
-                width: (x1 - x0) / iw,
-                height: (y1 - y0) / ih,
-            };
             if found.iter().any(|f| seen(&f.bounding_box))
-                || out.iter().filter_map(|(h, _)| h.face_box()).any(|b| seen(&ratio_box(b)))
+                || out.iter().filter_map(|(h, _)| h.face_box()).any(|b| seen(&BoundingBox::from_pixels(b, (iw, ih))))
             {
                 continue;
             }
@@ -528,8 +534,7 @@ impl FaceAnalyzer {
         if bx1 <= bx0 || by1 <= by0 {
             return Ok(None);
         }
-        let bounding_box =
-            BoundingBox { left: bx0 / iw, top: by0 / ih, width: (bx1 - bx0) / iw, height: (by1 - by0) / ih };
+        let bounding_box = BoundingBox::from_pixels((bx0, by0, bx1, by1), (iw, ih));
 
         let mut landmarks = Vec::with_capacity(LANDMARKS.len() + 4);
         let (l, r) = (centroid(&mesh, &DLIB_EYE_LEFT), centroid(&mesh, &DLIB_EYE_RIGHT));
@@ -754,7 +759,7 @@ fn turned_face(image: &RgbImage, head: &Head, framed_score: f32) -> Option<Detec
         .collect();
     let score = (head.face_score() * framed_score).sqrt();
     Some(DetectedFace {
-        bounding_box: BoundingBox { left: x0 / iw, top: y0 / ih, width: (x1 - x0) / iw, height: (y1 - y0) / ih },
+        bounding_box: BoundingBox::from_pixels((x0, y0, x1, y1), (iw, ih)),
         confidence: 100.0 * score,
         landmarks,
         pose: Pose { roll, yaw, pitch: 0.0 },

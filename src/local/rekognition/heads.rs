@@ -14,12 +14,11 @@
 //! (assets/models/README.md).
 
 use std::path::Path;
-use std::sync::Arc;
 
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
-use super::faces::FaceError;
+use super::faces::{FaceError, Plan, load_with_input};
 use super::pixels::{Affine, warp};
 
 pub const POSE_FILE: &str = "movenet-multipose.onnx";
@@ -115,7 +114,7 @@ impl Head {
 }
 
 pub struct HeadFinder {
-    model: Arc<TypedRunnableModel>,
+    model: Plan,
 }
 
 impl std::fmt::Debug for HeadFinder {
@@ -126,15 +125,8 @@ impl std::fmt::Debug for HeadFinder {
 
 impl HeadFinder {
     pub fn load(dir: &Path) -> Result<Self, FaceError> {
-        let path = dir.join(POSE_FILE);
-        let fail = |e: TractError| FaceError::Model { path: path.clone(), message: format!("{e:#}") };
-        let model = tract_onnx::onnx()
-            .model_for_path(&path)
-            .and_then(|m| m.with_input_fact(0, i32::fact([1, POSE_SIZE, POSE_SIZE, 3]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(fail)?;
-        Ok(Self { model })
+        let input = i32::fact([1, POSE_SIZE, POSE_SIZE, 3]).into();
+        Ok(Self { model: load_with_input(&dir.join(POSE_FILE), input)? })
     }
 
     /// Every person MoveNet finds (at most six), whatever their scores.
