@@ -31,7 +31,18 @@ fn executions(n: usize) -> Vec<ExecutionRow> {
             started: "2026-11-25 05:00:00".into(),
             duration: "2.5 s".into(),
             arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:exec-{i:05}"),
-            failure: if i % 3 == 0 { "FaceDetection: PhotoDoesNotMeetRequirementError".into() } else { String::new() },
+            user: format!("user_{i}"),
+            photo: "1_happy_face.jpg".into(),
+            verdict: Some(if i % 3 == 0 {
+                wildrydes::ops::Verdict::Failed {
+                    status: "FAILED".into(),
+                    state: "FaceDetection".into(),
+                    error: "PhotoDoesNotMeetRequirementError".into(),
+                    reason: "Face is wearing sunglasses".into(),
+                }
+            } else {
+                wildrydes::ops::Verdict::Succeeded
+            }),
         })
         .collect()
 }

@@ -60,10 +60,17 @@ pub async fn upload_photo(clients: &Clients, bucket: &str, path: &Path) -> anyho
     Ok(key)
 }
 
-/// Starts an execution of the state machine called `machine`; returns its ARN.
+/// Starts an execution of the state machine `machine` (its name or ARN); returns its ARN.
 pub async fn start(clients: &Clients, machine: &str, input: &str) -> anyhow::Result<String> {
-    let Some(arn) = crate::deploy::find_state_machine(clients, machine).await? else {
-        anyhow::bail!("there is no state machine named {machine}; deploy the workshop first (`wildrydes deploy`)")
+    let arn = if machine.starts_with("arn:") {
+        machine.to_string()
+    } else {
+        match crate::deploy::find_state_machine(clients, machine).await? {
+            Some(arn) => arn,
+            None => anyhow::bail!(
+                "there is no state machine named {machine}; deploy the workshop first (`wildrydes deploy`)"
+            ),
+        }
     };
     let started = clients
         .sfn
@@ -103,7 +110,19 @@ pub async fn follow(
     execution_arn: &str,
     on_event: &mut (dyn FnMut(&HistoryEvent) + Send),
 ) -> anyhow::Result<Ending> {
-    let mut last_seen = 0i64;
+    follow_after(clients, execution_arn, 0, on_event).await
+}
+
+/// [`follow`] from the event after `after_event`: a redrive's follower sees only what the
+/// redrive does, not the attempt before it again. The duration of a redriven execution is
+/// the redrive's own, from its redrive date.
+pub async fn follow_after(
+    clients: &Clients,
+    execution_arn: &str,
+    after_event: i64,
+    on_event: &mut (dyn FnMut(&HistoryEvent) + Send),
+) -> anyhow::Result<Ending> {
+    let mut last_seen = after_event;
     let mut transient_failures = 0;
     loop {
         // Read the status first: once it is final, the history read after it is complete.
@@ -129,8 +148,9 @@ pub async fn follow(
         }
         if described.status() != &ExecutionStatus::Running && described.status() != &ExecutionStatus::PendingRedrive {
             let parse = |s: Option<&str>| s.map(|s| serde_json::from_str(s).unwrap_or_else(|_| json!(s)));
+            let began = described.redrive_date().unwrap_or(described.start_date());
             let duration_seconds = match described.stop_date() {
-                Some(stop) => seconds_between(described.start_date(), stop),
+                Some(stop) => seconds_between(began, stop),
                 None => 0.0,
             };
             return Ok(Ending {

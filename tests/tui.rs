@@ -56,9 +56,7 @@ async fn finish(cloud: &TestCloud, arn: &str) -> String {
 
 pub(crate) fn source(cloud: &TestCloud) -> Source {
     Source {
-        clients: cloud.clients.clone(),
-        names: WorkshopNames::local(),
-        local_endpoint: Some(cloud.endpoint.clone()),
+        ops: wildrydes::ops::Ops::new(cloud.clients.clone(), WorkshopNames::local(), Some(cloud.endpoint.clone())),
         deploy: None,
     }
 }
@@ -86,8 +84,8 @@ async fn executions_list_their_failing_state_and_open_on_the_whole_history_and_g
     assert_eq!(rows.len(), 2);
     let failed = rows.iter().find(|r| r.arn == bad).expect("the failed execution is listed");
     assert_eq!(failed.status, "FAILED");
-    assert_eq!(failed.failure, "Boom: PhotoDoesNotMeetRequirementError");
-    assert!(rows.iter().any(|r| r.status == "SUCCEEDED" && r.failure.is_empty()));
+    assert_eq!(failed.outcome(), "failed at Boom: PhotoDoesNotMeetRequirementError");
+    assert!(rows.iter().any(|r| r.status == "SUCCEEDED" && r.outcome() == "succeeded"));
 
     let detail = load::execution_detail(&source, &bad).await.expect("detail loads");
     assert_eq!(detail.status, "FAILED");
@@ -184,7 +182,7 @@ async fn start_uploads_a_photo_from_disk_and_sends_the_seeds_input() {
     let Loaded::Done(Err(message)) = actions::start(&source, "Echo", "nope.jpg", "u").await else { panic!() };
     assert!(message.contains("neither a file"), "{message}");
     let Loaded::Done(Err(message)) = actions::start(&source, "Nope", "my_selfie.jpg", "u").await else { panic!() };
-    assert_eq!(message, "There is no state machine named Nope.");
+    assert!(message.starts_with("There is no state machine named Nope; deploy the workshop first"), "{message}");
 }
 
 #[tokio::test]

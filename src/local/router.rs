@@ -27,6 +27,9 @@ const BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30
 pub struct Router {
     credentials: Credentials,
     region: String,
+    /// Where this cloud keeps its state, as an absolute path: `/_wildrydes/health` says it,
+    /// so a command given another `--data-dir` can refuse to show this one's data.
+    data_dir: std::path::PathBuf,
     store: Store,
     pub s3: s3::S3,
     pub dynamodb: dynamodb::DynamoDb,
@@ -96,6 +99,7 @@ impl Router {
             lambda,
             credentials: config.credentials.clone(),
             region: config.region.clone(),
+            data_dir: std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone()),
             s3,
             dynamodb: dynamodb::DynamoDb::new(store.clone())?,
             ses: ses::Ses::new(store.clone())?,
@@ -227,7 +231,7 @@ impl Router {
             (&http::Method::GET, "/_wildrydes/health") => Ok(super::protocol::json_response(
                 Protocol::RestJson,
                 StatusCode::OK,
-                &serde_json::json!({"status": "ok"}),
+                &serde_json::json!({"status": "ok", "dataDir": self.data_dir, "region": self.region}),
             )),
             (&http::Method::GET, "/_wildrydes/outbox") => self.ses.outbox_response().await,
             (&http::Method::GET, p) if p.starts_with("/_wildrydes/logs/") => {

@@ -105,88 +105,8 @@ pub struct UploadForm {
     pub error: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionRow {
-    pub name: String,
-    pub state_machine: String,
-    pub status: String,
-    pub started: String,
-    pub duration: String,
-    pub arn: String,
-    /// For a failed execution: the state that failed and its error, e.g.
-    /// `FaceDetection: PhotoDoesNotMeetRequirementError`.
-    pub failure: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct FaceRow {
-    pub face_id: String,
-    pub user: String,
-    pub confidence: f32,
-    /// When the face was indexed: the time an execution's IndexFace task returned its
-    /// FaceId (AWS's Face has no timestamp); empty for a face indexed outside the workflow.
-    pub indexed: String,
-    /// Where the face is in its photo: left, top, width, height as ratios of the photo.
-    pub bounding_box: Option<[f32; 4]>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObjectRow {
-    pub bucket: String,
-    pub key: String,
-    pub size: i64,
-    pub modified: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RiderRow {
-    pub user: String,
-    pub face_id: String,
-    pub photo: String,
-    pub thumbnail: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct MailRow {
-    pub sent: String,
-    pub from: String,
-    pub to: String,
-    pub subject: String,
-    pub body: String,
-}
-
-/// One event of an execution's history, ready to show.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistoryRow {
-    pub id: i64,
-    pub kind: String,
-    /// The state the event belongs to (the one most recently entered).
-    pub state: String,
-    pub time: String,
-    /// Milliseconds since the previous event.
-    pub elapsed_ms: i64,
-    /// The event's details as AWS's JSON shows them (input/output parsed when JSON).
-    pub json: serde_json::Value,
-    /// The Lambda function a Task event ran, for the link to its logs.
-    pub function: Option<String>,
-}
-
-impl HistoryRow {
-    pub fn is_failure(&self) -> bool {
-        self.kind.ends_with("Failed") || self.kind.ends_with("TimedOut") || self.kind == "ExecutionAborted"
-    }
-}
-
-/// An opened execution: its history and the definition it ran.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExecutionDetail {
-    pub arn: String,
-    pub name: String,
-    pub status: String,
-    pub state_machine: String,
-    pub events: Vec<HistoryRow>,
-    pub definition: Option<serde_json::Value>,
-}
+// The rows the views show are the operations layer's domain types.
+pub use crate::ops::{ExecutionDetail, ExecutionRow, FaceRow, FunctionLogs, HistoryRow, MailRow, ObjectRow, RiderRow};
 
 /// What the Graph tab shows: a definition and, with an execution, its history.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,12 +114,6 @@ pub struct GraphData {
     pub title: String,
     pub definition: serde_json::Value,
     pub execution: Option<ExecutionDetail>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct FunctionLogs {
-    pub function: String,
-    pub lines: Vec<String>,
 }
 
 /// A small decoded image (RGB), scaled down in the background.
@@ -224,7 +138,7 @@ pub enum Loaded {
     History(String, Result<ExecutionDetail, String>),
     Graph(Result<GraphData, String>),
     /// Pairs of faces above the threshold: (face, face, similarity).
-    Duplicates(Result<Vec<(String, String, f32)>, String>),
+    Duplicates(Result<Vec<crate::ops::Group>, String>),
     Image(String, Result<Thumb, String>),
     /// An action finished: what it did, or why it could not.
     Done(Result<String, String>),
@@ -320,7 +234,7 @@ impl StartForm {
 #[derive(Debug, Clone, PartialEq)]
 pub struct DuplicatesView {
     pub threshold: f32,
-    pub groups: Loadable<Vec<super::dupes::Group>>,
+    pub groups: Loadable<Vec<crate::ops::Group>>,
 }
 
 /// The Graph tab's cursor.
@@ -437,7 +351,17 @@ impl App {
             .into_iter()
             .flatten()
             .filter(|e| status.is_none_or(|s| e.status == s))
-            .filter(|e| self.matches_filter(&format!("{} {} {} {}", e.name, e.state_machine, e.status, e.failure)))
+            .filter(|e| {
+                self.matches_filter(&format!(
+                    "{} {} {} {} {} {}",
+                    e.name,
+                    e.state_machine,
+                    e.status,
+                    e.user,
+                    e.photo,
+                    e.outcome()
+                ))
+            })
             .collect()
     }
 
@@ -589,7 +513,8 @@ impl App {
             Step::Results => self.switch_to(Tab::Faces),
             Step::Cleanup => {
                 self.confirm = Some(Confirm {
-                    message: "Delete every workshop resource: the state machines, the functions, the riders table,                               both buckets with their photos, and the collection with its faces?"
+                    message: "Delete every workshop resource: the state machines, the functions, the riders table, \
+                              both buckets with their photos, and the collection with its faces?"
                         .into(),
                     effect: Effect::RunLabStep(Step::Cleanup),
                 });
@@ -710,11 +635,7 @@ fn on_loaded(app: &mut App, loaded: Loaded) -> Vec<Effect> {
                     Ok(data) => {
                         if !detail.placed {
                             // A failed execution opens on its failing event.
-                            let state_failure =
-                                data.events.iter().rposition(|e| e.is_failure() && !e.kind.starts_with("Execution"));
-                            detail.selected = state_failure
-                                .or_else(|| data.events.iter().rposition(HistoryRow::is_failure))
-                                .unwrap_or(0);
+                            detail.selected = crate::ops::failure::failing_event(&data.events).unwrap_or(0);
                             detail.placed = true;
                         }
                         detail.selected = detail.selected.min(data.events.len().saturating_sub(1));
@@ -728,9 +649,8 @@ fn on_loaded(app: &mut App, loaded: Loaded) -> Vec<Effect> {
         }
         Loaded::Duplicates(result) => {
             if let Some(view) = app.duplicates.as_mut() {
-                let faces = app.faces.rows().cloned().unwrap_or_default();
                 view.groups = match result {
-                    Ok(pairs) => Loadable::Loaded(super::dupes::group(&faces, &pairs)),
+                    Ok(groups) => Loadable::Loaded(groups),
                     Err(e) => Loadable::Failed(e),
                 };
             }
@@ -800,8 +720,8 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     }
     if let Some(confirm) = app.confirm.take() {
         return match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => vec![confirm.effect],
-            // Anything else cancels.
+            KeyCode::Char('y') | KeyCode::Char('Y') => vec![confirm.effect],
+            // Anything else cancels: Enter included, so "No" is the default.
             _ => Vec::new(),
         };
     }
@@ -930,8 +850,21 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
                         effect: Effect::Stop(row.arn),
                     })
                 }
-                'r' => return Some(vec![Effect::Rerun(row.arn)]),
-                _ => return Some(vec![Effect::Redrive(row.arn)]),
+                'r' => {
+                    app.confirm = Some(Confirm {
+                        message: format!(
+                            "Rerun {} of {}: start a new execution with the same input?",
+                            row.name, row.state_machine
+                        ),
+                        effect: Effect::Rerun(row.arn),
+                    })
+                }
+                _ => {
+                    app.confirm = Some(Confirm {
+                        message: format!("Redrive {} of {} from the state that failed?", row.name, row.state_machine),
+                        effect: Effect::Redrive(row.arn),
+                    })
+                }
             }
             Some(Vec::new())
         }
@@ -963,7 +896,11 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             let who =
                 if face.user.is_empty() { "a face with no user id".to_string() } else { format!("user {}", face.user) };
             app.confirm = Some(Confirm {
-                message: format!("Delete the face of {who} (FaceId {}) from the collection?", face.face_id),
+                message: format!(
+                    "Delete the face of {who} (FaceId {}) from the collection? A riders table row that points at it \
+                     is deleted with it.",
+                    face.face_id
+                ),
                 effect: Effect::DeleteFaces(vec![(face.face_id, face.user)]),
             });
             Some(Vec::new())
@@ -1042,9 +979,21 @@ fn on_duplicates_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
                 let mut users: Vec<&str> = extras.iter().map(|(_, u)| u.as_str()).collect();
                 users.sort();
                 users.dedup();
+                let riders: Vec<&str> = view
+                    .groups
+                    .rows()
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|g| g.rider_rows.iter().map(String::as_str))
+                    .collect();
+                let rows = if riders.is_empty() {
+                    String::new()
+                } else {
+                    format!(" and the riders table rows of {}", riders.join(", "))
+                };
                 app.confirm = Some(Confirm {
                     message: format!(
-                        "Delete {} face(s) of the extra account(s) {}? Each group keeps its first account.",
+                        "Delete {} face(s) of {}{rows}? Each group keeps the face shown as keep.",
                         extras.len(),
                         users.join(", ")
                     ),
@@ -1232,17 +1181,16 @@ mod tests {
             started: "2026-11-25 05:00:00".into(),
             duration: "1.0 s".into(),
             arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:{name}"),
-            failure: if status == "FAILED" {
-                "FaceDetection: PhotoDoesNotMeetRequirementError".into()
-            } else {
-                String::new()
-            },
+            user: format!("user_{name}"),
+            photo: "1_happy_face.jpg".into(),
+            verdict: Some(crate::ops::failure::sample(status)),
         }
     }
 
     fn event(id: i64, kind: &str, state: &str) -> HistoryRow {
         HistoryRow {
             id,
+            previous: id - 1,
             kind: kind.into(),
             state: state.into(),
             time: "2026-11-25 05:00:00".into(),
@@ -1343,11 +1291,16 @@ mod tests {
     }
 
     #[test]
-    fn rerun_and_redrive_act_on_the_selected_execution() {
+    fn rerun_and_redrive_ask_first_with_no_as_the_default_then_act_on_the_selected_execution() {
         let mut app = on_executions(vec![execution("bad", "FAILED")]);
         let arn = execution("bad", "FAILED").arn;
-        assert_eq!(update(&mut app, key(KeyCode::Char('r'))), vec![Effect::Rerun(arn.clone())]);
-        assert_eq!(update(&mut app, key(KeyCode::Char('R'))), vec![Effect::Redrive(arn)]);
+        for (k, effect) in [('r', Effect::Rerun(arn.clone())), ('R', Effect::Redrive(arn.clone()))] {
+            assert!(update(&mut app, key(KeyCode::Char(k))).is_empty(), "{k} asks first");
+            assert!(app.confirm.as_ref().is_some_and(|c| c.message.contains("bad")));
+            assert!(update(&mut app, key(KeyCode::Enter)).is_empty(), "Enter is No");
+            update(&mut app, key(KeyCode::Char(k)));
+            assert_eq!(update(&mut app, key(KeyCode::Char('y'))), vec![effect]);
+        }
     }
 
     #[test]
@@ -1398,8 +1351,11 @@ mod tests {
         update(&mut app, key(KeyCode::Char('d')));
         let confirm = app.confirm.clone().unwrap_or_else(|| panic!("no confirmation"));
         assert!(confirm.message.contains("user user_b"), "{}", confirm.message);
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty(), "Enter is the default: No");
+        assert!(app.confirm.is_none());
+        update(&mut app, key(KeyCode::Char('d')));
         assert_eq!(
-            update(&mut app, key(KeyCode::Enter)),
+            update(&mut app, key(KeyCode::Char('y'))),
             vec![Effect::DeleteFaces(vec![("f2".into(), "user_b".into())])]
         );
     }
@@ -1409,7 +1365,9 @@ mod tests {
         let mut app = on_faces();
         assert_eq!(update(&mut app, key(KeyCode::Char('D'))), vec![Effect::FindDuplicates(80.0)]);
         assert_eq!(update(&mut app, key(KeyCode::Char('+'))), vec![Effect::FindDuplicates(81.0)]);
-        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 93.0)]))));
+        let faces = app.faces.rows().cloned().unwrap_or_default();
+        let groups = crate::ops::faces::group(&faces, &[("f1".into(), "f2".into(), 93.0)], &[]);
+        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(groups))));
         let groups = app.duplicates.as_ref().and_then(|d| d.groups.rows().cloned()).unwrap_or_default();
         assert_eq!(groups.len(), 1);
         update(&mut app, key(KeyCode::Enter));

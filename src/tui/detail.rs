@@ -283,8 +283,7 @@ fn draw_state_pane(execution: Option<&ExecutionDetail>, name: &str, frame: &mut 
     };
     let entered = execution.events.iter().rev().find(|e| e.kind.ends_with("StateEntered") && e.json["name"] == name);
     let exited = execution.events.iter().rev().find(|e| e.kind.ends_with("StateExited") && e.json["name"] == name);
-    let failure =
-        execution.events.iter().rev().find(|e| e.state == name && e.is_failure() && !e.kind.starts_with("Execution"));
+    let failure = crate::ops::failure::failures(&execution.events).into_iter().rev().find(|f| f.state == name);
     let mut lines = Vec::new();
     let mut section = |title: &str, value: Option<&serde_json::Value>| {
         lines.push(Line::from(Span::styled(title.to_string(), Style::new().add_modifier(Modifier::BOLD))));
@@ -298,8 +297,9 @@ fn draw_state_pane(execution: Option<&ExecutionDetail>, name: &str, frame: &mut 
     } else {
         section("Input", entered.map(|e| &e.json["input"]));
         section("Output", exited.map(|e| &e.json["output"]));
-        section("Error", failure.map(|e| &e.json["error"]));
-        section("Cause", failure.map(|e| &e.json["cause"]));
+        let error = failure.as_ref().map(|f| serde_json::Value::String(f.error.clone()));
+        section("Error", error.as_ref());
+        section("Cause", failure.as_ref().map(|f| &f.cause));
     }
     frame.render_widget(
         Paragraph::new(lines)

@@ -5,14 +5,14 @@
 //! started, the resources it made) or a sentence saying why it could not.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
 
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::actions::sentence;
 use super::app::{Action, LabStep, Loaded, StepStatus};
-use super::load::{Source, failure_of, history, sdk_message};
+use super::load::{Source, sdk_message};
 use crate::deploy::{self, Progress};
+use crate::ops::{ExecutionFilter, ExecutionRow, Verdict};
 use crate::run;
 use crate::workshop::{self, WorkshopNames};
 
@@ -253,17 +253,20 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
 
     let photo_machine = machines.get(&WorkshopNames::state_machine(PHOTO_MACHINE));
     let runs = match photo_machine {
-        Some(arn) => photo_runs(source, arn).await,
+        Some(arn) => {
+            let filter = ExecutionFilter { machine: Some(arn.clone()), ..Default::default() };
+            source.executions(&filter).await.map_err(|e| e.to_string())
+        }
         None => Err(format!("{} is not created yet.", WorkshopNames::state_machine(PHOTO_MACHINE))),
     };
     for step in Step::ALL.into_iter().filter(|s| matches!(s, Step::Photo(_) | Step::Duplicate)) {
         let Some(last) = step.photos().last().copied() else { continue };
         steps.push(match &runs {
             Err(message) => row(step, StepStatus::Todo, message.clone()),
-            Ok(runs) => match runs.iter().find(|r| r.key == last.key) {
+            Ok(runs) => match runs.iter().find(|r| r.photo == last.key) {
                 None => row(step, StepStatus::Todo, format!("{} has not run yet", last.key)),
                 Some(found) => {
-                    let (status, detail) = describe_run(source, found).await;
+                    let (status, detail) = describe_run(found);
                     LabStep { execution: Some(found.arn.clone()), ..row(step, status, detail) }
                 }
             },
@@ -281,7 +284,7 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
         Err(_) => 0,
     };
     let mails = match source.local_endpoint {
-        Some(_) => super::load::outbox(source).await.map(|m| format!(", {} mails", m.len())).unwrap_or_default(),
+        Some(_) => source.outbox().await.map(|m| format!(", {} mails", m.len())).unwrap_or_default(),
         None => String::new(),
     };
     let seen = if faces > 0 && riders > 0 && thumbnails > 0 { StepStatus::Done } else { StepStatus::Todo };
@@ -295,98 +298,15 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
     steps
 }
 
-/// An execution of the photo state machine and the photo it ran on.
-#[derive(Debug, Clone)]
-struct PhotoRun {
-    arn: String,
-    status: String,
-    user: String,
-    key: String,
-}
-
-/// (user, key) of each execution's input, by ARN: an execution's input never changes.
-fn input_cache() -> &'static Mutex<HashMap<String, (String, String)>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, (String, String)>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
-/// The summary line of each finished execution, by ARN: a finished execution never changes.
-fn summary_cache() -> &'static Mutex<HashMap<String, String>> {
-    static CACHE: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
-}
-
-/// The executions of the photo state machine, newest first, with the photo each ran on.
-async fn photo_runs(source: &Source, machine: &str) -> Result<Vec<PhotoRun>, String> {
-    let sfn = &source.clients.sfn;
-    let mut listed = Vec::new();
-    let mut pages = sfn.list_executions().state_machine_arn(machine).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| sdk_message(&e))?;
-        listed.extend(page.executions().iter().cloned());
+/// The step's status and one line about how its execution went: who was registered, or
+/// where and why the photo was refused, as the operations layer decides it.
+fn describe_run(found: &ExecutionRow) -> (StepStatus, String) {
+    match &found.verdict {
+        Some(Verdict::Running) => (StepStatus::Running, format!("{} is running", found.name)),
+        Some(Verdict::Succeeded) => (StepStatus::Done, format!("{} — {} registered", found.status, found.user)),
+        Some(verdict) => (StepStatus::Done, format!("{} — {}", found.status, verdict.summary())),
+        None => (StepStatus::Done, format!("{} — outcome unknown: its history could not be read", found.status)),
     }
-    listed.sort_by(|a, b| b.start_date().cmp(a.start_date()));
-    let mut runs = Vec::with_capacity(listed.len());
-    for e in listed {
-        let arn = e.execution_arn().to_string();
-        let cached = input_cache().lock().ok().and_then(|c| c.get(&arn).cloned());
-        let (user, key) = match cached {
-            Some(found) => found,
-            None => {
-                let Ok(described) = sfn.describe_execution().execution_arn(&arn).send().await else { continue };
-                let input: serde_json::Value =
-                    described.input().and_then(|i| serde_json::from_str(i).ok()).unwrap_or_default();
-                let pair = (
-                    input["userId"].as_str().unwrap_or_default().to_string(),
-                    input["s3Key"].as_str().unwrap_or_default().to_string(),
-                );
-                if let Ok(mut cache) = input_cache().lock() {
-                    cache.insert(arn.clone(), pair.clone());
-                }
-                pair
-            }
-        };
-        runs.push(PhotoRun { arn, status: e.status().as_str().to_string(), user, key });
-    }
-    Ok(runs)
-}
-
-/// The step's status and one line about how its execution went: the refusal's state,
-/// error and reason, or who was registered.
-async fn describe_run(source: &Source, found: &PhotoRun) -> (StepStatus, String) {
-    let name = found.arn.rsplit(':').next().unwrap_or_default();
-    if found.status == "RUNNING" {
-        return (StepStatus::Running, format!("{name} is running"));
-    }
-    let cached = summary_cache().lock().ok().and_then(|c| c.get(&found.arn).cloned());
-    let summary = match cached {
-        Some(summary) => summary,
-        None => {
-            let events = match history(source, &found.arn).await {
-                Ok(events) => events,
-                Err(e) => return (StepStatus::Done, format!("{}: {e}", found.status)),
-            };
-            let summary = match refusal(&events) {
-                Some(reason) => format!("{} — {reason}", found.status),
-                None if found.status == "SUCCEEDED" => format!("SUCCEEDED — {} registered", found.user),
-                None => found.status.clone(),
-            };
-            if let Ok(mut cache) = summary_cache().lock() {
-                cache.insert(found.arn.clone(), summary.clone());
-            }
-            summary
-        }
-    };
-    (StepStatus::Done, summary)
-}
-
-/// "State: Error — message" of the state that failed in a history, if one did.
-pub fn refusal(events: &[super::app::HistoryRow]) -> Option<String> {
-    let failed = events.iter().rev().find(|e| e.is_failure())?;
-    let cause = &failed.json["cause"];
-    let message = cause["errorMessage"].as_str().or_else(|| cause.as_str()).unwrap_or_default();
-    let what = failure_of(events);
-    Some(if message.is_empty() { what } else { format!("{what} — {message}") })
 }
 
 /// Runs `step`, reporting each line of progress as an action; ends in what it did.
@@ -460,22 +380,18 @@ async fn run_photo(source: &Source, photo: TestPhoto, say: &(dyn Fn(String) + Sy
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
     say(format!("{machine}: started {name} on {key} as {}", photo.user));
     let mut narrator = run::Narrator::default();
-    let mut refused = None;
-    let ending = run::follow(clients, &arn, &mut |event| {
-        if let Some(line) = narrator.line(event) {
-            let line = line.trim().to_string();
-            if let Some(reason) = line.strip_prefix("✗ ") {
-                refused = Some(reason.to_string());
+    let followed = source
+        .follow(&arn, 0, &mut |event| {
+            if let Some(line) = narrator.line(event) {
+                say(line.trim().to_string());
             }
-            say(line);
-        }
-    })
-    .await?;
+        })
+        .await?;
+    let ending = &followed.ending;
     let mut message = format!("{key} as {}: {} in {:.1} s", photo.user, ending.status, ending.duration_seconds);
-    match (refused, &ending.error) {
-        (Some(reason), _) => message.push_str(&format!(" — refused at {reason}")),
-        (None, Some(error)) => message.push_str(&format!(" — {error}: {}", ending.cause.clone().unwrap_or_default())),
-        (None, None) => message.push_str(&format!(" — {} registered", photo.user)),
+    match &followed.verdict {
+        crate::ops::Verdict::Succeeded => message.push_str(&format!(" — {} registered", photo.user)),
+        verdict => message.push_str(&format!(" — {}", verdict.summary())),
     }
     Ok(Outcome { message, execution: Some(arn) })
 }

@@ -1,13 +1,14 @@
-//! The terminal dashboard. `app` holds the state and `update`, `view` draws it, `load`
-//! fetches through the SDK clients in background tasks. This module only runs the loop:
-//! terminal events and finished loads become actions; rendering never waits on the network.
+//! The terminal dashboard. `app` holds the state and `update`, `view` draws it, `load` and
+//! `actions` ask the operations layer (`ops`) in background tasks and map its answers into
+//! messages. This module only runs the loop: terminal events and finished loads become
+//! actions; rendering never waits on the network.
 //!
-//! May use `cloud` and `workshop`; knows nothing of the local cloud's internals.
+//! May use `ops`, `cloud`, `workshop`, and `deploy` and `run` (the Lab's steps are the CLI's
+//! own code); knows nothing of the local cloud's internals.
 
 pub mod actions;
 pub mod app;
 pub mod detail;
-pub mod dupes;
 pub mod graph;
 pub mod lab;
 pub mod load;

@@ -8,7 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Paragraph, Row, Table, TableState, Wrap};
 
 use super::app::{
-    App, FaceRow, Health, ImageSlot, LabRun, LabStep, Loadable, STATUS_FILTERS, StartForm, StepStatus, Tab,
+    App, ExecutionRow, FaceRow, Health, ImageSlot, LabRun, LabStep, Loadable, STATUS_FILTERS, StartForm, StepStatus,
+    Tab,
 };
 use super::detail;
 
@@ -79,7 +80,7 @@ pub fn view(app: &mut App, frame: &mut Frame) {
             vec![
                 Line::from(confirm.message.clone()),
                 Line::from(""),
-                Line::from("y / Enter: yes    any other key: no").bold(),
+                Line::from("y: yes    Enter or any other key: no").bold(),
             ],
         );
     }
@@ -378,7 +379,8 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
                 Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
                 Cell::from(e.started.clone()),
                 Cell::from(e.duration.clone()),
-                Cell::from(e.failure.clone()).style(Style::new().fg(Color::Red)),
+                Cell::from(e.user.clone()),
+                Cell::from(e.outcome()).style(Style::new().fg(outcome_color(e))),
             ])
         })
         .collect();
@@ -392,6 +394,7 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(10),
             Constraint::Length(19),
             Constraint::Length(8),
+            Constraint::Length(12),
             Constraint::Fill(3),
         ]
     } else {
@@ -401,6 +404,7 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
             Constraint::Length(9),
             Constraint::Length(8),
             Constraint::Length(7),
+            Constraint::Length(0),
             Constraint::Fill(3),
         ]
     };
@@ -418,7 +422,8 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
                     Cell::from(e.status.clone()).style(Style::new().fg(status_color(&e.status))),
                     Cell::from(e.started.get(11..).unwrap_or_default().to_string()),
                     Cell::from(e.duration.clone()),
-                    Cell::from(e.failure.clone()).style(Style::new().fg(Color::Red)),
+                    Cell::from(""),
+                    Cell::from(e.outcome()).style(Style::new().fg(outcome_color(e))),
                 ])
             })
             .collect()
@@ -427,7 +432,7 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
         frame,
         area,
         format!(" Executions ({count}, {status}) — Enter open · f status · s start · x stop · r rerun · R redrive "),
-        &["Name", "State machine", "Status", "Started", "Duration", "Failed at"],
+        &["Name", "State machine", "Status", "Started", "Duration", "User", "Outcome"],
         &widths,
         rows,
         app.selected,
@@ -555,6 +560,7 @@ fn draw_duplicates(app: &App, frame: &mut Frame, area: Rect) {
             Span::styled(g.keep.clone(), Style::new().fg(Color::Green).bold()),
             Span::raw(format!("  (similarity ≥ {:.1}%)", g.similarity)),
         ]));
+        lines.push(Line::from(format!("   kept because it is {}", g.why)).dark_gray());
         for f in &g.faces {
             let extra = f.user != g.keep;
             lines.push(Line::from(vec![
@@ -568,6 +574,16 @@ fn draw_duplicates(app: &App, frame: &mut Frame, area: Rect) {
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::new().borders(Borders::ALL).title(title)),
         area,
     );
+}
+
+/// Registered green, refused yellow, failed red, unknown and running plain.
+fn outcome_color(e: &ExecutionRow) -> Color {
+    match &e.verdict {
+        Some(crate::ops::Verdict::Succeeded) => Color::Green,
+        Some(crate::ops::Verdict::Refused { .. }) => Color::Yellow,
+        Some(crate::ops::Verdict::Failed { .. }) => Color::Red,
+        _ => Color::Reset,
+    }
 }
 
 fn human_size(bytes: i64) -> String {
@@ -692,7 +708,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("e", "Lab: open the execution the step started"),
         ("Esc", "back, close, clear the filter"),
         ("f", "Executions: cycle the status filter"),
-        ("s / x / r / R", "Executions: start · stop · rerun · redrive"),
+        ("s / x / r / R", "Executions: start · stop, rerun, redrive (asks)"),
         ("o", "Executions: show the execution in the Graph"),
         ("J/K, L", "execution: scroll the event JSON · its function's logs"),
         ("d / D, +/-", "Faces: delete · find duplicates, threshold"),
@@ -700,7 +716,7 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("↑/↓, j/k", "move"),
         ("PgUp/PgDn, Home/End", "move by a page, to the ends"),
         ("/", "filter the list (Enter keeps it, Esc clears it)"),
-        ("r, F5", "refresh now (views also refresh every 3 s)"),
+        ("r, F5", "refresh now (F5 on Executions, where r reruns)"),
         ("mouse", "click a tab or a row, scroll the list"),
         ("?", "this help"),
         ("q, Ctrl-C", "quit"),
@@ -756,11 +772,9 @@ mod tests {
             started: "2026-11-25 05:00:00".into(),
             duration: "2.5 s".into(),
             arn: format!("arn:aws:states:us-east-1:000000000000:execution:RiderPhotoProcessing-4:exec-{i:05}"),
-            failure: if status == "FAILED" {
-                "FaceDetection: PhotoDoesNotMeetRequirementError".into()
-            } else {
-                String::new()
-            },
+            user: format!("user_{i}"),
+            photo: "1_happy_face.jpg".into(),
+            verdict: Some(crate::ops::failure::sample(status)),
         }
     }
 
@@ -772,6 +786,7 @@ mod tests {
     fn failed_detail() -> ExecutionDetail {
         let ev = |id: i64, kind: &str, state: &str, json: serde_json::Value| HistoryRow {
             id,
+            previous: id - 1,
             kind: kind.into(),
             state: state.into(),
             time: "2026-11-25 05:00:01".into(),
@@ -862,7 +877,7 @@ mod tests {
         // Loaded views.
         let mut app = at('2');
         update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED"), exec(2, "SUCCEEDED")]))));
-        cases.push(("executions", app, vec!["exec-00001", "FAILED", "FaceDetection: Photo", "SUCCEEDED"]));
+        cases.push(("executions", app, vec!["exec-00001", "FAILED", "failed at FaceDetection", "SUCCEEDED"]));
         let mut app = at('2');
         update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
         press(&mut app, KeyCode::Enter);
@@ -908,7 +923,9 @@ mod tests {
         let mut app = at('4');
         update(&mut app, Action::Loaded(Loaded::Faces(Ok(vec![face("f1", "user_a"), face("f2", "user_a_again")]))));
         press(&mut app, KeyCode::Char('D'));
-        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(vec![("f1".into(), "f2".into(), 97.0)]))));
+        let faces = app.faces.rows().cloned().unwrap_or_default();
+        let groups = crate::ops::faces::group(&faces, &[("f1".into(), "f2".into(), 97.0)], &[]);
+        update(&mut app, Action::Loaded(Loaded::Duplicates(Ok(groups))));
         cases.push(("duplicates", app, vec!["keep user_a", "delete user_a_again"]));
         let mut app = at('6');
         update(
@@ -949,7 +966,7 @@ mod tests {
         let mut app = at('4');
         update(&mut app, Action::Loaded(Loaded::Faces(Ok(vec![face("f1", "user_a")]))));
         press(&mut app, KeyCode::Char('d'));
-        cases.push(("confirm", app, vec!["user user_a", "y / Enter"]));
+        cases.push(("confirm", app, vec!["user user_a", "y: yes"]));
         let mut app = at('4');
         update(
             &mut app,
@@ -1019,7 +1036,7 @@ mod tests {
         let mut app = lab();
         press(&mut app, KeyCode::End);
         press(&mut app, KeyCode::Enter);
-        cases.push(("lab clean-up asks", app, vec!["Delete every workshop resource", "y / Enter"]));
+        cases.push(("lab clean-up asks", app, vec!["Delete every workshop resource", "y: yes"]));
         cases
     }
 
