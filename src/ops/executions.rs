@@ -247,15 +247,20 @@ impl Ops {
         }
     }
 
-    /// The execution, its history and the definition it ran.
-    pub async fn execution_detail(&self, arn: &str) -> Result<ExecutionDetail> {
-        let sfn = &self.clients.sfn;
-        let described = sfn
+    async fn describe(&self, arn: &str) -> Result<aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput> {
+        self.clients
+            .sfn
             .describe_execution()
             .execution_arn(arn)
             .send()
             .await
-            .map_err(|e| OpsError::call(format!("reading {}", short(arn)), &e))?;
+            .map_err(|e| OpsError::call(format!("reading {}", short(arn)), &e))
+    }
+
+    /// The execution, its history and the definition it ran.
+    pub async fn execution_detail(&self, arn: &str) -> Result<ExecutionDetail> {
+        let sfn = &self.clients.sfn;
+        let described = self.describe(arn).await?;
         let events = self.history(arn).await?;
         let definition = match sfn.describe_state_machine_for_execution().execution_arn(arn).send().await {
             Ok(d) => serde_json::from_str(d.definition()).ok(),
@@ -274,12 +279,7 @@ impl Ops {
     /// Starts the same state machine again with the same input; the new execution's ARN.
     pub async fn rerun(&self, arn: &str) -> Result<Rerun> {
         let sfn = &self.clients.sfn;
-        let described = sfn
-            .describe_execution()
-            .execution_arn(arn)
-            .send()
-            .await
-            .map_err(|e| OpsError::call(format!("reading {}", short(arn)), &e))?;
+        let described = self.describe(arn).await?;
         let machine = described.state_machine_arn().to_string();
         let started = sfn
             .start_execution()

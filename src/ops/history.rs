@@ -177,9 +177,9 @@ pub fn attribute_states(rows: &mut [HistoryRow]) {
         let previous =
             (rows[i].previous > 0).then(|| by_id.get(&rows[i].previous).copied()).flatten().filter(|&p| p < i);
         let own_name = rows[i].json["name"].as_str().map(str::to_string);
-        let state = if rows[i].names_state() {
-            own_name.unwrap_or_default()
-        } else if rows[i].kind.starts_with("MapIteration") && own_name.is_some() {
+        // A state's own events and a Map iteration's name their state; the rest follow links.
+        let named = rows[i].names_state() || (rows[i].kind.starts_with("MapIteration") && own_name.is_some());
+        let state = if named {
             own_name.unwrap_or_default()
         } else if rows[i].is_container_event() {
             container_of(rows, &by_id, previous).unwrap_or_else(|| last_entered.clone())
