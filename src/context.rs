@@ -33,6 +33,21 @@ pub struct Selection {
     /// `Some` when the user named a data directory (flag or environment).
     pub data_dir: Option<PathBuf>,
     pub port: u16,
+    /// AWS: the named profile of the AWS config to use.
+    pub profile: Option<String>,
+    /// AWS: the CloudFormation stack whose outputs name the resources.
+    pub stack: Option<String>,
+    /// Names given outright, before a stack's outputs and the default names.
+    pub names: NameFlags,
+}
+
+/// Resource names given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct NameFlags {
+    pub collection: Option<String>,
+    pub photo_bucket: Option<String>,
+    pub thumbnail_bucket: Option<String>,
+    pub riders_table: Option<String>,
 }
 
 /// Where the functions' code and roles come from (deploy and clean-up).
@@ -53,7 +68,11 @@ impl Context {
     pub async fn resolve(selection: &Selection, functions: &Functions) -> anyhow::Result<Context> {
         let mut local_cloud = None;
         let target = if selection.aws {
-            Target::Aws { region: selection.region.clone() }
+            Target::Aws {
+                region: selection.region.clone(),
+                profile: selection.profile.clone(),
+                endpoint: selection.endpoint_url.clone(),
+            }
         } else if let Some(endpoint) = &selection.endpoint_url {
             Target::Local {
                 endpoint: endpoint.clone(),
@@ -64,8 +83,12 @@ impl Context {
             local_cloud = cloud;
             target
         };
-        let names = workshop_names(&target, functions)?;
-        let clients = Clients::for_target(&target).await;
+        let config = crate::cloud::sdk_config(&target).await;
+        let clients = Clients::new(&config, &target);
+        let names = match &target {
+            Target::Local { .. } => selection.names.apply(WorkshopNames::local()),
+            Target::Aws { .. } => aws_names(&clients, config.region().map(|r| r.to_string()), selection).await?,
+        };
         let local_endpoint = match &target {
             Target::Local { endpoint, .. } => Some(endpoint.clone()),
             Target::Aws { .. } => None,
@@ -148,32 +171,84 @@ pub async fn serving(endpoint: &str) -> Option<PathBuf> {
     (health["status"] == "ok").then(|| PathBuf::from(health["dataDir"].as_str().unwrap_or_default()))
 }
 
-/// The workshop's names on the target: fixed locally; on AWS, bucket names carry the
-/// account (from the role ARN) and the region, because S3 bucket names are global.
-fn workshop_names(target: &Target, functions: &Functions) -> anyhow::Result<WorkshopNames> {
-    match target {
-        Target::Local { .. } => Ok(WorkshopNames::local()),
-        Target::Aws { region } => {
-            let account = functions
-                .lambda_role_arn
-                .as_deref()
-                .and_then(|arn| arn.split(':').nth(4))
-                .filter(|a| a.len() == 12)
-                .map(str::to_string)
-                .or_else(|| std::env::var("WILDRYDES_AWS_ACCOUNT").ok())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "on AWS the bucket names carry your account id: give --lambda-role-arn (its account is used) \
-                         or set WILDRYDES_AWS_ACCOUNT"
-                    )
-                })?;
-            let region = region
-                .clone()
-                .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
-                .ok_or_else(|| anyhow::anyhow!("on AWS, name the region: --region or AWS_REGION"))?;
-            Ok(WorkshopNames::for_account(&account, &region))
+impl NameFlags {
+    /// `names` with the ones given here put in their place.
+    pub fn apply(&self, names: WorkshopNames) -> WorkshopNames {
+        WorkshopNames {
+            collection: self.collection.clone().unwrap_or(names.collection),
+            photo_bucket: self.photo_bucket.clone().unwrap_or(names.photo_bucket),
+            thumbnail_bucket: self.thumbnail_bucket.clone().unwrap_or(names.thumbnail_bucket),
+            riders_table: self.riders_table.clone().unwrap_or(names.riders_table),
         }
     }
+
+    fn all_given(&self) -> bool {
+        self.collection.is_some()
+            && self.photo_bucket.is_some()
+            && self.thumbnail_bucket.is_some()
+            && self.riders_table.is_some()
+    }
+}
+
+/// The workshop's names in an AWS account, in this order: the flags; a CloudFormation
+/// stack's outputs (`--stack`: the workshop's `wildrydes-step-module-resources`, or the SAM
+/// template's, which carry the same keys); the names `wildrydes --aws deploy` gives, which
+/// carry the account (asked of STS) and the region, because S3 bucket names are global.
+async fn aws_names(clients: &Clients, region: Option<String>, selection: &Selection) -> anyhow::Result<WorkshopNames> {
+    if selection.names.all_given() {
+        return Ok(selection.names.apply(WorkshopNames::local()));
+    }
+    let base = match &selection.stack {
+        Some(stack) => stack_names(clients, stack).await?,
+        None => {
+            let who = clients.sts.get_caller_identity().send().await.map_err(|e| {
+                match (&selection.profile, crate::cloud::error_message(&e)) {
+                    (Some(profile), message) if message.starts_with("no AWS credentials") => anyhow::anyhow!(
+                        "no AWS credentials for the profile {profile}: check that it is in ~/.aws/config or \
+                         ~/.aws/credentials (`aws configure list-profiles`), create it with `aws configure --profile \
+                         {profile}`, or for an SSO profile run `aws sso login --profile {profile}`"
+                    ),
+                    (_, message) => anyhow::anyhow!("{message}"),
+                }
+            })?;
+            let account = who.account().unwrap_or_default().to_string();
+            let region = region.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no AWS region is set: give --region R, set AWS_REGION, or set a region in your profile"
+                )
+            })?;
+            WorkshopNames::for_account(&account, &region)
+        }
+    };
+    Ok(selection.names.apply(base))
+}
+
+/// The names a CloudFormation stack's outputs give; what it does not name keeps its default.
+async fn stack_names(clients: &Clients, stack: &str) -> anyhow::Result<WorkshopNames> {
+    let described = clients.cloudformation.describe_stacks().stack_name(stack).send().await.map_err(|e| {
+        let message = crate::cloud::error_message(&e);
+        if message.contains("does not exist") {
+            anyhow::anyhow!("there is no CloudFormation stack {stack} in this account and region ({message})")
+        } else {
+            anyhow::anyhow!("reading the stack {stack}: {message}")
+        }
+    })?;
+    let outputs: std::collections::HashMap<&str, &str> = described
+        .stacks()
+        .iter()
+        .flat_map(|s| s.outputs())
+        .filter_map(|o| Some((o.output_key()?, o.output_value()?)))
+        .collect();
+    let found = |key: &str| outputs.get(key).map(|v| v.to_string());
+    let photo_bucket = found("RiderPhotoS3Bucket")
+        .ok_or_else(|| anyhow::anyhow!("the stack {stack} has no RiderPhotoS3Bucket output: is it the workshop's?"))?;
+    let defaults = WorkshopNames::local();
+    Ok(WorkshopNames {
+        collection: found("CollectionId").unwrap_or(defaults.collection),
+        photo_bucket,
+        thumbnail_bucket: found("ThumbnailS3Bucket").unwrap_or(defaults.thumbnail_bucket),
+        riders_table: found("RiderPhotoDDBTable").unwrap_or(defaults.riders_table),
+    })
 }
 
 fn deploy_options(target: &Target, names: &WorkshopNames, functions: &Functions) -> anyhow::Result<DeployOptions> {

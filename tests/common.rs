@@ -128,3 +128,42 @@ pub fn test_venv(test: &str) -> Option<std::path::PathBuf> {
         None
     }
 }
+
+/// `moto_server` on a free port, killed when dropped.
+pub struct Moto {
+    child: std::process::Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn spawn(bin: &std::path::Path) -> Self {
+        Self::spawn_with(bin, &[])
+    }
+
+    /// With these environment variables (e.g. moto's `INITIAL_NO_AUTH_ACTION_COUNT`).
+    pub fn spawn_with(bin: &std::path::Path, env: &[(&str, &str)]) -> Self {
+        use std::time::{Duration, Instant};
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let child = std::process::Command::new(bin)
+            .envs(env.iter().copied())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let moto = Self { child, endpoint: format!("http://127.0.0.1:{port}") };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not listen on {port} within 60 s");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

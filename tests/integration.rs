@@ -5,6 +5,7 @@ mod common;
 
 mod asl_conformance;
 mod auth;
+mod aws;
 mod compat;
 mod crash;
 mod dynamodb;

@@ -18,13 +18,39 @@ Rekognition, S3, DynamoDB and SES). With no command it opens the dashboard on th
 `serve` runs the local cloud alone so the aws CLI, boto3 or any SDK can use it."
 )]
 pub struct Cli {
-    /// Talk to this AWS-compatible endpoint instead of starting the local cloud
-    #[arg(long, global = true, value_name = "URL", conflicts_with = "aws")]
+    /// Talk to this AWS-compatible endpoint instead of starting the local cloud; with --aws,
+    /// AWS's semantics (account-qualified names, your credentials) at another endpoint
+    #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
     /// Use real AWS through the normal config chain (profile, environment, SSO)
     #[arg(long, global = true)]
     pub aws: bool,
+
+    /// AWS: the profile of your AWS config to use (SSO profiles too)
+    #[arg(long, global = true, env = "AWS_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS: read the resource names from this CloudFormation stack's outputs (the workshop's
+    /// is wildrydes-step-module-resources)
+    #[arg(long, global = true, value_name = "STACK", requires = "aws")]
+    pub stack: Option<String>,
+
+    /// The Rekognition collection (default: rider-photos, or the stack's CollectionId)
+    #[arg(long, global = true, value_name = "ID")]
+    pub collection: Option<String>,
+
+    /// The rider photo bucket (default: from the stack, or the name deploy gives)
+    #[arg(long, global = true, value_name = "BUCKET")]
+    pub photo_bucket: Option<String>,
+
+    /// The thumbnail bucket (default: from the stack, or the name deploy gives)
+    #[arg(long, global = true, value_name = "BUCKET")]
+    pub thumbnail_bucket: Option<String>,
+
+    /// The riders table (default: from the stack, or the name deploy gives)
+    #[arg(long, global = true, value_name = "TABLE")]
+    pub table: Option<String>,
 
     /// AWS region (default locally: us-east-1; on AWS: from the AWS config)
     #[arg(long, global = true, env = "AWS_REGION")]
@@ -63,6 +89,13 @@ pub enum Command {
         json: bool,
         #[command(flatten)]
         functions: FunctionArgs,
+    },
+    /// Where the commands work (target, region, the workshop's resource names) and what of the
+    /// workshop is there, step by step as the dashboard's Lab sees it; unknown where it cannot tell
+    Status {
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Run the rider-photo workflow on a selfie and follow it state by state
     Run {
@@ -183,7 +216,7 @@ pub struct FunctionArgs {
     /// AWS: the directory of `cargo lambda build --release --output-format zip` zips
     #[arg(long, value_name = "DIR", default_value = "target/lambda")]
     pub lambda_zips: PathBuf,
-    /// AWS: the execution role of the functions (its account names the buckets)
+    /// AWS: the execution role of the functions
     #[arg(long, value_name = "ARN")]
     pub lambda_role_arn: Option<String>,
     /// AWS: the role Step Functions assumes to invoke the functions

@@ -69,6 +69,14 @@ impl Cli {
             region: self.region.clone(),
             data_dir: self.data_dir.clone(),
             port: self.port,
+            profile: self.profile.clone(),
+            stack: self.stack.clone(),
+            names: context::NameFlags {
+                collection: self.collection.clone(),
+                photo_bucket: self.photo_bucket.clone(),
+                thumbnail_bucket: self.thumbnail_bucket.clone(),
+                riders_table: self.table.clone(),
+            },
         }
     }
 }
@@ -136,6 +144,16 @@ async fn command_in(ctx: &Context, command: &Command) -> anyhow::Result<Exit> {
                 println!("{machine}: started {}\n  input {input}", crate::ops::executions::short(&arn));
             }
             follow_and_print(ops, &arn, 0, *json).await
+        }
+        Command::Status { json } => {
+            let source = crate::tui::load::Source { ops: ops.clone(), deploy: ctx.deploy.clone().ok() };
+            let steps = crate::tui::lab::status(&source).await;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&report::status_json(&ctx.target, &ops.names, &steps))?);
+            } else {
+                print!("{}", report::status(&ctx.target, &ops.names, &steps));
+            }
+            Ok(Exit::Done)
         }
         Command::Faces { action } => faces(ops, action).await,
         Command::Executions { action } => executions(ops, action).await,

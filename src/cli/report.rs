@@ -5,6 +5,8 @@ use serde_json::{Value, json};
 
 use crate::ops::faces::{Deleted, Deletion};
 use crate::ops::{ExecutionDetail, ExecutionRow, FaceRow, Group, Handled, failure};
+use crate::tui::app::LabStep;
+use crate::workshop::WorkshopNames;
 
 /// The execution list as aligned columns, with each execution's user, photo and outcome.
 pub fn executions_table(rows: &[ExecutionRow]) -> String {
@@ -184,6 +186,48 @@ pub fn deletion_plan(deletions: &[Deletion]) -> String {
 
 pub fn deleted(done: &Deleted) -> String {
     done.to_string()
+}
+
+fn step_status(status: crate::tui::app::StepStatus) -> &'static str {
+    use crate::tui::app::StepStatus;
+    match status {
+        StepStatus::Done => "done",
+        StepStatus::Todo => "to do",
+        StepStatus::Running => "running",
+        StepStatus::Unavailable => "unknown",
+    }
+}
+
+/// `status`: the target, the names, and each Lab step as the target shows it.
+pub fn status(target: &crate::cloud::Target, names: &WorkshopNames, steps: &[LabStep]) -> String {
+    let mut out = format!(
+        "Target            {}
+Collection        {}
+Photo bucket      {}
+Thumbnail bucket  {}
+Riders table      {}
+
+",
+        target.describe(),
+        names.collection,
+        names.photo_bucket,
+        names.thumbnail_bucket,
+        names.riders_table
+    );
+    let width = steps.iter().map(|s| s.title.chars().count()).max().unwrap_or(0);
+    for s in steps {
+        out.push_str(&format!("  {:7}  {:width$}  {}\n", step_status(s.status), s.title, s.detail));
+    }
+    out
+}
+
+pub fn status_json(target: &crate::cloud::Target, names: &WorkshopNames, steps: &[LabStep]) -> Value {
+    json!({
+        "target": target.describe(),
+        "names": {"collection": names.collection, "photoBucket": names.photo_bucket,
+                  "thumbnailBucket": names.thumbnail_bucket, "ridersTable": names.riders_table},
+        "steps": steps.iter().map(|s| json!({"step": s.title, "status": step_status(s.status), "detail": s.detail})).collect::<Vec<_>>(),
+    })
 }
 
 #[cfg(test)]

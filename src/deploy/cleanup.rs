@@ -58,10 +58,12 @@ pub async fn cleanup(clients: &Clients, options: &DeployOptions, progress: Progr
 }
 
 /// A delete's outcome: done, or the resource was not there (AWS's `gone` code for it).
-fn deleted<T, E, R>(result: Result<T, aws_sdk_s3::error::SdkError<E, R>>, gone: &str) -> anyhow::Result<Outcome>
+fn deleted<T, E>(
+    result: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+    gone: &str,
+) -> anyhow::Result<Outcome>
 where
     E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
 {
     match result {
         Ok(_) => Ok(Outcome::Deleted),

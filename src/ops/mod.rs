@@ -56,10 +56,12 @@ pub enum OpsError {
 
 impl OpsError {
     /// An SDK error while doing `what`.
-    pub fn call<E, R>(what: impl Into<String>, e: &aws_sdk_s3::error::SdkError<E, R>) -> Self
+    pub fn call<E>(
+        what: impl Into<String>,
+        e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    ) -> Self
     where
         E: std::error::Error + aws_smithy_types::error::metadata::ProvideErrorMetadata + 'static,
-        R: std::fmt::Debug,
     {
         OpsError::Call { what: what.into(), message: crate::cloud::error_message(e) }
     }

@@ -144,21 +144,30 @@ pub struct Outcome {
     pub execution: Option<String>,
 }
 
-/// A service that is not there at all (locally: not built yet) is "n/a", anything else is
-/// work still to do.
-fn status_of<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> StepStatus
+/// A resource AWS says is not there is work still to do; any other error (access denied,
+/// throttling, an unreachable endpoint, a service not there at all) leaves it unknown.
+fn status_of<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> StepStatus
 where
     E: aws_sdk_s3::error::ProvideErrorMetadata,
 {
+    // Only "it is not there" means the step is still to do; access denied, throttling, an
+    // unreachable endpoint or an unknown service mean nobody can tell.
     match e.as_service_error().and_then(|s| s.code()) {
-        Some("UnrecognizedClientException" | "UnknownOperationException" | "NotImplemented") => StepStatus::Unavailable,
-        Some(_) => StepStatus::Todo,
-        None => StepStatus::Unavailable,
+        Some("ResourceNotFoundException" | "NoSuchBucket" | "NotFound" | "NoSuchKey" | "StateMachineDoesNotExist") => {
+            StepStatus::Todo
+        }
+        _ if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => StepStatus::Todo,
+        _ => StepStatus::Unavailable,
     }
 }
 
 fn row(step: Step, status: StepStatus, detail: impl Into<String>) -> LabStep {
     LabStep { step, title: step.title(), status, detail: detail.into(), execution: None }
+}
+
+/// "1 face", "2 faces", "unknown faces".
+fn plural(n: Option<i32>, one: &str, many: &str) -> String {
+    if n == Some(1) { one.into() } else { many.into() }
 }
 
 /// Every step's status, as found on the target, in [`Step::ALL`]'s order.
@@ -168,32 +177,42 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
     let mut left = Vec::new();
 
     let mut faces = 0;
+    let mut collection_known = true;
     let collection = match c.rekognition.describe_collection().collection_id(&n.collection).send().await {
         Ok(d) => {
             faces = d.face_count().unwrap_or(0);
             left.push(format!("collection {}", n.collection));
             row(Step::Collection, StepStatus::Done, format!("{}: {faces} faces", n.collection))
         }
-        Err(e) => row(Step::Collection, status_of(&e), sdk_message(&e)),
+        Err(e) => {
+            let status = status_of(&e);
+            collection_known = status == StepStatus::Todo;
+            row(Step::Collection, status, sdk_message(&e))
+        }
     };
 
+    // The first check that could not be made, and why: every step that depends on it
+    // says "cannot tell" with this reason rather than "not yet" or "nothing left".
+    let mut unknown: Option<String> = (collection.status == StepStatus::Unavailable).then(|| collection.detail.clone());
     let mut missing = Vec::new();
     let mut unavailable = false;
     for bucket in [&n.photo_bucket, &n.thumbnail_bucket] {
         match c.s3.head_bucket().bucket(bucket).send().await {
             Ok(_) => left.push(format!("bucket {bucket}")),
-            Err(e) => {
-                unavailable |= status_of(&e) == StepStatus::Unavailable;
-                missing.push(format!("bucket {bucket}"));
+            Err(e) if status_of(&e) == StepStatus::Unavailable => {
+                unavailable = true;
+                unknown.get_or_insert_with(|| format!("bucket {bucket}: {}", sdk_message(&e)));
             }
+            Err(_) => missing.push(format!("bucket {bucket}")),
         }
     }
     match c.dynamodb.describe_table().table_name(&n.riders_table).send().await {
         Ok(_) => left.push(format!("table {}", n.riders_table)),
-        Err(e) => {
-            unavailable |= status_of(&e) == StepStatus::Unavailable;
-            missing.push(format!("table {}", n.riders_table));
+        Err(e) if status_of(&e) == StepStatus::Unavailable => {
+            unavailable = true;
+            unknown.get_or_insert_with(|| format!("table {}: {}", n.riders_table, sdk_message(&e)));
         }
+        Err(_) => missing.push(format!("table {}", n.riders_table)),
     }
     let mut functions = Vec::new();
     let mut pages = c.lambda.list_functions().into_paginator().send();
@@ -201,7 +220,8 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
         match page {
             Ok(page) => functions.extend(page.functions().iter().filter_map(|f| f.function_name().map(str::to_string))),
             Err(e) => {
-                unavailable |= status_of(&e) == StepStatus::Unavailable;
+                unavailable = true;
+                unknown.get_or_insert_with(|| format!("the functions: {}", sdk_message(&e)));
                 break;
             }
         }
@@ -210,18 +230,19 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
     if deployed > 0 {
         left.push(format!("{deployed} functions"));
     }
-    if deployed < workshop::FUNCTIONS.len() {
+    if deployed < workshop::FUNCTIONS.len() && !unavailable {
         missing.push(format!("{} of the 6 functions", workshop::FUNCTIONS.len() - deployed));
     }
-    let resources = if missing.is_empty() {
+    let resources = if unavailable {
+        row(Step::Resources, StepStatus::Unavailable, format!("cannot tell: {}", unknown.clone().unwrap_or_default()))
+    } else if missing.is_empty() {
         row(
             Step::Resources,
             StepStatus::Done,
             format!("{}, {}, {}, 6 functions", n.photo_bucket, n.thumbnail_bucket, n.riders_table),
         )
     } else {
-        let status = if unavailable { StepStatus::Unavailable } else { StepStatus::Todo };
-        row(Step::Resources, status, format!("missing: {}", missing.join(", ")))
+        row(Step::Resources, StepStatus::Todo, format!("missing: {}", missing.join(", ")))
     };
     let mut steps = vec![collection, resources];
 
@@ -234,7 +255,11 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
                 page.state_machines().iter().map(|m| (m.name().to_string(), m.state_machine_arn().to_string())),
             ),
             Err(e) => {
-                machines_error = Some((status_of(&e), sdk_message(&e)));
+                let status = status_of(&e);
+                if status == StepStatus::Unavailable {
+                    unknown.get_or_insert_with(|| format!("the state machines: {}", sdk_message(&e)));
+                }
+                machines_error = Some((status, sdk_message(&e)));
                 break;
             }
         }
@@ -273,24 +298,49 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
         });
     }
 
+    let counted = |n: Option<i32>| n.map_or_else(|| "unknown".to_string(), |n| n.to_string());
     let riders =
         match c.dynamodb.scan().table_name(&n.riders_table).select(aws_sdk_dynamodb::types::Select::Count).send().await
         {
-            Ok(out) => out.count(),
-            Err(_) => 0,
+            Ok(out) => Some(out.count()),
+            Err(e) if status_of(&e) == StepStatus::Todo => Some(0),
+            Err(e) => {
+                unknown.get_or_insert_with(|| format!("the riders: {}", sdk_message(&e)));
+                None
+            }
         };
     let thumbnails = match c.s3.list_objects_v2().bucket(&n.thumbnail_bucket).send().await {
-        Ok(out) => out.key_count().unwrap_or(0),
-        Err(_) => 0,
+        Ok(out) => Some(out.key_count().unwrap_or(0)),
+        Err(e) if status_of(&e) == StepStatus::Todo => Some(0),
+        Err(e) => {
+            unknown.get_or_insert_with(|| format!("the thumbnails: {}", sdk_message(&e)));
+            None
+        }
     };
     let mails = match source.local_endpoint {
         Some(_) => source.outbox().await.map(|m| format!(", {} mails", m.len())).unwrap_or_default(),
         None => String::new(),
     };
-    let seen = if faces > 0 && riders > 0 && thumbnails > 0 { StepStatus::Done } else { StepStatus::Todo };
-    steps.push(row(Step::Results, seen, format!("{faces} faces, {riders} riders, {thumbnails} thumbnails{mails}")));
+    let faces_known = collection_known.then(|| i32::try_from(faces).unwrap_or(i32::MAX));
+    let seen = match (faces_known, riders, thumbnails) {
+        (Some(f), Some(r), Some(t)) if f > 0 && r > 0 && t > 0 => StepStatus::Done,
+        (Some(_), Some(_), Some(_)) => StepStatus::Todo,
+        _ => StepStatus::Unavailable,
+    };
+    let summary = format!(
+        "{} {}, {} {}, {} {}{mails}",
+        counted(faces_known),
+        plural(faces_known, "face", "faces"),
+        counted(riders),
+        plural(riders, "rider", "riders"),
+        counted(thumbnails),
+        plural(thumbnails, "thumbnail", "thumbnails")
+    );
+    steps.push(row(Step::Results, seen, summary));
 
-    steps.push(if left.is_empty() {
+    steps.push(if let Some(reason) = &unknown {
+        row(Step::Cleanup, StepStatus::Unavailable, format!("cannot tell what is left: {reason}"))
+    } else if left.is_empty() {
         row(Step::Cleanup, StepStatus::Done, "nothing of the workshop is left")
     } else {
         row(Step::Cleanup, StepStatus::Todo, format!("still there: {}", left.join(", ")))

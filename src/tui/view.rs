@@ -271,7 +271,7 @@ fn lab_mark(app: &App, step: &LabStep) -> (&'static str, Color) {
         StepStatus::Done => ("✔ done", Color::Green),
         StepStatus::Todo => ("○ to do", Color::Yellow),
         StepStatus::Running => ("⟳ running", Color::Yellow),
-        StepStatus::Unavailable => ("– n/a", Color::DarkGray),
+        StepStatus::Unavailable => ("? unknown", Color::DarkGray),
     }
 }
 
