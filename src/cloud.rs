@@ -87,6 +87,7 @@ pub struct Clients {
     pub sesv2: aws_sdk_sesv2::Client,
     pub sts: aws_sdk_sts::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl Clients {
@@ -108,6 +109,7 @@ impl Clients {
             sesv2: aws_sdk_sesv2::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             cloudformation: aws_sdk_cloudformation::Client::new(config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(config),
         }
     }
 

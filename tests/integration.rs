@@ -12,6 +12,7 @@ mod dynamodb;
 mod hostile;
 mod lambda;
 mod limits;
+mod logs;
 mod operator;
 mod rekognition;
 mod s3;

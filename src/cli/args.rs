@@ -97,6 +97,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A function's newest log lines, from CloudWatch Logs (the local cloud speaks it too)
+    Logs {
+        /// The function, e.g. wildrydes-face-detection (default: every function)
+        function: Option<String>,
+        /// How many of the newest lines
+        #[arg(long, default_value_t = 100)]
+        lines: usize,
+    },
     /// Run the rider-photo workflow on a selfie and follow it state by state
     Run {
         /// The photo: a file (uploaded for you) or a key already in the rider photo bucket

@@ -155,6 +155,22 @@ async fn command_in(ctx: &Context, command: &Command) -> anyhow::Result<Exit> {
             }
             Ok(Exit::Done)
         }
+        Command::Logs { function: Some(function), lines } => {
+            for line in ops.function_log(function, *lines).await? {
+                println!("{line}");
+            }
+            Ok(Exit::Done)
+        }
+        Command::Logs { function: None, lines } => {
+            for logs in ops.logs().await? {
+                println!("== /aws/lambda/{}", logs.function);
+                let skip = logs.lines.len().saturating_sub(*lines);
+                for line in logs.lines.iter().skip(skip) {
+                    println!("{line}");
+                }
+            }
+            Ok(Exit::Done)
+        }
         Command::Faces { action } => faces(ops, action).await,
         Command::Executions { action } => executions(ops, action).await,
     }

@@ -6,6 +6,7 @@
 //! Requests are routed by the service named in their SigV4 credential scope and
 //! verified against the configured local credentials before any service sees them.
 
+pub mod cloudwatch_logs;
 pub mod dynamodb;
 pub mod lambda;
 pub mod protocol;

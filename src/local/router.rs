@@ -37,6 +37,7 @@ pub struct Router {
     pub stepfunctions: stepfunctions::StepFunctions,
     pub lambda: lambda::Lambda,
     pub rekognition: rekognition::Rekognition,
+    pub logs: super::cloudwatch_logs::CloudWatchLogs,
 }
 
 /// What the router knows of a service before it reads the body.
@@ -58,6 +59,8 @@ fn service_info(service: &str) -> Option<ServiceInfo> {
         "lambda" => (Protocol::RestJson, 70 * MIB),
         // SendEmail takes raw messages of up to 40 MB.
         "ses" => (Protocol::RestJson, 48 * MIB),
+        // Reads only: the requests are small.
+        "logs" => (Protocol::AwsJson11, MIB),
         _ => return None,
     };
     Some(ServiceInfo { protocol, max_body })
@@ -74,6 +77,8 @@ fn guess_service(req: &Request<Incoming>) -> &'static str {
         "states"
     } else if target.starts_with("RekognitionService") {
         "rekognition"
+    } else if target.starts_with("Logs_") {
+        "logs"
     } else if path.starts_with("/2015-03-31/") {
         "lambda"
     } else if path.starts_with("/v2/email") {
@@ -95,7 +100,9 @@ impl Router {
         // S3 bucket notifications run functions on the local Lambda.
         let s3 = s3::S3::new(store.clone(), &config.credentials, &config.region, Arc::new(lambda.clone()))
             .map_err(|e| LocalCloudError::S3(e.to_string()))?;
+        let logs = super::cloudwatch_logs::CloudWatchLogs::new(store.clone(), lambda.clone(), &config.region);
         Ok(Self {
+            logs,
             lambda,
             credentials: config.credentials.clone(),
             region: config.region.clone(),
@@ -156,6 +163,7 @@ impl Router {
             "states" => self.stepfunctions.handle(req).await,
             "lambda" => self.lambda.handle(req).await,
             "rekognition" => self.rekognition.handle(req, &self.s3).await,
+            "logs" => self.logs.handle(req).await,
             other => Err(ApiError::bad_request(
                 "UnrecognizedClientException",
                 format!("The '{other}' service is not available in this local cloud yet."),

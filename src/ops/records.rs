@@ -180,13 +180,11 @@ impl Ops {
             .collect())
     }
 
-    /// The newest lines each function wrote.
+    /// The newest lines each of the workshop's functions wrote, from CloudWatch Logs (the
+    /// local cloud speaks it for its functions too): the newest streams' last events,
+    /// oldest first, without terminal escapes.
     pub async fn logs(&self) -> Result<Vec<FunctionLogs>> {
-        const ONLY_LOCAL: &str =
-            "On AWS, function logs are in CloudWatch Logs: the dashboard shows them for the local cloud.";
-        if self.local_endpoint.is_none() {
-            return Err(OpsError::LocalOnly(ONLY_LOCAL));
-        }
+        const LINES: usize = 500;
         let mut names = Vec::new();
         let mut pages = self.clients.lambda.list_functions().into_paginator().send();
         while let Some(page) = pages.next().await {
@@ -196,23 +194,69 @@ impl Ops {
         names.sort();
         let mut out = Vec::new();
         for name in names {
-            let lines = match self.local_get(&format!("/_wildrydes/logs/{name}?limit=500"), ONLY_LOCAL).await {
-                Ok(json) => json["lines"].as_array().into_iter().flatten().map(log_line).collect(),
+            let lines = match self.function_log(&name, LINES).await {
+                Ok(lines) if lines.is_empty() => vec!["(no lines yet: the function has not run)".to_string()],
+                Ok(lines) => lines,
                 Err(e) => vec![e.to_string()],
             };
             out.push(FunctionLogs { function: name, lines });
         }
         Ok(out)
     }
+
+    /// The newest `limit` lines of one function's log group.
+    pub async fn function_log(&self, function: &str, limit: usize) -> Result<Vec<String>> {
+        let group = format!("/aws/lambda/{function}");
+        let streams = self
+            .clients
+            .logs
+            .describe_log_streams()
+            .log_group_name(&group)
+            .order_by(aws_sdk_cloudwatchlogs::types::OrderBy::LastEventTime)
+            .descending(true)
+            .limit(5)
+            .send()
+            .await;
+        let streams = match streams {
+            Ok(s) => s,
+            // A function that never ran has no log group yet.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(OpsError::call(format!("reading the log group {group}"), &e)),
+        };
+        let mut events: Vec<(i64, String)> = Vec::new();
+        for stream in streams.log_streams() {
+            let Some(name) = stream.log_stream_name() else { continue };
+            let got = self
+                .clients
+                .logs
+                .get_log_events()
+                .log_group_name(&group)
+                .log_stream_name(name)
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(|e| OpsError::call(format!("reading the log stream {name}"), &e))?;
+            events.extend(
+                got.events()
+                    .iter()
+                    .map(|e| (e.timestamp().unwrap_or_default(), e.message().unwrap_or_default().to_string())),
+            );
+        }
+        events.sort_by_key(|(t, _)| *t);
+        let skip = events.len().saturating_sub(limit);
+        Ok(events.into_iter().skip(skip).map(|(t, message)| log_line(t, &message)).collect())
+    }
 }
 
-fn log_line(l: &Value) -> String {
-    let ms = l["timestamp_ms"].as_i64().or_else(|| l["timestampMs"].as_i64()).unwrap_or_default();
-    let when = time::OffsetDateTime::from_unix_timestamp(ms / 1000)
+/// A log event as the Logs view shows it: the time, and the message without terminal
+/// escapes (functions colour their output; the dashboard draws its own colours).
+fn log_line(timestamp_ms: i64, message: &str) -> String {
+    let when = time::OffsetDateTime::from_unix_timestamp(timestamp_ms / 1000)
         .ok()
         .and_then(|t| t.format(time::macros::format_description!("[hour]:[minute]:[second]")).ok())
         .unwrap_or_default();
-    let request = l["request_id"].as_str().or_else(|| l["requestId"].as_str()).unwrap_or("-");
-    let short: String = request.chars().take(8).collect();
-    format!("{when} {short} {}", l["message"].as_str().unwrap_or_default().trim_end())
+    let plain = strip_ansi_escapes::strip_str(message);
+    format!("{when} {}", plain.trim_end())
 }

@@ -3,7 +3,10 @@
 //!
 //! Lines go through one writer task that inserts them in batches (one SQLite transaction
 //! per batch, not per line) into `lambda_logs`, and trims each function to its newest
-//! [`MAX_LINES_PER_FUNCTION`] lines, so a chatty function cannot fill the disk.
+//! [`MAX_LINES_PER_FUNCTION`] lines, so a chatty function cannot fill the disk. Each line
+//! belongs to the stream of the instance that wrote it, named as Lambda names them
+//! (`2026/12/06/[$LATEST]<instance id>`); the CloudWatch Logs API (`local::cloudwatch_logs`)
+//! reads them through [`groups`], [`streams`] and [`events`].
 
 use std::collections::BTreeSet;
 
@@ -30,11 +33,33 @@ CREATE TABLE IF NOT EXISTS lambda_logs (
 CREATE INDEX IF NOT EXISTS lambda_logs_by_function ON lambda_logs(function, id);
 ";
 
+/// Adds the stream column to a table made before lines had streams; lines without one
+/// read as [`UNNAMED_STREAM`].
+pub fn migrate(conn: &rusqlite::Connection) -> Result<(), StorageError> {
+    let has_stream = conn.prepare("SELECT 1 FROM pragma_table_info('lambda_logs') WHERE name = 'stream'")?.exists([])?;
+    if !has_stream {
+        conn.execute_batch("ALTER TABLE lambda_logs ADD COLUMN stream TEXT;")?;
+    }
+    Ok(())
+}
+
+/// The stream of lines stored before lines had streams.
+pub const UNNAMED_STREAM: &str = "[$LATEST]00000000000000000000000000000000";
+
+/// The stream an instance writes to, as Lambda names them: the day it started and its id.
+pub fn stream_name(instance_id: &str) -> String {
+    let today = time::OffsetDateTime::now_utc().date();
+    format!("{:04}/{:02}/{:02}/[$LATEST]{instance_id}", today.year(), u8::from(today.month()), today.day())
+}
+
 /// One line of a function's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LogLine {
     pub timestamp_ms: i64,
+    /// The instance's stream (see [`stream_name`]).
+    #[serde(skip)]
+    pub stream: String,
     /// The invocation the line belongs to; `None` for output outside any invocation
     /// (a process starting up, or printing after it answered).
     pub request_id: Option<String>,
@@ -69,9 +94,14 @@ impl LogSink {
         Self { tx }
     }
 
-    pub fn append(&self, function: &str, request_id: Option<&str>, message: &str) {
+    pub fn append(&self, function: &str, stream: &str, request_id: Option<&str>, message: &str) {
         let message = truncate(message);
-        let line = LogLine { timestamp_ms: now_ms(), request_id: request_id.map(str::to_string), message };
+        let line = LogLine {
+            timestamp_ms: now_ms(),
+            stream: stream.to_string(),
+            request_id: request_id.map(str::to_string),
+            message,
+        };
         // The writer stops only with the runtime; a line sent then has nowhere to go anyway.
         let _ = self.tx.send(Command::Line { function: function.to_string(), line });
     }
@@ -126,10 +156,10 @@ fn insert(conn: &mut rusqlite::Connection, lines: Vec<(String, LogLine)>) -> Res
     let mut functions = BTreeSet::new();
     {
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO lambda_logs (function, timestamp_ms, request_id, message) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT INTO lambda_logs (function, stream, timestamp_ms, request_id, message) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?;
         for (function, line) in &lines {
-            stmt.execute(params![function, line.timestamp_ms, line.request_id, line.message])?;
+            stmt.execute(params![function, line.stream, line.timestamp_ms, line.request_id, line.message])?;
             functions.insert(function.clone());
         }
     }
@@ -148,12 +178,99 @@ fn insert(conn: &mut rusqlite::Connection, lines: Vec<(String, LogLine)>) -> Res
 pub fn read(conn: &rusqlite::Connection, function: &str, limit: usize) -> Result<Vec<LogLine>, StorageError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let mut stmt = conn.prepare_cached(
-        "SELECT timestamp_ms, request_id, message FROM (
-             SELECT id, timestamp_ms, request_id, message FROM lambda_logs WHERE function = ?1
+        "SELECT timestamp_ms, request_id, message, stream FROM (
+             SELECT id, timestamp_ms, request_id, message, stream FROM lambda_logs WHERE function = ?1
              ORDER BY id DESC LIMIT ?2) ORDER BY id ASC",
     )?;
     let rows = stmt.query_map(params![function, limit], |row| {
-        Ok(LogLine { timestamp_ms: row.get(0)?, request_id: row.get(1)?, message: row.get(2)? })
+        Ok(LogLine {
+            timestamp_ms: row.get(0)?,
+            request_id: row.get(1)?,
+            message: row.get(2)?,
+            stream: row.get::<_, Option<String>>(3)?.unwrap_or_else(|| UNNAMED_STREAM.into()),
+        })
     })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A function's log group as CloudWatch describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub function: String,
+    pub first_ms: i64,
+    pub stored_bytes: i64,
+}
+
+/// Every function that has logged, by name.
+pub fn groups(conn: &rusqlite::Connection) -> Result<Vec<Group>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT function, MIN(timestamp_ms), SUM(LENGTH(CAST(message AS BLOB))) FROM lambda_logs \
+         GROUP BY function ORDER BY function",
+    )?;
+    let rows = stmt
+        .query_map([], |row| Ok(Group { function: row.get(0)?, first_ms: row.get(1)?, stored_bytes: row.get(2)? }))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One instance's stream of a function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stream {
+    pub name: String,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    pub stored_bytes: i64,
+}
+
+/// The streams of `function`, by name.
+pub fn streams(conn: &rusqlite::Connection, function: &str) -> Result<Vec<Stream>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT COALESCE(stream, '{UNNAMED_STREAM}') AS s, MIN(timestamp_ms), MAX(timestamp_ms), \
+         SUM(LENGTH(CAST(message AS BLOB))) FROM lambda_logs WHERE function = ?1 GROUP BY s ORDER BY s"
+    ))?;
+    let rows = stmt.query_map(params![function], |row| {
+        Ok(Stream { name: row.get(0)?, first_ms: row.get(1)?, last_ms: row.get(2)?, stored_bytes: row.get(3)? })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// One stored line with its position, for paging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub id: i64,
+    pub stream: String,
+    pub timestamp_ms: i64,
+    pub message: String,
+}
+
+/// Which lines [`events`] reads.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only these streams (`None`: all of the function's).
+    pub streams: Option<Vec<String>>,
+    pub start_ms: Option<i64>,
+    /// Exclusive, as CloudWatch's `endTime`.
+    pub end_ms: Option<i64>,
+    /// Lines after this id (oldest first) or, with `newest_first`, before it.
+    pub after_id: Option<i64>,
+    pub newest_first: bool,
+    pub limit: usize,
+}
+
+/// A function's lines, in id order (the order they were written), filtered and paged.
+pub fn events(conn: &rusqlite::Connection, function: &str, q: &EventQuery) -> Result<Vec<Event>, StorageError> {
+    let order = if q.newest_first { "DESC" } else { "ASC" };
+    let cursor = if q.newest_first { "id < ?5" } else { "id > ?5" };
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT id, COALESCE(stream, '{UNNAMED_STREAM}'), timestamp_ms, message FROM lambda_logs \
+         WHERE function = ?1 AND timestamp_ms >= ?2 AND timestamp_ms < ?3 AND ({cursor} OR ?5 IS NULL) \
+         AND (?4 IS NULL OR COALESCE(stream, '{UNNAMED_STREAM}') IN (SELECT value FROM json_each(?4))) \
+         ORDER BY id {order} LIMIT ?6"
+    ))?;
+    let streams = q.streams.as_ref().map(|s| serde_json::to_string(s).unwrap_or_default());
+    let limit = i64::try_from(q.limit).unwrap_or(i64::MAX);
+    let rows = stmt.query_map(
+        params![function, q.start_ms.unwrap_or(i64::MIN), q.end_ms.unwrap_or(i64::MAX), streams, q.after_id, limit],
+        |row| Ok(Event { id: row.get(0)?, stream: row.get(1)?, timestamp_ms: row.get(2)?, message: row.get(3)? }),
+    )?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }

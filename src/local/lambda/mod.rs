@@ -134,6 +134,7 @@ impl Lambda {
         store.call_blocking(|conn| {
             conn.execute_batch(SCHEMA)?;
             conn.execute_batch(logs::SCHEMA)?;
+            logs::migrate(conn)?;
             Ok(())
         })?;
         let code_root = store.dir().join("lambda").join("code");
@@ -203,6 +204,12 @@ impl Lambda {
         let name = model::resolve_name(&self.inner.region, function)?;
         self.inner.logs.sync().await;
         Ok(self.inner.store.call(move |conn| logs::read(conn, &name, limit)).await?)
+    }
+
+    /// Waits until every log line written so far is stored (the CloudWatch Logs API reads
+    /// the store).
+    pub async fn flush_logs(&self) {
+        self.inner.logs.sync().await;
     }
 
     /// The names of every function, sorted.

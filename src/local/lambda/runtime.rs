@@ -143,6 +143,8 @@ pub struct Instance {
 /// progress, and a copy for that invocation's own log (`LogType: Tail`).
 struct OutputCapture {
     function: String,
+    /// The instance's log stream.
+    stream: String,
     sink: LogSink,
     current: Mutex<Option<(String, String)>>,
 }
@@ -162,7 +164,7 @@ impl OutputCapture {
             }
         }
         // Sent under the lock, so the stored order is the order of capture.
-        self.sink.append(&self.function, request_id.as_deref(), message);
+        self.sink.append(&self.function, &self.stream, request_id.as_deref(), message);
     }
 
     /// Starts capturing for an invocation with its START line, under the lock, so no
@@ -171,7 +173,7 @@ impl OutputCapture {
         let start = format!("START RequestId: {request_id} Version: $LATEST");
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         *current = Some((request_id.to_string(), format!("{start}\n")));
-        self.sink.append(&self.function, Some(request_id), &start);
+        self.sink.append(&self.function, &self.stream, Some(request_id), &start);
     }
 
     fn end(&self) -> String {
@@ -253,8 +255,9 @@ impl Runtime {
     /// The answer when no process could be started (no or no executable `bootstrap`).
     fn unstartable(&self, record: &FunctionRecord, request_id: &str, message: &str) -> Invoked {
         let log = format!("START RequestId: {request_id} Version: $LATEST\n{message}\nEND RequestId: {request_id}\n");
+        let stream = super::logs::stream_name(&uuid::Uuid::new_v4().simple().to_string());
         for line in log.lines() {
-            self.logs.append(&record.name, Some(request_id), line);
+            self.logs.append(&record.name, &stream, Some(request_id), line);
         }
         let body = json!({
             "errorType": "Runtime.InvalidEntrypoint",
@@ -457,6 +460,7 @@ impl Runtime {
         // unknown instance would get a 404 that lambda_runtime answers with a panic.
         let output = Arc::new(OutputCapture {
             function: record.name.clone(),
+            stream: super::logs::stream_name(&id),
             sink: self.logs.clone(),
             current: Mutex::new(None),
         });
