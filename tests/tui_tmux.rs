@@ -122,13 +122,12 @@ fn the_dashboard_runs_the_lab_shows_the_execution_and_face_and_deletes_it() {
     session.wait_for(&["Faces in the collection (1)", "user_a"], Duration::from_secs(30));
 
     // Step 8: sunglasses; the Lab names the failing state and the reason.
-    session.keys(&["1", "j", "j", "j", "j", "j", "j", "j"]);
+    // Back on the Lab the cursor is where it was (the happy face): one down.
+    session.keys(&["1", "j"]);
     session.wait_for(&["Run 2_sunglass_face.jpg as user_b "], Duration::from_secs(10));
     session.keys(&["Enter"]);
-    let refused = session.wait_for(
-        &["2_sunglass_face.jpg as user_b: SUCCEEDED", "refused at FaceDetection: PhotoDoesNotMeetRequirementError"],
-        Duration::from_secs(300),
-    );
+    let refused = session
+        .wait_for(&["2_sunglass_face.jpg as user_b: SUCCEEDED", "refused at FaceDetection"], Duration::from_secs(300));
     assert!(refused.contains("sunglasses"), "the reason is shown: {refused}");
     // `e` opens the execution it started, on the failing event.
     session.keys(&["e"]);

@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 pub use super::lab::Step;
 
 /// The views, in tab order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tab {
     Lab,
     Executions,
@@ -214,7 +214,19 @@ impl DetailView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Confirm {
     pub message: String,
-    pub effect: Effect,
+    /// What "yes" does: an effect, or `None` to quit the dashboard.
+    pub effect: Option<Effect>,
+    /// A word the user must type (and Enter) instead of `y`, for what cannot be undone.
+    pub word: Option<&'static str>,
+    /// What has been typed of `word` so far.
+    pub typed: String,
+}
+
+impl Confirm {
+    /// A question answered with `y`; any other key, Enter included, is "No".
+    pub fn ask(message: impl Into<String>, effect: Effect) -> Self {
+        Self { message: message.into(), effect: Some(effect), word: None, typed: String::new() }
+    }
 }
 
 /// The form that starts an execution.
@@ -278,6 +290,8 @@ pub struct App {
     pub focus_execution: Option<String>,
     pub detail: Option<DetailView>,
     pub confirm: Option<Confirm>,
+    /// Where the cursor was in each view left, by view.
+    pub cursors: std::collections::HashMap<Tab, usize>,
     pub form: Option<StartForm>,
     pub duplicates: Option<DuplicatesView>,
     /// Lab steps run from this dashboard, by step.
@@ -322,6 +336,7 @@ impl App {
             focus_execution: None,
             detail: None,
             confirm: None,
+            cursors: Default::default(),
             form: None,
             duplicates: None,
             lab_runs: std::collections::HashMap::new(),
@@ -455,12 +470,39 @@ impl App {
         effects
     }
 
+    /// `q`: quits at once, unless something this dashboard started is still running, which
+    /// quitting would cut off (a Lab step's execution would fail): then it asks first.
+    fn ask_to_quit(&mut self) {
+        let running: Vec<String> = self
+            .lab_runs
+            .iter()
+            .filter(|(_, run)| matches!(run, LabRun::Running { .. }))
+            .map(|(step, _)| format!("“{}”", step.title()))
+            .collect();
+        if running.is_empty() {
+            self.quit = true;
+            return;
+        }
+        self.confirm = Some(Confirm {
+            effect: None,
+            ..Confirm::ask(
+                format!(
+                    "{} is still running: quitting stops it, and the execution it started fails. Quit anyway?",
+                    running.join(", ")
+                ),
+                Effect::CheckHealth,
+            )
+        });
+    }
+
     fn switch_to(&mut self, tab: Tab) -> Vec<Effect> {
         if self.tab == tab {
             return Vec::new();
         }
+        // Each view keeps its cursor: coming back to the Lab, Enter runs the step it was on.
+        self.cursors.insert(self.tab, self.selected);
         self.tab = tab;
-        self.selected = 0;
+        self.selected = self.cursors.get(&tab).copied().unwrap_or(0);
         self.filter.clear();
         self.editing_filter = false;
         self.face_open = None;
@@ -513,10 +555,12 @@ impl App {
             Step::Results => self.switch_to(Tab::Faces),
             Step::Cleanup => {
                 self.confirm = Some(Confirm {
-                    message: "Delete every workshop resource: the state machines, the functions, the riders table, \
-                              both buckets with their photos, and the collection with its faces?"
-                        .into(),
-                    effect: Effect::RunLabStep(Step::Cleanup),
+                    word: Some("delete"),
+                    ..Confirm::ask(
+                        "Delete every workshop resource: the state machines, the functions, the riders table, both \
+                         buckets with their photos, and the collection with its faces? This cannot be undone.",
+                        Effect::RunLabStep(Step::Cleanup),
+                    )
                 });
                 Vec::new()
             }
@@ -718,11 +762,27 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
     if app.upload.is_some() {
         return on_upload_key(app, key);
     }
-    if let Some(confirm) = app.confirm.take() {
-        return match key.code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => vec![confirm.effect],
+    if let Some(mut confirm) = app.confirm.take() {
+        let yes = match (confirm.word, key.code) {
+            // A word to type: typing it and Enter is yes; Esc or Enter on anything else is no.
+            (Some(word), KeyCode::Enter) => confirm.typed == word,
+            (Some(_), KeyCode::Esc) => false,
+            (Some(_), _) => {
+                edit_text(&mut confirm.typed, key);
+                app.confirm = Some(confirm);
+                return Vec::new();
+            }
+            (None, KeyCode::Char('y') | KeyCode::Char('Y')) => true,
             // Anything else cancels: Enter included, so "No" is the default.
-            _ => Vec::new(),
+            (None, _) => false,
+        };
+        return match (yes, confirm.effect) {
+            (true, Some(effect)) => vec![effect],
+            (true, None) => {
+                app.quit = true;
+                Vec::new()
+            }
+            (false, _) => Vec::new(),
         };
     }
     if app.editing_filter {
@@ -761,7 +821,7 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         return effects;
     }
     match key.code {
-        KeyCode::Char('q') => app.quit = true,
+        KeyCode::Char('q') => app.ask_to_quit(),
         KeyCode::Char('?') => app.show_help = true,
         KeyCode::Esc => {
             app.filter.clear();
@@ -791,7 +851,9 @@ fn on_key(app: &mut App, key: KeyEvent) -> Vec<Effect> {
         KeyCode::PageUp => app.move_selection(-10),
         KeyCode::Home | KeyCode::Char('g') => app.move_selection(-(isize::MAX / 2)),
         KeyCode::End | KeyCode::Char('G') => app.move_selection(isize::MAX / 2),
-        KeyCode::Char('r') | KeyCode::F(5) => return app.refresh(),
+        // Not `r`: on Executions it reruns, and one key must not mean both.
+        KeyCode::F(5) => return app.refresh(),
+        KeyCode::Char('r') if key.modifiers.contains(KeyModifiers::CONTROL) => return app.refresh(),
         _ => {}
     }
     Vec::new()
@@ -845,25 +907,25 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
                     ));
                 }
                 'x' => {
-                    app.confirm = Some(Confirm {
-                        message: format!("Stop the execution {} of {}?", row.name, row.state_machine),
-                        effect: Effect::Stop(row.arn),
-                    })
+                    app.confirm = Some(Confirm::ask(
+                        format!("Stop the execution {} of {}?", row.name, row.state_machine),
+                        Effect::Stop(row.arn),
+                    ))
                 }
                 'r' => {
-                    app.confirm = Some(Confirm {
-                        message: format!(
+                    app.confirm = Some(Confirm::ask(
+                        format!(
                             "Rerun {} of {}: start a new execution with the same input?",
                             row.name, row.state_machine
                         ),
-                        effect: Effect::Rerun(row.arn),
-                    })
+                        Effect::Rerun(row.arn),
+                    ))
                 }
                 _ => {
-                    app.confirm = Some(Confirm {
-                        message: format!("Redrive {} of {} from the state that failed?", row.name, row.state_machine),
-                        effect: Effect::Redrive(row.arn),
-                    })
+                    app.confirm = Some(Confirm::ask(
+                        format!("Redrive {} of {} from the state that failed?", row.name, row.state_machine),
+                        Effect::Redrive(row.arn),
+                    ))
                 }
             }
             Some(Vec::new())
@@ -895,14 +957,14 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             let face = app.selected_face()?;
             let who =
                 if face.user.is_empty() { "a face with no user id".to_string() } else { format!("user {}", face.user) };
-            app.confirm = Some(Confirm {
-                message: format!(
+            app.confirm = Some(Confirm::ask(
+                format!(
                     "Delete the face of {who} (FaceId {}) from the collection? A riders table row that points at it \
                      is deleted with it.",
                     face.face_id
                 ),
-                effect: Effect::DeleteFaces(vec![(face.face_id, face.user)]),
-            });
+                Effect::DeleteFaces(vec![(face.face_id, face.user)]),
+            ));
             Some(Vec::new())
         }
         (Tab::Faces, KeyCode::Char('D')) => {
@@ -991,14 +1053,14 @@ fn on_duplicates_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
                 } else {
                     format!(" and the riders table rows of {}", riders.join(", "))
                 };
-                app.confirm = Some(Confirm {
-                    message: format!(
+                app.confirm = Some(Confirm::ask(
+                    format!(
                         "Delete {} face(s) of {}{rows}? Each group keeps the face shown as keep.",
                         extras.len(),
                         users.join(", ")
                     ),
-                    effect: Effect::DeleteFaces(extras),
-                });
+                    Effect::DeleteFaces(extras),
+                ));
             }
         }
         _ => return None,
@@ -1171,6 +1233,35 @@ mod tests {
         let mut app = App::new("local");
         update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)));
         assert!(app.quit);
+    }
+
+    #[test]
+    fn q_asks_first_while_a_lab_step_runs_and_no_is_the_default() {
+        let mut app = on_lab();
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::RunLabStep(Step::Collection)]);
+        update(&mut app, key(KeyCode::Char('q')));
+        assert!(!app.quit);
+        let asked = app.confirm.as_ref().map(|c| c.message.clone()).unwrap_or_default();
+        assert!(asked.contains("still running") && asked.contains("Create the collection"), "{asked}");
+        update(&mut app, key(KeyCode::Enter));
+        assert!(!app.quit, "Enter is No");
+        update(&mut app, key(KeyCode::Char('q')));
+        assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty());
+        assert!(app.quit);
+    }
+
+    #[test]
+    fn r_never_refreshes_f5_and_ctrl_r_do_and_each_view_keeps_its_cursor() {
+        let mut app = on_lab();
+        assert!(update(&mut app, key(KeyCode::Char('r'))).is_empty());
+        assert!(update(&mut app, key(KeyCode::F(5))).contains(&Effect::Load(Tab::Lab)));
+        let ctrl_r = Action::Key(KeyEvent::new(KeyCode::Char('r'), KeyModifiers::CONTROL));
+        assert!(update(&mut app, ctrl_r).contains(&Effect::Load(Tab::Lab)));
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Down));
+        update(&mut app, key(KeyCode::Char('2')));
+        update(&mut app, key(KeyCode::Char('1')));
+        assert_eq!(app.selected, 2, "back on the Lab, the cursor is where it was");
     }
 
     fn execution(name: &str, status: &str) -> ExecutionRow {
@@ -1475,10 +1566,17 @@ mod tests {
         update(&mut app, key(KeyCode::End));
         assert!(update(&mut app, key(KeyCode::Enter)).is_empty());
         assert!(app.confirm.as_ref().is_some_and(|c| c.message.contains("Delete every workshop resource")));
-        assert!(update(&mut app, key(KeyCode::Char('n'))).is_empty());
-        assert!(!app.lab_runs.contains_key(&Step::Cleanup), "nothing ran");
+        assert!(update(&mut app, key(KeyCode::Esc)).is_empty());
+        assert!(app.confirm.is_none() && !app.lab_runs.contains_key(&Step::Cleanup), "Esc: nothing ran");
         update(&mut app, key(KeyCode::Enter));
-        assert_eq!(update(&mut app, key(KeyCode::Char('y'))), vec![Effect::RunLabStep(Step::Cleanup)]);
+        assert!(update(&mut app, key(KeyCode::Char('y'))).is_empty(), "y is not enough: the word is typed");
+        assert!(update(&mut app, key(KeyCode::Enter)).is_empty(), "y then Enter is not the word");
+        assert!(app.confirm.is_none() && !app.lab_runs.contains_key(&Step::Cleanup));
+        update(&mut app, key(KeyCode::Enter));
+        for c in "delete".chars() {
+            assert!(update(&mut app, key(KeyCode::Char(c))).is_empty());
+        }
+        assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::RunLabStep(Step::Cleanup)]);
         assert!(matches!(app.lab_runs.get(&Step::Cleanup), Some(LabRun::Running { .. })));
         update(&mut app, key(KeyCode::Up));
         let effects = update(&mut app, key(KeyCode::Enter));

@@ -73,16 +73,16 @@ pub fn view(app: &mut App, frame: &mut Frame) {
         draw_popup(frame, body, " Upload a photo ", lines);
     }
     if let Some(confirm) = &app.confirm {
-        draw_popup(
-            frame,
-            body,
-            " Confirm ",
-            vec![
-                Line::from(confirm.message.clone()),
-                Line::from(""),
-                Line::from("y: yes    Enter or any other key: no").bold(),
+        let answer = match confirm.word {
+            Some(word) => vec![
+                Line::from(format!("Type {word} and press Enter to go ahead; Esc cancels.")).bold(),
+                Line::from(format!("> {}▏", confirm.typed)),
             ],
-        );
+            None => vec![Line::from("y: yes    Enter or any other key: no").bold()],
+        };
+        let mut lines = vec![Line::from(confirm.message.clone()), Line::from("")];
+        lines.extend(answer);
+        draw_popup(frame, body, " Confirm ", lines);
     }
     if app.show_help {
         draw_help(frame, body);
@@ -437,7 +437,10 @@ fn draw_executions(app: &App, frame: &mut Frame, area: Rect) {
         rows,
         app.selected,
         first,
-        "No executions here. Start one with s, or from the Lab view; f changes the status filter.",
+        &empty_or_filtered(
+            app,
+            "No executions here. Start one with s, or from the Lab view; f changes the status filter.",
+        ),
     );
 }
 
@@ -517,7 +520,7 @@ fn draw_faces(app: &mut App, frame: &mut Frame, area: Rect) {
         rows,
         app.selected,
         first,
-        "No faces indexed yet.",
+        &empty_or_filtered(app, "No faces indexed yet."),
     );
     if let Some(preview) = preview {
         draw_preview(app, frame, preview, "Rider's thumbnail");
@@ -576,6 +579,16 @@ fn draw_duplicates(app: &App, frame: &mut Frame, area: Rect) {
     );
 }
 
+/// What an empty table says: with a filter on, that the filter hides the rows, not that
+/// there are none.
+fn empty_or_filtered(app: &App, empty: &str) -> String {
+    if app.filter.is_empty() {
+        empty.to_string()
+    } else {
+        format!("Nothing here matches the filter “{}”: Esc clears it.", app.filter)
+    }
+}
+
 /// Registered green, refused yellow, failed red, unknown and running plain.
 fn outcome_color(e: &ExecutionRow) -> Color {
     match &e.verdict {
@@ -625,7 +638,7 @@ fn draw_photos(app: &mut App, frame: &mut Frame, area: Rect) {
         rows,
         app.selected,
         first,
-        "The workshop's buckets are empty.",
+        &empty_or_filtered(app, "The workshop's buckets are empty."),
     );
     if let Some(preview) = preview {
         draw_preview(app, frame, preview, "Preview");
@@ -660,7 +673,7 @@ fn draw_riders(app: &App, frame: &mut Frame, area: Rect) {
         &[Constraint::Fill(1), Constraint::Length(38), Constraint::Fill(2), Constraint::Fill(2)],
         rows,
         app.selected,
-        "No riders registered yet.",
+        &empty_or_filtered(app, "No riders registered yet."),
     );
 }
 
@@ -688,7 +701,7 @@ fn draw_outbox(app: &App, frame: &mut Frame, area: Rect) {
         &[Constraint::Length(19), Constraint::Fill(1), Constraint::Fill(2)],
         rows,
         app.selected,
-        "No mail sent yet.",
+        &empty_or_filtered(app, "No mail sent yet."),
     );
     if let Some(mail) = mails.get(app.selected) {
         let text = format!("From: {}\nTo: {}\nSubject: {}\n\n{}", mail.from, mail.to, mail.subject, mail.body);
@@ -716,10 +729,10 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("↑/↓, j/k", "move"),
         ("PgUp/PgDn, Home/End", "move by a page, to the ends"),
         ("/", "filter the list (Enter keeps it, Esc clears it)"),
-        ("r, F5", "refresh now (F5 on Executions, where r reruns)"),
+        ("F5, Ctrl-R", "refresh now (views also refresh every 3 s)"),
         ("mouse", "click a tab or a row, scroll the list"),
         ("?", "this help"),
-        ("q, Ctrl-C", "quit"),
+        ("q, Ctrl-C", "quit (q asks while a Lab step runs)"),
     ];
     let lines: Vec<Line> = keys
         .iter()
@@ -853,6 +866,13 @@ mod tests {
         let mut app = at('2');
         update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![]))));
         cases.push(("executions empty", app, vec!["No executions here"]));
+        let mut app = at('2');
+        update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+        press(&mut app, KeyCode::Char('/'));
+        for c in "zz".chars() {
+            press(&mut app, KeyCode::Char(c));
+        }
+        cases.push(("executions filtered out", app, vec!["Nothing here matches the filter", "zz"]));
         let mut app = at('2');
         update(
             &mut app,
@@ -1036,7 +1056,7 @@ mod tests {
         let mut app = lab();
         press(&mut app, KeyCode::End);
         press(&mut app, KeyCode::Enter);
-        cases.push(("lab clean-up asks", app, vec!["Delete every workshop resource", "y: yes"]));
+        cases.push(("lab clean-up asks", app, vec!["Delete every workshop resource", "Type delete"]));
         cases
     }
 
