@@ -3,6 +3,7 @@
 
 pub mod cloud;
 pub mod deploy;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod local;
 pub mod operator;
