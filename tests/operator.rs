@@ -7,7 +7,7 @@ use crate::tui::{machine, run, source};
 use serde_json::json;
 use wildrydes::operator::{self, ExecutionFilter, Outcome};
 
-/// A state machine made and run to its end (the dashboard tests' helpers).
+/// A state machine made and run to its end (as the dashboard tests make theirs).
 async fn start(cloud: &TestCloud, name: &str, definition: serde_json::Value, input: serde_json::Value) -> String {
     let machine = machine(cloud, name, definition).await;
     run(cloud, &machine, input).await

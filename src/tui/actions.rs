@@ -40,7 +40,7 @@ async fn machine_arn(source: &Source, name: &str) -> Result<String, String> {
     Err(format!("There is no state machine named {name}."))
 }
 
-/// Starts an execution with the seed's input shape. A photo that is a file on disk is
+/// Starts an execution with the workshop's input shape. A photo that is a file on disk is
 /// uploaded to the rider photo bucket first; anything else is a key already there.
 pub async fn start(source: &Source, machine: &str, photo: &str, user: &str) -> Loaded {
     Loaded::Done(start_inner(source, machine, photo, user).await)

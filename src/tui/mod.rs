@@ -2,7 +2,8 @@
 //! fetches through the SDK clients in background tasks. This module only runs the loop:
 //! terminal events and finished loads become actions; rendering never waits on the network.
 //!
-//! May use `cloud` and `workshop`; knows nothing of the local cloud's internals.
+//! May use `cloud`, `workshop`, and `deploy` and `run` (the Lab's steps call the CLI's own
+//! code); knows nothing of the local cloud's internals.
 
 pub mod actions;
 pub mod app;
