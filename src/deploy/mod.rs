@@ -6,8 +6,10 @@
 //! selfies. Running it twice changes nothing the second time. [`cleanup`] deletes what it
 //! made.
 //!
-//! Uses `cloud` and `workshop`; knows nothing of the dashboard or of the local cloud's
-//! insides.
+//! Uses `cloud` and `workshop`, and `local::lambda::code::zip_bootstrap` to package a
+//! function binary (the same bytes for the same binary, so an unchanged function is left
+//! alone on either target); knows nothing of the dashboard or of the rest of the local
+//! cloud.
 
 pub mod cleanup;
 mod functions;

@@ -21,6 +21,9 @@
 //! - `timers`: arming, cancelling and firing timers;
 //! - one room per state kind: `task`, `parallel`, `map`, `wait`, and `flow`
 //!   (Pass, Choice, Succeed, Fail).
+//!
+//! May touch: the rest of `asl` (the definition, paths, Choice rules, intrinsics); no I/O
+//! and no clock — time comes in with each call.
 
 mod errors;
 mod flow;
