@@ -5,6 +5,7 @@ pub mod cli;
 pub mod cloud;
 pub mod context;
 pub mod deploy;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod local;
 pub mod ops;

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-/// The Rekognition collection of the workshop (seed step 1).
+/// The Rekognition collection of the workshop (the workshop's step 1).
 pub const COLLECTION_ID: &str = "rider-photos";
 /// The state machines of the workshop's four steps: `RiderPhotoProcessing-1` … `-4`.
 pub const STATE_MACHINE_PREFIX: &str = "RiderPhotoProcessing-";

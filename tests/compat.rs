@@ -283,7 +283,7 @@ fn aws_cli_rekognition_seed_commands_work_against_serve() {
     let selfies = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/selfies");
     let photo = |name: &str| selfies.join(name).to_str().unwrap().to_string();
 
-    // The seed's own command, then the photos the workflow reads from S3.
+    // The workshop's own command, then the photos the workflow reads from S3.
     let created = json(&aws(&venv, e, &["rekognition", "create-collection", "--collection-id", "rider-photos"]));
     assert_eq!(created["StatusCode"], 200);
     aws(&venv, e, &["s3", "mb", "s3://wildrydes-riderphotos"]);
@@ -359,7 +359,7 @@ fn aws_cli_rekognition_seed_commands_work_against_serve() {
     assert!(err.contains("ResourceNotFoundException"), "{err}");
 }
 
-/// The seed's way of wiring the upload event by hand: `s3api
+/// The workshop's way of wiring the upload event by hand: `s3api
 /// put-bucket-notification-configuration` with a Lambda destination, read back with
 /// `get-bucket-notification-configuration`; a function that does not exist is refused.
 #[test]

@@ -3,7 +3,7 @@
 //! on the same data directory, and then: every acknowledged write is present and intact,
 //! every write that was in flight is present-and-intact or absent (never corrupt), and the
 //! SQLite database passes `PRAGMA integrity_check`. Repeated `WILDRYDES_CRASH_KILLS` times
-//! (20 by default; 200 for a long run). The seed is printed; `WILDRYDES_CRASH_SEED=<seed>`
+//! (20 by default; 200 for a long run). The RNG seed is printed; `WILDRYDES_CRASH_SEED=<seed>`
 //! replays the same writes and kill delays (the interleaving is up to the scheduler).
 //!
 //! The load uses every service the local cloud serves: SES SendEmail always, S3 PutObject

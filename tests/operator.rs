@@ -19,7 +19,7 @@ fn ops(cloud: &TestCloud) -> Ops {
     Ops::new(cloud.clients.clone(), WorkshopNames::local(), Some(cloud.endpoint.clone()))
 }
 
-/// A state machine made and run to its end (the dashboard tests' helpers).
+/// A state machine made and run to its end (as the dashboard tests make theirs).
 async fn start(cloud: &TestCloud, name: &str, definition: Value, input: Value) -> String {
     let machine = machine(cloud, name, definition).await;
     run(cloud, &machine, input).await

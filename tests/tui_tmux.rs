@@ -1,5 +1,5 @@
-//! The dashboard end to end, as a person uses it: the real `wildrydes` binary in a tmux
-//! session on a fresh data directory (it starts its local cloud on a free port and deploys
+//! The dashboard end to end, as a person uses it: the real `wildrydes` binary in a
+//! terminal (tmux) on a fresh data directory (it starts its local cloud on a free port and deploys
 //! the workshop), driven by keys; every assertion reads the captured pane. Skips, saying
 //! so, where tmux is not installed (`.ci/test` installs it).
 
@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-/// The tmux session of one test run; dropping it kills the session and whatever of this
-/// run's processes (the dashboard, its function processes) is still there.
-struct Session {
+/// The tmux session of one test run; dropping it kills it and whatever of this run's
+/// processes (the dashboard, its function processes) is still there.
+struct TmuxSession {
     name: String,
     data_dir: PathBuf,
 }
@@ -18,7 +18,7 @@ fn tmux(args: &[&str]) -> Output {
     Command::new("tmux").args(args).output().expect("tmux runs")
 }
 
-impl Session {
+impl TmuxSession {
     fn start(binary: &Path, data_dir: &Path) -> Self {
         let name = format!("wildrydes-e2e-{}", std::process::id());
         // The shell stays after the dashboard so its exit status can be read off the pane.
@@ -76,7 +76,7 @@ fn processes_in(dir: &Path) -> Vec<u32> {
         .collect()
 }
 
-impl Drop for Session {
+impl Drop for TmuxSession {
     fn drop(&mut self) {
         let _ = tmux(&["kill-session", "-t", &self.name]);
         for pid in processes_in(&self.data_dir) {
@@ -100,51 +100,51 @@ fn the_dashboard_runs_the_lab_shows_the_execution_and_face_and_deletes_it() {
         binary.display()
     );
     let dir = tempfile::tempdir().expect("temporary data directory");
-    let session = Session::start(&binary, dir.path());
+    let terminal = TmuxSession::start(&binary, dir.path());
 
     // It deploys on a fresh local cloud, then opens on the Lab with the resources done.
-    let lab =
-        session.wait_for(&["Lab: the rider-photo workshop", "Create RiderPhotoProcessing-4"], Duration::from_secs(600));
+    let lab = terminal
+        .wait_for(&["Lab: the rider-photo workshop", "Create RiderPhotoProcessing-4"], Duration::from_secs(600));
     assert!(lab.contains("connected") || lab.contains("connecting"), "the status bar: {lab}");
-    session.wait_for(&["✔ done"], Duration::from_secs(60));
+    terminal.wait_for(&["✔ done"], Duration::from_secs(60));
 
     // Step 7: the happy face, run from the Lab.
-    session.keys(&["j", "j", "j", "j", "j", "j"]);
-    session
+    terminal.keys(&["j", "j", "j", "j", "j", "j"]);
+    terminal
         .wait_for(&["Run 1_happy_face.jpg as user_a ", "Enter runs RiderPhotoProcessing-4"], Duration::from_secs(10));
-    session.keys(&["Enter"]);
-    session.wait_for(&["1_happy_face.jpg as user_a: SUCCEEDED", "user_a registered"], Duration::from_secs(300));
+    terminal.keys(&["Enter"]);
+    terminal.wait_for(&["1_happy_face.jpg as user_a: SUCCEEDED", "user_a registered"], Duration::from_secs(300));
 
     // Its execution in Executions, its face in Faces.
-    session.keys(&["2"]);
-    session.wait_for(&["Executions (1", "RiderPhotoProcessing-4", "SUCCEEDED"], Duration::from_secs(30));
-    session.keys(&["4"]);
-    session.wait_for(&["Faces in the collection (1)", "user_a"], Duration::from_secs(30));
+    terminal.keys(&["2"]);
+    terminal.wait_for(&["Executions (1", "RiderPhotoProcessing-4", "SUCCEEDED"], Duration::from_secs(30));
+    terminal.keys(&["4"]);
+    terminal.wait_for(&["Faces in the collection (1)", "user_a"], Duration::from_secs(30));
 
     // Step 8: sunglasses; the Lab names the failing state and the reason.
     // Back on the Lab the cursor is where it was (the happy face): one down.
-    session.keys(&["1", "j"]);
-    session.wait_for(&["Run 2_sunglass_face.jpg as user_b "], Duration::from_secs(10));
-    session.keys(&["Enter"]);
-    let refused = session
+    terminal.keys(&["1", "j"]);
+    terminal.wait_for(&["Run 2_sunglass_face.jpg as user_b "], Duration::from_secs(10));
+    terminal.keys(&["Enter"]);
+    let refused = terminal
         .wait_for(&["2_sunglass_face.jpg as user_b: SUCCEEDED", "refused at FaceDetection"], Duration::from_secs(300));
     assert!(refused.contains("sunglasses"), "the reason is shown: {refused}");
     // `e` opens the execution it started, on the failing event.
-    session.keys(&["e"]);
-    session
+    terminal.keys(&["e"]);
+    terminal
         .wait_for(&["LambdaFunctionFailed", "PhotoDoesNotMeetRequirementError", "sunglasses"], Duration::from_secs(30));
 
     // Delete the face, after a confirmation that names the user.
-    session.keys(&["Escape", "4"]);
-    session.wait_for(&["Faces in the collection (1)", "user_a"], Duration::from_secs(30));
-    session.keys(&["d"]);
-    session.wait_for(&["Delete the face of user user_a"], Duration::from_secs(10));
-    session.keys(&["y"]);
-    session.wait_for(&["Faces in the collection (0)"], Duration::from_secs(30));
+    terminal.keys(&["Escape", "4"]);
+    terminal.wait_for(&["Faces in the collection (1)", "user_a"], Duration::from_secs(30));
+    terminal.keys(&["d"]);
+    terminal.wait_for(&["Delete the face of user user_a"], Duration::from_secs(10));
+    terminal.keys(&["y"]);
+    terminal.wait_for(&["Faces in the collection (0)"], Duration::from_secs(30));
 
     // q quits cleanly, and the local cloud's function processes (running until now) go with it.
     assert!(!processes_in(dir.path()).is_empty(), "the functions ran as processes from the data directory");
-    session.keys(&["q"]);
-    session.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    terminal.keys(&["q"]);
+    terminal.wait_for(&["EXITED 0"], Duration::from_secs(60));
     assert_eq!(processes_in(dir.path()), Vec::<u32>::new(), "no function process is left behind");
 }

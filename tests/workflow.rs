@@ -1,4 +1,4 @@
-//! The seed's test matrix, end to end: `deploy` to a fresh local cloud (the six real
+//! The workshop's test matrix, end to end: `deploy` to a fresh local cloud (the six real
 //! function binaries as Lambda processes, the real face models), then RiderPhotoProcessing-4
 //! on each test selfie, checking what the workshop says each photo must lead to.
 

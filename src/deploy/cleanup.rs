@@ -1,4 +1,4 @@
-//! The seed's clean-up: delete everything deploy made, emptying the buckets first. A
+//! The workshop's clean-up: delete everything deploy made, emptying the buckets first. A
 //! resource that is already gone is reported as such, so running it twice is safe.
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};

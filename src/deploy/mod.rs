@@ -6,8 +6,10 @@
 //! selfies. Running it twice changes nothing the second time. [`cleanup`] deletes what it
 //! made.
 //!
-//! Uses `cloud` and `workshop`; knows nothing of the dashboard or of the local cloud's
-//! insides.
+//! Uses `cloud` and `workshop`, and `local::lambda::code::zip_bootstrap` to package a
+//! function binary (the same bytes for the same binary, so an unchanged function is left
+//! alone on either target); knows nothing of the dashboard or of the rest of the local
+//! cloud.
 
 pub mod cleanup;
 mod functions;
@@ -139,7 +141,7 @@ pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: Progre
     Ok(outputs)
 }
 
-/// Everything but the state machines (the seed's SAM step): the collection, the buckets,
+/// Everything but the state machines (the workshop's SAM step): the collection, the buckets,
 /// the table, the email identity, the functions and the test selfies. The dashboard's Lab
 /// runs this and then each state machine on its own, as the workshop does.
 pub async fn deploy_resources(
@@ -284,7 +286,7 @@ pub async fn deployed_function_arns(clients: &Clients) -> anyhow::Result<BTreeMa
     Ok(arns)
 }
 
-/// Creates the Rekognition collection `id` (seed step 1), or finds it already there.
+/// Creates the Rekognition collection `id` (the workshop's step 1), or finds it already there.
 pub async fn ensure_collection(clients: &Clients, id: &str) -> anyhow::Result<Outcome> {
     match clients.rekognition.create_collection().collection_id(id).send().await {
         Ok(_) => Ok(Outcome::Created),

@@ -1,6 +1,6 @@
-//! The upload trigger (seed: "S3 upload event"): the function that starts the newest state
-//! machine, and the rider photo bucket's notification that calls it for each object
-//! created under `uploads/`. The same calls on both targets; on AWS, S3 also needs leave
+//! The upload trigger (the workshop's "S3 upload event"): the function that starts the
+//! newest state machine, and the rider photo bucket's notification that calls it for each
+//! object created under `uploads/`. The same calls on both targets; on AWS, S3 also needs leave
 //! to invoke the function (a resource-policy statement for `s3.amazonaws.com`), and the
 //! function's role must allow `states:StartExecution` on the state machine — roles are
 //! not made here (the SAM template makes them).

@@ -7,8 +7,10 @@
 //! - [`mutate`], a seeded, bounded mutation run of seed corpora that the test suite runs
 //!   (`tests/hostile.rs`) under `catch_unwind`.
 //!
-//! No logic is written twice: the drivers only pick bytes. Resource use is bounded by the
-//! entries themselves (step budgets) and by the limits of the code under test.
+//! Built only with the `fuzzing` cargo feature (the tests and `tests/fuzz` turn it on), so
+//! the product carries none of it. No logic is written twice: the drivers only pick bytes.
+//! Resource use is bounded by the entries themselves (step budgets) and by the limits of
+//! the code under test.
 //!
 //! May touch: the pure parsers of `local` (ASL, DynamoDB expressions, image decode), Lambda
 //! code unpacking and the S3 service through its HTTP handler, on throwaway directories.

@@ -1,6 +1,6 @@
 //! The local cloud: one AWS-compatible HTTP endpoint on 127.0.0.1 that speaks the wire
-//! protocols of S3, DynamoDB and SES v2 (Step Functions, Lambda and Rekognition plug into
-//! the same router), backed by one data directory.
+//! protocols of S3, DynamoDB, SES v2, Step Functions, Lambda and Rekognition, backed by one
+//! data directory.
 //!
 //! This module knows nothing of the dashboard; it may use `storage` and its services.
 //! Requests are routed by the service named in their SigV4 credential scope and

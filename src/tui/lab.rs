@@ -19,7 +19,7 @@ use crate::workshop::{self, WorkshopNames};
 /// The state machine the test photos run on: the workshop's last, complete one.
 pub const PHOTO_MACHINE: u8 = 4;
 
-/// A test photo of the seed and the user id the Lab runs it as.
+/// A test photo of the workshop and the user id the Lab runs it as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestPhoto {
     pub key: &'static str,
@@ -42,7 +42,7 @@ pub const DUPLICATE: [TestPhoto; 2] = [
     TestPhoto { key: "6_same_person_2.jpg", user: "user_f", expect: "refused: the face is already registered" },
 ];
 
-/// One step of the workshop, in the seed's order.
+/// One step of the workshop, in the workshop's order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Step {
     Collection,
@@ -92,15 +92,15 @@ impl Step {
         let machine = WorkshopNames::state_machine(PHOTO_MACHINE);
         match self {
             Step::Collection => {
-                "Seed step 1: a Rekognition collection holds the riders' faces. Enter creates it (as `aws rekognition \
+                "Workshop step 1: a Rekognition collection holds the riders' faces. Enter creates it (as `aws rekognition \
                  create-collection` does)."
                     .into()
             }
-            Step::Resources => "The seed's SAM stack: the photo and thumbnail buckets, the riders table, the six \
+            Step::Resources => "The workshop's SAM stack: the photo and thumbnail buckets, the riders table, the six \
                                 Lambda functions and the test selfies. Enter deploys them (as `wildrydes deploy`)."
                 .into(),
             Step::StateMachine(i) => format!(
-                "Seed step {}: the state machine {} of statemachine/. Enter creates or updates it with the functions' \
+                "Workshop step {}: the state machine {} of statemachine/. Enter creates or updates it with the functions' \
                  ARNs.",
                 i + 1,
                 WorkshopNames::state_machine(i)

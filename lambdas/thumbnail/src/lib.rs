@@ -265,6 +265,7 @@ fn flatten_onto_white(image: &DynamicImage) -> RgbImage {
 /// The hostile-input entry (cargo-fuzz in `tests/fuzz` and the test suite's mutation run):
 /// whatever the bytes, a thumbnail or a clean error. Limits are tighter than a function's
 /// so a mutated header promising a huge image is refused fast.
+#[cfg(feature = "fuzzing")]
 pub fn fuzz_entry(photo: &[u8]) -> Result<Vec<u8>, ThumbnailError> {
     let limits = DecodeLimits { max_pixels: 4_000_000, max_decoded_bytes: 64 * 1024 * 1024 };
     make_thumbnail(photo, DEFAULT_MAX_SIDE, DEFAULT_MAX_SIDE, &limits)

@@ -1,4 +1,4 @@
-//! The upload trigger: the seed's "S3 upload event" integration. S3 notifies this function
+//! The upload trigger: the workshop's "S3 upload event" integration. S3 notifies this function
 //! of each object created under `uploads/` in the rider photo bucket; for each record whose
 //! (URL-decoded) key is `uploads/<userId>/<file>` it starts the state machine named by
 //! `STATE_MACHINE_ARN` with the workflow's input `{"userId", "s3Bucket", "s3Key"}` (the key
@@ -70,7 +70,7 @@ pub struct Upload {
 }
 
 impl Upload {
-    /// The workflow's input, the seed's shape.
+    /// The workflow's input, in the workshop's shape.
     pub fn input(&self) -> String {
         let input = PhotoInput {
             user_id: self.user_id.clone(),
