@@ -39,6 +39,25 @@ fn aws_command(venv: &Path, endpoint: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// What every boto3 script here starts with: `kw` for clients of the endpoint (the first
+/// argument) with the local credentials, and `s3`, a path-style S3 client.
+const BOTO3_PREAMBLE: &str = r#"
+import json, sys, boto3
+from botocore.config import Config
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
+          aws_access_key_id="wildrydes", aws_secret_access_key="wildrydes")
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
+"#;
+
+/// Runs a boto3 script (after [`BOTO3_PREAMBLE`]) against `endpoint`; returns the JSON it
+/// prints.
+fn boto3_script(venv: &Path, script: &str, endpoint: &str) -> serde_json::Value {
+    let script = format!("{BOTO3_PREAMBLE}{script}");
+    let output = Command::new(venv.join("bin/python")).args(["-c", &script, endpoint]).output().expect("python runs");
+    assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
+    json(String::from_utf8_lossy(&output.stdout).trim())
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -285,11 +304,6 @@ fn boto3_script_works_against_serve() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::spawn(data.path());
     let script = r#"
-import json, sys, boto3
-from botocore.config import Config
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
-          aws_access_key_id="wildrydes", aws_secret_access_key="wildrydes")
-s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
 s3.create_bucket(Bucket="thumbnails")
 s3.put_object(Bucket="thumbnails", Key="user_a/thumb.jpg", Body=b"abc", ContentType="image/jpeg",
               Metadata={"rider": "user_a"})
@@ -312,10 +326,7 @@ print(json.dumps({
     "n": item["n"]["N"], "missing": missing,
 }))
 "#;
-    let output =
-        Command::new(venv.join("bin/python")).args(["-c", script, &server.endpoint]).output().expect("python runs");
-    assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
-    let result = json(String::from_utf8_lossy(&output.stdout).trim());
+    let result = boto3_script(&venv, script, &server.endpoint);
     assert_eq!(result["body"], "abc");
     assert_eq!(result["type"], "image/jpeg");
     assert_eq!(result["meta"]["rider"], "user_a");
@@ -332,11 +343,7 @@ fn boto3_requests_signed_with_a_date_header_are_accepted() {
     // botocore signs with the Date header, and sends no X-Amz-Date, when the caller sets
     // Date (here on every request, before signing).
     let script = r#"
-import email.utils, json, sys, boto3
-from botocore.config import Config
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
-          aws_access_key_id="wildrydes", aws_secret_access_key="wildrydes")
-s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
+import email.utils
 seen = []
 def set_date(request, **_):
     request.headers["Date"] = email.utils.formatdate(usegmt=True)
@@ -353,10 +360,7 @@ sfn.meta.events.register("before-sign", set_date)
 machines = sfn.list_state_machines()["stateMachines"]
 print(json.dumps({"body": body, "seen": seen, "machines": machines}))
 "#;
-    let output =
-        Command::new(venv.join("bin/python")).args(["-c", script, &server.endpoint]).output().expect("python runs");
-    assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
-    let result = json(String::from_utf8_lossy(&output.stdout).trim());
+    let result = boto3_script(&venv, script, &server.endpoint);
     assert_eq!(result["body"], "signed with Date");
     assert_eq!(result["seen"], serde_json::json!([[false, true], [false, true], [false, true]]));
     assert_eq!(result["machines"], serde_json::json!([]));

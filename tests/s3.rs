@@ -1466,6 +1466,11 @@ fn tagging(tags: Vec<aws_sdk_s3::types::Tag>) -> aws_sdk_s3::types::Tagging {
     aws_sdk_s3::types::Tagging::builder().set_tag_set(Some(tags)).build().unwrap()
 }
 
+async fn put_tagged(s3: &Client, bucket: &str, key: &str, body: &[u8], tagging: &str) {
+    let put = s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).tagging(tagging);
+    put.send().await.expect("put_object with tags");
+}
+
 fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
@@ -1474,14 +1479,7 @@ fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
 async fn object_tags_are_stored_with_the_object_replaced_and_deleted() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
-    s3.put_object()
-        .bucket("photos")
-        .key("a.jpg")
-        .body(ByteStream::from_static(b"tagged"))
-        .tagging("rider=user_a&note=two%20words")
-        .send()
-        .await
-        .unwrap();
+    put_tagged(s3, "photos", "a.jpg", b"tagged", "rider=user_a&note=two%20words").await;
     assert_eq!(tags_of(s3, "photos", "a.jpg").await, owned(&[("rider", "user_a"), ("note", "two words")]));
     let got = s3.get_object().bucket("photos").key("a.jpg").send().await.unwrap();
     assert_eq!(got.tag_count(), Some(2));
@@ -1532,14 +1530,7 @@ async fn object_tags_are_stored_with_the_object_replaced_and_deleted() {
 async fn tags_over_s3s_limits_are_refused_and_change_nothing() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
-    s3.put_object()
-        .bucket("photos")
-        .key("a.jpg")
-        .body(ByteStream::from_static(b"x"))
-        .tagging("kept=yes")
-        .send()
-        .await
-        .unwrap();
+    put_tagged(s3, "photos", "a.jpg", b"x", "kept=yes").await;
     let eleven: Vec<_> = (0..11).map(|i| tag(&format!("k{i}"), "v")).collect();
     let ten: Vec<_> = (0..10).map(|i| tag(&format!("k{i}"), "v")).collect();
     let refusals = [
@@ -1594,14 +1585,7 @@ async fn tags_over_s3s_limits_are_refused_and_change_nothing() {
 async fn copies_keep_or_replace_tags_per_the_tagging_directive_and_multipart_uploads_take_them() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
-    s3.put_object()
-        .bucket("photos")
-        .key("src")
-        .body(ByteStream::from_static(b"x"))
-        .tagging("a=1")
-        .send()
-        .await
-        .unwrap();
+    put_tagged(s3, "photos", "src", b"x", "a=1").await;
     s3.copy_object().bucket("photos").key("kept").copy_source("photos/src").send().await.unwrap();
     assert_eq!(tags_of(s3, "photos", "kept").await, owned(&[("a", "1")]));
     s3.copy_object()

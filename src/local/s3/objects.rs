@@ -31,7 +31,7 @@ use super::notifications::{self, CreatedBy, CreatedObject, NotificationSettings}
 use crate::local::storage::{BlobWriter, StorageError, Store};
 
 mod multipart;
-pub use multipart::{CompletedPart, Expected, MAX_PART_SIZE, MAX_PARTS, PartInfo, UploadInfo, UploadQuery};
+pub use multipart::{CompletedPart, Expected, MAX_PART_SIZE, MAX_PARTS, UploadInfo, UploadQuery};
 
 /// The largest object a single PUT may carry, as on AWS.
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -218,15 +218,7 @@ impl ObjectStore {
 
     /// The bucket's notification settings (NoSuchBucket if there is no bucket).
     pub async fn notifications(&self, bucket: &str) -> Result<NotificationSettings, S3Error> {
-        let bucket = bucket.to_string();
-        self.store
-            .call(move |conn| {
-                if !bucket_exists(conn, &bucket)? {
-                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
-                }
-                Ok(Ok(notifications::load(conn, &bucket)?))
-            })
-            .await?
+        self.read_bucket(bucket, notifications::load).await
     }
 
     /// Replaces the bucket's notification settings.
@@ -574,13 +566,22 @@ impl ObjectStore {
     }
 
     pub async fn list(&self, bucket: &str, query: ListQuery) -> Result<ListPage, S3Error> {
+        self.read_bucket(bucket, move |conn, bucket| list_page(conn, bucket, &query)).await
+    }
+
+    /// Runs `read` on the database for `bucket`, or answers NoSuchBucket.
+    async fn read_bucket<R: Send + 'static>(
+        &self,
+        bucket: &str,
+        read: impl FnOnce(&rusqlite::Connection, &str) -> Result<R, StorageError> + Send + 'static,
+    ) -> Result<R, S3Error> {
         let bucket = bucket.to_string();
         self.store
             .call(move |conn| {
                 if !bucket_exists(conn, &bucket)? {
                     return Ok(Err(S3Error::NoSuchBucket(bucket)));
                 }
-                Ok(Ok(list_page(conn, &bucket, &query)?))
+                Ok(Ok(read(conn, &bucket)?))
             })
             .await?
     }
@@ -668,6 +669,34 @@ fn write_object(
     let created = CreatedObject { bucket: &row.bucket, key: &row.key, size: row.size, etag: &row.etag, created_by };
     let recorded = notifications::record_created(tx, region, &created)?;
     Ok(Written { replaced, recorded })
+}
+
+/// A checksum hasher with the named algorithms (`crc32`, `sha256` …) switched on.
+pub fn checksum_hasher<'a>(algorithms: impl IntoIterator<Item = &'a str>) -> s3s::checksum::ChecksumHasher {
+    let mut hasher = s3s::checksum::ChecksumHasher::default();
+    for algorithm in algorithms {
+        match algorithm {
+            "crc32" => hasher.crc32 = Some(Default::default()),
+            "crc32c" => hasher.crc32c = Some(Default::default()),
+            "crc64nvme" => hasher.crc64nvme = Some(Default::default()),
+            "sha1" => hasher.sha1 = Some(Default::default()),
+            "sha256" => hasher.sha256 = Some(Default::default()),
+            _ => {}
+        }
+    }
+    hasher
+}
+
+/// The checksums a hasher computed, by algorithm name, base64.
+pub fn checksum_values(checksum: &s3s::dto::Checksum) -> BTreeMap<String, String> {
+    let pairs = [
+        ("crc32", &checksum.checksum_crc32),
+        ("crc32c", &checksum.checksum_crc32c),
+        ("crc64nvme", &checksum.checksum_crc64nvme),
+        ("sha1", &checksum.checksum_sha1),
+        ("sha256", &checksum.checksum_sha256),
+    ];
+    pairs.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v))).collect()
 }
 
 fn bucket_exists(conn: &rusqlite::Connection, name: &str) -> Result<bool, StorageError> {

@@ -28,6 +28,7 @@ use super::S3Error;
 use super::notifications::{self, CreatedBy, EventTarget};
 use super::objects::{
     Cursor, Entry, ListPage, ListQuery, MAX_OBJECT_SIZE, NewObject, ObjectHeaders, ObjectInfo, ObjectStore,
+    checksum_hasher, checksum_values,
 };
 
 const READ_CHUNK: usize = 256 * 1024;
@@ -267,19 +268,14 @@ impl ByteStream for BlobStream {
     }
 }
 
-/// Which checksums to compute for an upload: those the client sent (`sent`, in the order
-/// of [`ALGORITHMS`]), named in `x-amz-sdk-checksum-algorithm`, or announced as a trailer.
+/// Which checksums to compute for an upload: those the client sent (with their values),
+/// named in `x-amz-sdk-checksum-algorithm`, or announced as a trailer.
 fn wanted_checksums(
-    sent: [&Option<String>; 5],
+    sent: BTreeMap<String, String>,
     algorithm: Option<&ChecksumAlgorithm>,
     headers: &HeaderMap,
 ) -> BTreeMap<String, Option<String>> {
-    let mut wanted = BTreeMap::new();
-    for ((name, _), value) in ALGORITHMS.iter().zip(sent) {
-        if let Some(value) = value {
-            wanted.insert(name.to_string(), Some(value.clone()));
-        }
-    }
+    let mut wanted: BTreeMap<String, Option<String>> = sent.into_iter().map(|(name, v)| (name, Some(v))).collect();
     if let Some(algorithm) = algorithm {
         let algorithm = algorithm.as_str().to_ascii_lowercase();
         if ALGORITHMS.iter().any(|(name, _)| *name == algorithm) {
@@ -298,29 +294,33 @@ fn wanted_checksums(
 }
 
 fn hasher_for(wanted: &BTreeMap<String, Option<String>>) -> s3s::checksum::ChecksumHasher {
-    let mut hasher = s3s::checksum::ChecksumHasher::default();
-    for name in wanted.keys() {
-        match name.as_str() {
-            "crc32" => hasher.crc32 = Some(Default::default()),
-            "crc32c" => hasher.crc32c = Some(Default::default()),
-            "crc64nvme" => hasher.crc64nvme = Some(Default::default()),
-            "sha1" => hasher.sha1 = Some(Default::default()),
-            "sha256" => hasher.sha256 = Some(Default::default()),
-            _ => {}
-        }
-    }
-    hasher
+    checksum_hasher(wanted.keys().map(String::as_str))
 }
 
-fn computed_checksums(checksum: &Checksum) -> BTreeMap<String, String> {
-    let pairs = [
-        ("crc32", &checksum.checksum_crc32),
-        ("crc32c", &checksum.checksum_crc32c),
-        ("crc64nvme", &checksum.checksum_crc64nvme),
-        ("sha1", &checksum.checksum_sha1),
-        ("sha256", &checksum.checksum_sha256),
-    ];
-    pairs.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v))).collect()
+/// A stored object's or part's checksums as a response's five fields, in the order of
+/// [`ALGORITHMS`].
+fn checksum_fields(checksums: &BTreeMap<String, String>) -> [Option<String>; 5] {
+    ALGORITHMS.map(|(name, _)| checksum_of(checksums, name))
+}
+
+/// The five checksum values a request or a listed part carries, in the order of
+/// [`ALGORITHMS`].
+macro_rules! sent_checksums {
+    ($input:expr) => {
+        [
+            $input.checksum_crc32.clone(),
+            $input.checksum_crc32c.clone(),
+            $input.checksum_crc64nvme.clone(),
+            $input.checksum_sha1.clone(),
+            $input.checksum_sha256.clone(),
+        ]
+    };
+}
+use sent_checksums;
+
+/// The checksums named by algorithm, from [`sent_checksums!`]'s five values.
+fn named_checksums(values: [Option<String>; 5]) -> BTreeMap<String, String> {
+    ALGORITHMS.iter().zip(values).filter_map(|((name, _), value)| value.map(|v| (name.to_string(), v))).collect()
 }
 
 /// Compares the body's digests with the ones the client declared (headers, trailers,
@@ -462,7 +462,33 @@ fn new_object(
     }
 }
 
+/// A request body on its way in, with the digests that must hold for it.
+struct Upload {
+    body: Option<StreamingBlob>,
+    wanted: BTreeMap<String, Option<String>>,
+    trailing_headers: Option<s3s::TrailingHeaders>,
+    content_md5: Option<String>,
+}
+
 impl Backend {
+    /// Stages a body of at most `max_size` bytes and checks its digests (Content-MD5 and
+    /// checksums, sent as headers or trailers), as S3 does before acknowledging anything;
+    /// returns it with the checksums computed.
+    async fn stage_verified(
+        &self,
+        upload: Upload,
+        max_size: u64,
+    ) -> S3Result<(super::objects::StagedBlob, BTreeMap<String, String>)> {
+        let body = upload
+            .body
+            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
+        let staged = self.objects.stage(body, hasher_for(&upload.wanted), max_size).await?;
+        let computed = checksum_values(&staged.checksums);
+        let trailers = upload.trailing_headers.and_then(|t| t.take());
+        verify_digests(&upload.wanted, trailers, &computed, upload.content_md5.as_deref(), &staged.md5)?;
+        Ok((staged, computed))
+    }
+
     /// Conditional writes (PutObject, CompleteMultipartUpload): If-None-Match `*` writes
     /// only a new key, If-None-Match with an ETag only over another version; If-Match
     /// replaces only that version, and a missing key is NoSuchKey.
@@ -610,21 +636,10 @@ impl s3s::S3 for Backend {
             .await?;
         let tags = tagging::from_header(input.tagging.as_deref())?;
 
-        let sent = [
-            &input.checksum_crc32,
-            &input.checksum_crc32c,
-            &input.checksum_crc64nvme,
-            &input.checksum_sha1,
-            &input.checksum_sha256,
-        ];
+        let sent = named_checksums(sent_checksums!(input));
         let wanted = wanted_checksums(sent, input.checksum_algorithm.as_ref(), &headers);
-        let body = input
-            .body
-            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
-        let staged = self.objects.stage(body, hasher_for(&wanted), MAX_OBJECT_SIZE).await?;
-        let computed = computed_checksums(&staged.checksums);
-        let trailers = trailing_headers.and_then(|t| t.take());
-        verify_digests(&wanted, trailers, &computed, input.content_md5.as_deref(), &staged.md5)?;
+        let upload = Upload { body: input.body, wanted, trailing_headers, content_md5: input.content_md5 };
+        let (staged, computed) = self.stage_verified(upload, MAX_OBJECT_SIZE).await?;
 
         let headers = ObjectHeaders {
             cache_control: input.cache_control,
@@ -639,13 +654,14 @@ impl s3s::S3 for Backend {
             ..new_object(input.bucket, input.key, input.content_type, input.metadata, headers)
         };
         let info = self.objects.commit(staged, object).await?;
+        let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&info.checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&info)),
-            checksum_crc32: checksum_of(&info.checksums, "crc32"),
-            checksum_crc32c: checksum_of(&info.checksums, "crc32c"),
-            checksum_crc64nvme: checksum_of(&info.checksums, "crc64nvme"),
-            checksum_sha1: checksum_of(&info.checksums, "sha1"),
-            checksum_sha256: checksum_of(&info.checksums, "sha256"),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64nvme,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
             ..Default::default()
         }))
     }

@@ -16,8 +16,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use time::OffsetDateTime;
 
 use super::{
-    CHUNK, CreatedBy, Cursor, NewObject, ObjectInfo, ObjectStore, StagedBlob, StorageError, bucket_exists, from_json,
-    from_unix, to_json, write_object,
+    CHUNK, CreatedBy, Cursor, NewObject, ObjectInfo, ObjectStore, StagedBlob, StorageError, bucket_exists,
+    checksum_hasher, checksum_values, from_json, from_unix, to_json, write_object,
 };
 use crate::local::s3::S3Error;
 use crate::local::storage::Blobs;
@@ -237,36 +237,15 @@ fn multipart_etag(parts: &[PartInfo]) -> String {
     format!("{}-{}", hex::encode(md5.finalize()), parts.len())
 }
 
-/// A checksum hasher with only `algorithm` switched on.
-fn hasher_for(algorithm: &str) -> s3s::checksum::ChecksumHasher {
-    let mut hasher = s3s::checksum::ChecksumHasher::default();
-    match algorithm {
-        "crc32" => hasher.crc32 = Some(Default::default()),
-        "crc32c" => hasher.crc32c = Some(Default::default()),
-        "crc64nvme" => hasher.crc64nvme = Some(Default::default()),
-        "sha1" => hasher.sha1 = Some(Default::default()),
-        "sha256" => hasher.sha256 = Some(Default::default()),
-        _ => {}
-    }
-    hasher
-}
-
 fn checksum_value(checksum: &s3s::dto::Checksum, algorithm: &str) -> Option<String> {
-    match algorithm {
-        "crc32" => checksum.checksum_crc32.clone(),
-        "crc32c" => checksum.checksum_crc32c.clone(),
-        "crc64nvme" => checksum.checksum_crc64nvme.clone(),
-        "sha1" => checksum.checksum_sha1.clone(),
-        "sha256" => checksum.checksum_sha256.clone(),
-        _ => None,
-    }
+    checksum_values(checksum).remove(algorithm)
 }
 
 /// A COMPOSITE object checksum, as S3 computes it: the checksum of the parts' binary
 /// checksums, a dash, the part count. `None` if a part lacks the algorithm's checksum.
 fn composite_checksum(algorithm: &str, parts: &[PartInfo]) -> Option<String> {
     use base64::Engine;
-    let mut hasher = hasher_for(algorithm);
+    let mut hasher = checksum_hasher([algorithm]);
     for part in parts {
         let raw = base64::engine::general_purpose::STANDARD.decode(part.checksums.get(algorithm)?).ok()?;
         hasher.update(&raw);
@@ -519,7 +498,7 @@ impl ObjectStore {
         // The body: the parts' blobs end to end, hashed for a FULL_OBJECT checksum.
         let algorithm = upload.checksum_algorithm.clone();
         let full_object = upload.checksum_type.as_deref() == Some(s3s::dto::ChecksumType::FULL_OBJECT);
-        let mut hasher = algorithm.as_deref().filter(|_| full_object).map(hasher_for);
+        let mut hasher = algorithm.as_deref().filter(|_| full_object).map(|a| checksum_hasher([a]));
         let mut writer = self.store.blobs().writer()?;
         let paths: Vec<_> = parts.iter().map(|p| self.store.blobs().path(&p.blob_id)).collect::<Result<_, _>>()?;
         let copied = tokio::task::spawn_blocking(move || {
@@ -619,15 +598,7 @@ impl ObjectStore {
     /// A page of a bucket's uploads in progress: by key, then by when each was initiated;
     /// keys with the delimiter after the prefix rolled up into common prefixes.
     pub async fn list_uploads(&self, bucket: &str, query: UploadQuery) -> Result<UploadPage, S3Error> {
-        let bucket = bucket.to_string();
-        self.store
-            .call(move |conn| {
-                if !bucket_exists(conn, &bucket)? {
-                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
-                }
-                Ok(Ok(upload_page(conn, &bucket, &query)?))
-            })
-            .await?
+        self.read_bucket(bucket, move |conn, bucket| upload_page(conn, bucket, &query)).await
     }
 }
 

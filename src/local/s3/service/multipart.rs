@@ -4,17 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use bytes::Bytes;
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::{
-    ALGORITHMS, Backend, LOCAL_OWNER_ID, Names, checksum_of, etag, hasher_for, owner, timestamp, verify_digests,
-    wanted_checksums,
+    ALGORITHMS, Backend, LOCAL_OWNER_ID, Names, checksum_fields, etag, named_checksums, owner, sent_checksums,
+    timestamp, wanted_checksums,
 };
 use crate::local::s3::S3Error;
 use crate::local::s3::objects::{
-    CompletedPart as Requested, Expected, MAX_PART_SIZE, MAX_PARTS, PartInfo, UploadInfo, UploadQuery,
+    CompletedPart as Requested, Expected, MAX_PART_SIZE, MAX_PARTS, UploadInfo, UploadQuery,
 };
 
 fn check_part_number(part_number: i32) -> S3Result<()> {
@@ -112,10 +111,6 @@ fn object_url(headers: &http::HeaderMap, bucket: &str, key: &str) -> String {
     format!("http://{host}/{bucket}/{}", super::listing_encode(key))
 }
 
-fn part_checksums(part: &PartInfo) -> [Option<String>; 5] {
-    ALGORITHMS.map(|(name, _)| checksum_of(&part.checksums, name))
-}
-
 impl Backend {
     pub(super) async fn create_upload(
         &self,
@@ -159,27 +154,16 @@ impl Backend {
             return Err(S3Error::EntityTooLarge.into());
         }
         let upload = self.objects.upload(&input.bucket, &input.key, &input.upload_id).await?;
-        let sent = [
-            &input.checksum_crc32,
-            &input.checksum_crc32c,
-            &input.checksum_crc64nvme,
-            &input.checksum_sha1,
-            &input.checksum_sha256,
-        ];
+        let sent = named_checksums(sent_checksums!(input));
         let mut wanted = wanted_checksums(sent, input.checksum_algorithm.as_ref(), &headers);
         // Every part is hashed with the upload's algorithm, for the object's checksum.
         if let Some(algorithm) = &upload.checksum_algorithm {
             wanted.entry(algorithm.clone()).or_insert(None);
         }
-        let body = input
-            .body
-            .unwrap_or_else(|| StreamingBlob::wrap(futures::stream::empty::<Result<Bytes, std::io::Error>>()));
-        let staged = self.objects.stage(body, hasher_for(&wanted), MAX_PART_SIZE).await?;
-        let computed = super::computed_checksums(&staged.checksums);
-        let trailers = trailing_headers.and_then(|t| t.take());
-        verify_digests(&wanted, trailers, &computed, input.content_md5.as_deref(), &staged.md5)?;
+        let body = super::Upload { body: input.body, wanted, trailing_headers, content_md5: input.content_md5 };
+        let (staged, computed) = self.stage_verified(body, MAX_PART_SIZE).await?;
         let part = self.objects.commit_part(&upload, input.part_number, staged, computed).await?;
-        let [crc32, crc32c, crc64nvme, sha1, sha256] = part_checksums(&part);
+        let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
             checksum_crc32: crc32,
@@ -234,18 +218,7 @@ impl Backend {
         let mut requested = Vec::with_capacity(listed.len());
         for part in listed {
             let part_number = part.part_number.ok_or_else(malformed_xml)?;
-            let checksums = [
-                part.checksum_crc32,
-                part.checksum_crc32c,
-                part.checksum_crc64nvme,
-                part.checksum_sha1,
-                part.checksum_sha256,
-            ];
-            let checksums: BTreeMap<String, String> = ALGORITHMS
-                .iter()
-                .zip(checksums)
-                .filter_map(|((name, _), value)| value.map(|v| (name.to_string(), v)))
-                .collect();
+            let checksums = named_checksums(sent_checksums!(part));
             let etag = part.e_tag.map(|e| e.value().to_string()).ok_or(S3Error::InvalidPart)?;
             requested.push(Requested { part_number, etag, checksums });
         }
@@ -253,32 +226,19 @@ impl Backend {
         self.objects.upload(&input.bucket, &input.key, &input.upload_id).await?;
         self.check_write_conditions(&input.bucket, &input.key, input.if_match.as_ref(), input.if_none_match.as_ref())
             .await?;
-        let declared = [
-            input.checksum_crc32,
-            input.checksum_crc32c,
-            input.checksum_crc64nvme,
-            input.checksum_sha1,
-            input.checksum_sha256,
-        ];
-        let expect = Expected {
-            size: input.mpu_object_size,
-            checksums: ALGORITHMS
-                .iter()
-                .zip(declared)
-                .filter_map(|((name, _), value)| value.map(|v| (name.to_string(), v)))
-                .collect(),
-        };
+        let expect = Expected { size: input.mpu_object_size, checksums: named_checksums(sent_checksums!(input)) };
         let info = self.objects.complete_upload(&input.bucket, &input.key, &input.upload_id, requested, expect).await?;
+        let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&info.checksums);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(info.bucket.clone()),
             key: Some(info.key.clone()),
             location: Some(object_url(&headers, &info.bucket, &info.key)),
             e_tag: Some(etag(&info)),
-            checksum_crc32: checksum_of(&info.checksums, "crc32"),
-            checksum_crc32c: checksum_of(&info.checksums, "crc32c"),
-            checksum_crc64nvme: checksum_of(&info.checksums, "crc64nvme"),
-            checksum_sha1: checksum_of(&info.checksums, "sha1"),
-            checksum_sha256: checksum_of(&info.checksums, "sha256"),
+            checksum_crc32: crc32,
+            checksum_crc32c: crc32c,
+            checksum_crc64nvme: crc64nvme,
+            checksum_sha1: sha1,
+            checksum_sha256: sha256,
             ..Default::default()
         }))
     }
@@ -382,7 +342,7 @@ impl Backend {
             .parts
             .into_iter()
             .map(|p| {
-                let [crc32, crc32c, crc64nvme, sha1, sha256] = part_checksums(&p);
+                let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&p.checksums);
                 Part {
                     checksum_crc32: crc32,
                     checksum_crc32c: crc32c,
