@@ -1776,3 +1776,35 @@ async fn expires_and_content_encoding_come_back_as_sent() {
     let head = s3.head_object().bucket("photos").key("mp").send().await.unwrap();
     assert_eq!(head.expires_string(), Some("Sun, 17 Mar 2030 17:46:40 GMT"));
 }
+
+#[tokio::test]
+async fn response_overrides_apply_and_part_reads_are_answered_or_refused() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put(s3, "photos", "a.jpg", b"whole").await;
+    let got = s3
+        .get_object()
+        .bucket("photos")
+        .key("a.jpg")
+        .response_content_type("image/jpeg")
+        .response_content_disposition("attachment; filename=\"selfie.jpg\"")
+        .response_cache_control("no-cache")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("image/jpeg"));
+    assert_eq!(got.content_disposition(), Some("attachment; filename=\"selfie.jpg\""));
+    assert_eq!(got.cache_control(), Some("no-cache"));
+
+    // An object put whole is its own part 1.
+    let part = s3.get_object().bucket("photos").key("a.jpg").part_number(1).send().await.unwrap();
+    assert_eq!(part.body.collect().await.unwrap().into_bytes().as_ref(), b"whole");
+    let err = s3.get_object().bucket("photos").key("a.jpg").part_number(2).send().await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidPartNumber", Some(416)));
+    // A multipart object's parts are not kept apart: refused, never the whole object.
+    let id = start_upload(s3, "photos", "mp").await;
+    let part = upload_part(s3, "photos", "mp", &id, 1, b"one").await;
+    complete(s3, "photos", "mp", &id, vec![part]).await.unwrap();
+    let err = s3.get_object().bucket("photos").key("mp").part_number(1).send().await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("NotImplemented", Some(501)));
+}

@@ -182,6 +182,31 @@ fn from_unix(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// `partNumber` on a read. An object put whole is its own part 1; a multipart object's
+/// part boundaries are not kept after completion, so reading one of its parts is refused
+/// rather than answered with the whole object.
+fn check_part_read(info: &ObjectInfo, part_number: Option<i32>) -> S3Result<()> {
+    let Some(part) = part_number else { return Ok(()) };
+    if !(1..=10_000).contains(&part) {
+        return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
+    }
+    if info.etag.contains('-') {
+        return Err(s3_error!(
+            NotImplemented,
+            "Reading a multipart object by part number is not implemented by the local cloud; read it by range."
+        ));
+    }
+    if part > 1 {
+        let mut err = s3s::S3Error::with_message(
+            s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
+            "The requested partnumber is not satisfiable",
+        );
+        err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        return Err(err);
+    }
+    Ok(())
+}
+
 fn content_type(info: &ObjectInfo) -> String {
     info.content_type.clone().unwrap_or_else(|| "binary/octet-stream".into())
 }
@@ -669,6 +694,7 @@ impl s3s::S3 for Backend {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let (info, file) = self.objects.open_body(&input.bucket, &input.key).await?;
+        check_part_read(&info, input.part_number)?;
         let conditions = Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -716,12 +742,23 @@ impl s3s::S3 for Backend {
             tag_count: tagging::count(&info.tags),
             ..Default::default()
         };
+        // The response-* query parameters (presigned downloads) override the stored headers.
+        let output = GetObjectOutput {
+            content_type: input.response_content_type.or(output.content_type),
+            cache_control: input.response_cache_control.or(output.cache_control),
+            content_disposition: input.response_content_disposition.or(output.content_disposition),
+            content_encoding: input.response_content_encoding.or(output.content_encoding),
+            content_language: input.response_content_language.or(output.content_language),
+            expires: input.response_expires.or(output.expires),
+            ..output
+        };
         Ok(S3Response::new(output))
     }
 
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let info = self.objects.head(&input.bucket, &input.key).await?;
+        check_part_read(&info, input.part_number)?;
         let conditions = Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -738,15 +775,17 @@ impl s3s::S3 for Backend {
         Ok(S3Response::new(HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
             content_length: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
-            content_type: Some(content_type(&info)),
+            content_type: Some(input.response_content_type.unwrap_or_else(|| content_type(&info))),
             e_tag: Some(etag(&info)),
             last_modified: Some(timestamp(info.last_modified)),
             metadata: user_metadata(&info),
-            cache_control: info.headers.cache_control.clone(),
-            content_disposition: info.headers.content_disposition.clone(),
-            content_encoding: info.headers.content_encoding.clone(),
-            content_language: info.headers.content_language.clone(),
-            expires: info.headers.expires.map(|t| timestamp(from_unix(t))),
+            cache_control: input.response_cache_control.or_else(|| info.headers.cache_control.clone()),
+            content_disposition: input
+                .response_content_disposition
+                .or_else(|| info.headers.content_disposition.clone()),
+            content_encoding: input.response_content_encoding.or_else(|| info.headers.content_encoding.clone()),
+            content_language: input.response_content_language.or_else(|| info.headers.content_language.clone()),
+            expires: input.response_expires.or_else(|| info.headers.expires.map(|t| timestamp(from_unix(t)))),
             checksum_crc32: checksum("crc32"),
             checksum_crc32c: checksum("crc32c"),
             checksum_crc64nvme: checksum("crc64nvme"),
