@@ -1808,3 +1808,33 @@ async fn response_overrides_apply_and_part_reads_are_answered_or_refused() {
     let err = s3.get_object().bucket("photos").key("mp").part_number(1).send().await.unwrap_err();
     assert_eq!((code(&err).as_str(), status(&err)), ("NotImplemented", Some(501)));
 }
+
+#[tokio::test]
+async fn object_lock_and_website_redirects_are_refused_and_store_nothing() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("held.jpg")
+        .body(ByteStream::from_static(b"x"))
+        .object_lock_legal_hold_status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidRequest", Some(400)));
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("moved.html")
+        .body(ByteStream::from_static(b"x"))
+        .website_redirect_location("/elsewhere.html")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    let err = s3.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    assert!(keys(s3, "photos").await.is_empty());
+    assert_eq!(bucket_names(s3).await, ["photos"]);
+}

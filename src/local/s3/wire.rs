@@ -40,10 +40,12 @@ impl S3Auth for LocalAuth {
 /// Every operation needs a valid signature: there are no public buckets here. (s3s's
 /// default check does the same, with a message of its own rather than AWS's.)
 ///
-/// Two header checks apply to every operation before it runs: server-side encryption with
-/// customer keys (SSE-C) is not implemented, so its headers are refused rather than
-/// ignored (an object "encrypted" with a key must not come back without it); and an empty
-/// Content-MD5, which s3s would treat as absent, is an invalid digest as on AWS.
+/// Header checks apply to every operation before it runs, so that what the local cloud
+/// does not implement is refused rather than ignored: server-side encryption with customer
+/// keys (SSE-C: an object "encrypted" with a key must not come back without it), website
+/// redirects, and Object Lock (no bucket has it, so a write naming a retention or legal
+/// hold is refused as AWS refuses it on such a bucket). An empty Content-MD5, which s3s
+/// would treat as absent, is an invalid digest as on AWS.
 pub struct SignedRequestsOnly;
 
 #[async_trait::async_trait]
@@ -58,6 +60,18 @@ impl S3Access for SignedRequestsOnly {
                 NotImplemented,
                 "Server-side encryption with customer-provided keys (SSE-C) is not implemented by the local cloud."
             ));
+        }
+        if headers.contains_key("x-amz-website-redirect-location") {
+            return Err(s3_error!(
+                NotImplemented,
+                "Website redirects (x-amz-website-redirect-location) are not implemented by the local cloud."
+            ));
+        }
+        if headers.get("x-amz-bucket-object-lock-enabled").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
+            return Err(s3_error!(NotImplemented, "Object Lock is not implemented by the local cloud."));
+        }
+        if headers.keys().any(|name| name.as_str().starts_with("x-amz-object-lock-")) {
+            return Err(s3_error!(InvalidRequest, "Bucket is missing Object Lock Configuration"));
         }
         if headers.get("content-md5").is_some_and(|v| v.as_bytes().trim_ascii().is_empty()) {
             return Err(s3_error!(InvalidDigest, "The Content-MD5 you specified is not valid."));
