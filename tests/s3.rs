@@ -1778,7 +1778,7 @@ async fn expires_and_content_encoding_come_back_as_sent() {
 }
 
 #[tokio::test]
-async fn response_overrides_apply_and_part_reads_are_answered_or_refused() {
+async fn response_overrides_apply_and_part_numbers_read_the_parts_uploaded() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
     put(s3, "photos", "a.jpg", b"whole").await;
@@ -1801,12 +1801,28 @@ async fn response_overrides_apply_and_part_reads_are_answered_or_refused() {
     assert_eq!(part.body.collect().await.unwrap().into_bytes().as_ref(), b"whole");
     let err = s3.get_object().bucket("photos").key("a.jpg").part_number(2).send().await.unwrap_err();
     assert_eq!((code(&err).as_str(), status(&err)), ("InvalidPartNumber", Some(416)));
-    // A multipart object's parts are not kept apart: refused, never the whole object.
+    // A multipart object answers each part as it was uploaded, with the part count.
+    let bodies = [pattern(5 * MIB, 1), b"second part".to_vec()];
     let id = start_upload(s3, "photos", "mp").await;
-    let part = upload_part(s3, "photos", "mp", &id, 1, b"one").await;
-    complete(s3, "photos", "mp", &id, vec![part]).await.unwrap();
-    let err = s3.get_object().bucket("photos").key("mp").part_number(1).send().await.unwrap_err();
-    assert_eq!((code(&err).as_str(), status(&err)), ("NotImplemented", Some(501)));
+    let mut parts = Vec::new();
+    for (number, body) in (1..).zip(&bodies) {
+        parts.push(upload_part(s3, "photos", "mp", &id, number, body).await);
+    }
+    complete(s3, "photos", "mp", &id, parts).await.unwrap();
+    for (number, body) in (1..).zip(&bodies) {
+        let got = s3.get_object().bucket("photos").key("mp").part_number(number).send().await.unwrap();
+        assert_eq!(got.parts_count(), Some(2));
+        assert_eq!(got.content_length(), Some(body.len() as i64));
+        assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], &body[..], "part {number}");
+        let head = s3.head_object().bucket("photos").key("mp").part_number(number).send().await.unwrap();
+        assert_eq!((head.content_length(), head.parts_count()), (Some(body.len() as i64), Some(2)));
+    }
+    let err = s3.get_object().bucket("photos").key("mp").part_number(3).send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidPartNumber");
+    // Parts survive a restart with the object.
+    let cloud = cloud.restart().await;
+    let got = cloud.clients.s3.get_object().bucket("photos").key("mp").part_number(2).send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"second part");
 }
 
 #[tokio::test]

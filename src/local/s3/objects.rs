@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS s3_objects (
     checksums TEXT NOT NULL,
     last_modified INTEGER NOT NULL,
     tags TEXT NOT NULL DEFAULT '[]',
+    part_sizes TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS s3_blob_journal (
@@ -95,6 +96,9 @@ pub struct ObjectInfo {
     pub last_modified: OffsetDateTime,
     /// The object's tags, in the order they were given.
     pub tags: Vec<(String, String)>,
+    /// The sizes of the parts a multipart upload assembled it from, in order; empty for
+    /// an object put whole.
+    pub part_sizes: Vec<u64>,
     pub(super) blob_id: String,
 }
 
@@ -182,6 +186,7 @@ impl ObjectStore {
             // Data directories from before object tagging.
             add_column(conn, "s3_objects", "tags", "TEXT NOT NULL DEFAULT '[]'")?;
             add_column(conn, "s3_uploads", "tags", "TEXT NOT NULL DEFAULT '[]'")?;
+            add_column(conn, "s3_objects", "part_sizes", "TEXT NOT NULL DEFAULT '[]'")?;
             conn.execute_batch(notifications::SCHEMA)?;
             let journal: Vec<String> = conn
                 .prepare("SELECT blob_id FROM s3_blob_journal")?
@@ -435,6 +440,7 @@ impl ObjectStore {
             checksums: object.checksums,
             last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
             tags: object.tags,
+            part_sizes: Vec::new(),
             blob_id: id.clone(),
         };
         let row = info.clone();
@@ -646,8 +652,9 @@ fn write_object(
         .optional()?;
     tx.execute(
         "INSERT OR REPLACE INTO s3_objects
-         (bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified, tags)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         (bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified, tags,
+          part_sizes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
             row.bucket,
             row.key.as_bytes(),
@@ -660,6 +667,7 @@ fn write_object(
             to_json(&row.checksums),
             row.last_modified.unix_timestamp(),
             to_json(&row.tags),
+            to_json(&row.part_sizes),
         ],
     )?;
     tx.execute("DELETE FROM s3_blob_journal WHERE blob_id = ?1", [&row.blob_id])?;
@@ -704,7 +712,7 @@ fn bucket_exists(conn: &rusqlite::Connection, name: &str) -> Result<bool, Storag
 }
 
 const OBJECT_COLUMNS: &str =
-    "bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified, tags";
+    "bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified, tags, part_sizes";
 
 fn select_object(conn: &rusqlite::Connection, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
     let sql = format!("SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key = ?2");
@@ -726,6 +734,7 @@ fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectInfo> {
         checksums: from_json(&r.get::<_, String>(8)?),
         last_modified: from_unix(r.get(9)?),
         tags: from_json(&r.get::<_, String>(10)?),
+        part_sizes: from_json(&r.get::<_, String>(11)?),
     })
 }
 

@@ -182,29 +182,31 @@ fn from_unix(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// `partNumber` on a read. An object put whole is its own part 1; a multipart object's
-/// part boundaries are not kept after completion, so reading one of its parts is refused
-/// rather than answered with the whole object.
-fn check_part_read(info: &ObjectInfo, part_number: Option<i32>) -> S3Result<()> {
-    let Some(part) = part_number else { return Ok(()) };
+/// The bytes (start, end exclusive) `partNumber` names: a part of a multipart object
+/// (S3 keeps the part boundaries), or part 1 of an object put whole, which is all of it.
+fn part_range(info: &ObjectInfo, part: i32) -> S3Result<(u64, u64)> {
     if !(1..=10_000).contains(&part) {
         return Err(s3_error!(InvalidArgument, "Part number must be an integer between 1 and 10000, inclusive"));
     }
-    if info.etag.contains('-') {
-        return Err(s3_error!(
-            NotImplemented,
-            "Reading a multipart object by part number is not implemented by the local cloud; read it by range."
-        ));
+    let index = usize::try_from(part - 1).unwrap_or(usize::MAX);
+    if info.part_sizes.is_empty() && index == 0 {
+        return Ok((0, info.size));
     }
-    if part > 1 {
+    let Some(size) = info.part_sizes.get(index) else {
         let mut err = s3s::S3Error::with_message(
             s3s::S3ErrorCode::Custom("InvalidPartNumber".into()),
             "The requested partnumber is not satisfiable",
         );
         err.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
         return Err(err);
-    }
-    Ok(())
+    };
+    let start: u64 = info.part_sizes[..index].iter().sum();
+    Ok((start, start + size))
+}
+
+/// `x-amz-mp-parts-count`, which S3 sends with a part of a multipart object.
+fn parts_count(info: &ObjectInfo, part_number: Option<i32>) -> Option<i32> {
+    part_number.filter(|_| !info.part_sizes.is_empty()).map(|_| i32::try_from(info.part_sizes.len()).unwrap_or(0))
 }
 
 fn content_type(info: &ObjectInfo) -> String {
@@ -694,7 +696,6 @@ impl s3s::S3 for Backend {
     async fn get_object(&self, req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let (info, file) = self.objects.open_body(&input.bucket, &input.key).await?;
-        check_part_read(&info, input.part_number)?;
         let conditions = Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -706,9 +707,21 @@ impl s3s::S3 for Backend {
             Verdict::NotModified => return Err(not_modified(&info)),
             Verdict::PreconditionFailed => return Err(precondition_failed()),
         }
-        let (start, end, content_range) = match &input.range {
-            None => (0, info.size, None),
-            Some(range) => {
+        let (start, end, content_range) = match (&input.range, input.part_number) {
+            (Some(_), Some(_)) => {
+                return Err(s3_error!(
+                    InvalidRequest,
+                    "Cannot specify both Range header and partNumber query parameter"
+                ));
+            }
+            (None, None) => (0, info.size, None),
+            // A part is answered as S3 answers a range: 206 with its Content-Range.
+            (None, Some(part)) => {
+                let (start, end) = part_range(&info, part)?;
+                let range = (end > start).then(|| format!("bytes {}-{}/{}", start, end - 1, info.size));
+                (start, end, range)
+            }
+            (Some(range), None) => {
                 let r = range
                     .check(info.size)
                     .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?;
@@ -740,6 +753,7 @@ impl s3s::S3 for Backend {
             checksum_sha1: checksum("sha1"),
             checksum_sha256: checksum("sha256"),
             tag_count: tagging::count(&info.tags),
+            parts_count: parts_count(&info, input.part_number),
             ..Default::default()
         };
         // The response-* query parameters (presigned downloads) override the stored headers.
@@ -758,7 +772,10 @@ impl s3s::S3 for Backend {
     async fn head_object(&self, req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let info = self.objects.head(&input.bucket, &input.key).await?;
-        check_part_read(&info, input.part_number)?;
+        let (start, end) = match input.part_number {
+            Some(part) => part_range(&info, part)?,
+            None => (0, info.size),
+        };
         let conditions = Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -774,7 +791,8 @@ impl s3s::S3 for Backend {
         let checksum = |name| if with_checksums { checksum_of(&info.checksums, name) } else { None };
         Ok(S3Response::new(HeadObjectOutput {
             accept_ranges: Some("bytes".into()),
-            content_length: Some(i64::try_from(info.size).unwrap_or(i64::MAX)),
+            content_length: Some(i64::try_from(end - start).unwrap_or(i64::MAX)),
+            parts_count: parts_count(&info, input.part_number),
             content_type: Some(input.response_content_type.unwrap_or_else(|| content_type(&info))),
             e_tag: Some(etag(&info)),
             last_modified: Some(timestamp(info.last_modified)),

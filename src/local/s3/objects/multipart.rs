@@ -557,6 +557,7 @@ impl ObjectStore {
             checksums: object.checksums,
             last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
             tags: object.tags,
+            part_sizes: parts.iter().map(|p| p.size).collect(),
             blob_id: blob_id.clone(),
         };
         let (row, region, upload_id) = (info.clone(), self.region.clone(), upload.upload_id.clone());
