@@ -1385,48 +1385,31 @@ async fn error_bodies_carry_the_request_id_of_the_response() {
     assert!(body.contains("<Code>NoSuchKey</Code>"), "{body}");
 }
 
+/// SSE-C's three headers, as the SDK sends them, on any request builder.
+macro_rules! with_customer_key {
+    ($builder:expr, $key:expr) => {
+        $builder
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(STANDARD.encode($key))
+            .sse_customer_key_md5(STANDARD.encode(Md5::digest($key)))
+    };
+}
+
 #[tokio::test]
 async fn customer_key_encryption_is_refused_as_not_implemented_and_stores_nothing() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
     let key = [7u8; 32];
-    let key_md5 = STANDARD.encode(Md5::digest(key));
-    let err = s3
-        .put_object()
-        .bucket("photos")
-        .key("secret.jpg")
-        .body(ByteStream::from_static(b"encrypted?"))
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(STANDARD.encode(key))
-        .sse_customer_key_md5(&key_md5)
-        .send()
-        .await
-        .unwrap_err();
+    let put_encrypted = s3.put_object().bucket("photos").key("secret.jpg").body(ByteStream::from_static(b"secret"));
+    let err = with_customer_key!(put_encrypted, key).send().await.unwrap_err();
     assert_eq!((code(&err).as_str(), status(&err)), ("NotImplemented", Some(501)));
     assert!(keys(s3, "photos").await.is_empty());
 
     put(s3, "photos", "plain.jpg", b"plain").await;
-    let err = s3
-        .get_object()
-        .bucket("photos")
-        .key("plain.jpg")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(STANDARD.encode(key))
-        .sse_customer_key_md5(&key_md5)
-        .send()
-        .await
-        .unwrap_err();
+    let err = with_customer_key!(s3.get_object().bucket("photos").key("plain.jpg"), key).send().await.unwrap_err();
     assert_eq!(code(&err), "NotImplemented");
-    let err = s3
-        .create_multipart_upload()
-        .bucket("photos")
-        .key("secret.bin")
-        .sse_customer_algorithm("AES256")
-        .sse_customer_key(STANDARD.encode(key))
-        .sse_customer_key_md5(&key_md5)
-        .send()
-        .await
-        .unwrap_err();
+    let create = s3.create_multipart_upload().bucket("photos").key("secret.bin");
+    let err = with_customer_key!(create, key).send().await.unwrap_err();
     assert_eq!(code(&err), "NotImplemented");
     assert!(upload_ids(s3, "photos").await.is_empty());
 }
