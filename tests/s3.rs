@@ -1304,6 +1304,37 @@ async fn upload_part_copy_copies_a_range_of_an_object() {
     let first = CompletedPart::builder().part_number(1).e_tag(etag).build();
     complete(s3, "photos", "copy.bin", &id, vec![first, tail]).await.unwrap();
     assert_eq!(get(s3, "photos", "copy.bin").await, [&source[..5 * MIB], b"tail"].concat());
+
+    // A copied part is hashed with the upload's algorithm like an uploaded one, so the
+    // object gets its composite checksum.
+    let created = s3
+        .create_multipart_upload()
+        .bucket("photos")
+        .key("checked.bin")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap();
+    let copied = s3
+        .upload_part_copy()
+        .bucket("photos")
+        .key("checked.bin")
+        .upload_id(id)
+        .part_number(1)
+        .copy_source("photos/source.bin")
+        .copy_source_range(format!("bytes=0-{}", 5 * MIB - 1))
+        .send()
+        .await
+        .unwrap();
+    let result = copied.copy_part_result().unwrap();
+    assert_eq!(result.checksum_crc32(), Some(base64_crc32(&source[..5 * MIB]).as_str()));
+    let first = CompletedPart::builder().part_number(1).e_tag(result.e_tag().unwrap()).build();
+    let tail = upload_part(s3, "photos", "checked.bin", id, 2, b"tail").await;
+    let done = complete(s3, "photos", "checked.bin", id, vec![first, tail]).await.unwrap();
+    let raw: Vec<u8> =
+        [&source[..5 * MIB], b"tail"].iter().flat_map(|b| STANDARD.decode(base64_crc32(b)).unwrap()).collect();
+    assert_eq!(done.checksum_crc32(), Some(format!("{}-2", base64_crc32(&raw)).as_str()));
 }
 
 #[tokio::test]

@@ -384,9 +384,14 @@ impl ObjectStore {
     }
 
     /// Copies a stored object's body, or the bytes `range` (start, end exclusive) of it,
-    /// into a new temporary blob. A range's MD5 is computed on the way; a whole copy keeps
-    /// the source's.
-    pub async fn stage_copy(&self, source: &ObjectInfo, range: Option<(u64, u64)>) -> Result<StagedBlob, S3Error> {
+    /// into a new temporary blob, hashed with `hasher` on the way. A range's MD5 is
+    /// computed too; a whole copy keeps the source's.
+    pub async fn stage_copy(
+        &self,
+        source: &ObjectInfo,
+        range: Option<(u64, u64)>,
+        hasher: s3s::checksum::ChecksumHasher,
+    ) -> Result<StagedBlob, S3Error> {
         let path = self.store.blobs().path(&source.blob_id)?;
         let mut writer = self.store.blobs().writer()?;
         let (bucket, key) = (source.bucket.clone(), source.key.clone());
@@ -402,6 +407,7 @@ impl ObjectStore {
             let io = |source| StorageError::Io { path: path.clone(), source };
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start)).map_err(io)?;
             let mut md5 = Md5::new();
+            let mut hasher = hasher;
             let mut left = end - start;
             let mut buf = vec![0u8; CHUNK];
             while left > 0 {
@@ -413,11 +419,12 @@ impl ObjectStore {
                 if whole_md5.is_none() {
                     md5.update(&buf[..n]);
                 }
+                hasher.update(&buf[..n]);
                 writer.write_all(&buf[..n])?;
                 left -= n as u64;
             }
             let md5 = whole_md5.unwrap_or_else(|| hex::encode(md5.finalize()));
-            Ok(StagedBlob { writer, size: end - start, md5, checksums: Default::default() })
+            Ok(StagedBlob { writer, size: end - start, md5, checksums: hasher.finalize() })
         })
         .await
         .map_err(|e| StorageError::Worker(e.to_string()))?

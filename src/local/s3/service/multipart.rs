@@ -2,8 +2,6 @@
 //! Create/UploadPart/UploadPartCopy/Complete/Abort/ListMultipartUploads/ListParts, on the
 //! store's uploads (`objects::multipart`).
 
-use std::collections::BTreeMap;
-
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -13,7 +11,8 @@ use super::{
 };
 use crate::local::s3::S3Error;
 use crate::local::s3::objects::{
-    CompletedPart as Requested, Expected, MAX_PART_SIZE, MAX_PARTS, UploadInfo, UploadQuery,
+    CompletedPart as Requested, Expected, MAX_PART_SIZE, MAX_PARTS, UploadInfo, UploadQuery, checksum_hasher,
+    checksum_values,
 };
 
 fn check_part_number(part_number: i32) -> S3Result<()> {
@@ -194,13 +193,21 @@ impl Backend {
         if size > MAX_PART_SIZE {
             return Err(S3Error::EntityTooLarge.into());
         }
-        let staged = self.objects.stage_copy(&source, range).await?;
-        let part = self.objects.commit_part(&upload, input.part_number, staged, BTreeMap::new()).await?;
+        // Hashed with the upload's algorithm, like an uploaded part, for the object's checksum.
+        let hasher = checksum_hasher(upload.checksum_algorithm.as_deref());
+        let staged = self.objects.stage_copy(&source, range, hasher).await?;
+        let computed = checksum_values(&staged.checksums);
+        let part = self.objects.commit_part(&upload, input.part_number, staged, computed).await?;
+        let [crc32, crc32c, crc64nvme, sha1, sha256] = checksum_fields(&part.checksums);
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(ETag::Strong(part.etag)),
                 last_modified: Some(timestamp(part.last_modified)),
-                ..Default::default()
+                checksum_crc32: crc32,
+                checksum_crc32c: crc32c,
+                checksum_crc64nvme: crc64nvme,
+                checksum_sha1: sha1,
+                checksum_sha256: sha256,
             }),
             ..Default::default()
         }))
