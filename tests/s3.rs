@@ -1256,49 +1256,39 @@ async fn list_multipart_uploads_pages_by_key_and_rolls_up_prefixes() {
     assert_eq!(encoded.uploads()[0].key(), Some("c%20d.jpg"), "keys are URL-encoded as asked");
 }
 
+/// UploadPartCopy of `source` (in bucket "photos") into part `number` of upload `id`.
+async fn copy_part(
+    s3: &Client,
+    key: &str,
+    id: &str,
+    number: i32,
+    source: &str,
+    range: Option<String>,
+) -> Result<
+    aws_sdk_s3::types::CopyPartResult,
+    SdkError<aws_sdk_s3::operation::upload_part_copy::UploadPartCopyError, HttpResponse>,
+> {
+    let request = s3.upload_part_copy().bucket("photos").key(key).upload_id(id).part_number(number);
+    let copied = request.copy_source(format!("photos/{source}")).set_copy_source_range(range).send().await?;
+    Ok(copied.copy_part_result.expect("a CopyPartResult"))
+}
+
 #[tokio::test]
 async fn upload_part_copy_copies_a_range_of_an_object() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
     let source = pattern(6 * MIB, 9);
     put(s3, "photos", "source.bin", &source).await;
+    let first_5_mib = Some(format!("bytes=0-{}", 5 * MIB - 1));
     let id = start_upload(s3, "photos", "copy.bin").await;
-    let copied = s3
-        .upload_part_copy()
-        .bucket("photos")
-        .key("copy.bin")
-        .upload_id(&id)
-        .part_number(1)
-        .copy_source("photos/source.bin")
-        .copy_source_range(format!("bytes=0-{}", 5 * MIB - 1))
-        .send()
-        .await
-        .unwrap();
-    let etag = copied.copy_part_result().and_then(|r| r.e_tag()).unwrap().to_string();
+    let copied = copy_part(s3, "copy.bin", &id, 1, "source.bin", first_5_mib.clone()).await.unwrap();
+    let etag = copied.e_tag().unwrap().to_string();
     assert_eq!(etag, quoted_md5(&source[..5 * MIB]));
     let tail = upload_part(s3, "photos", "copy.bin", &id, 2, b"tail").await;
-    let err = s3
-        .upload_part_copy()
-        .bucket("photos")
-        .key("copy.bin")
-        .upload_id(&id)
-        .part_number(3)
-        .copy_source("photos/source.bin")
-        .copy_source_range(format!("bytes=0-{}", 6 * MIB))
-        .send()
-        .await
-        .unwrap_err();
+    let past_the_end = Some(format!("bytes=0-{}", 6 * MIB));
+    let err = copy_part(s3, "copy.bin", &id, 3, "source.bin", past_the_end).await.unwrap_err();
     assert_eq!(code(&err), "InvalidArgument");
-    let err = s3
-        .upload_part_copy()
-        .bucket("photos")
-        .key("copy.bin")
-        .upload_id(&id)
-        .part_number(3)
-        .copy_source("photos/missing.bin")
-        .send()
-        .await
-        .unwrap_err();
+    let err = copy_part(s3, "copy.bin", &id, 3, "missing.bin", None).await.unwrap_err();
     assert_eq!(code(&err), "NoSuchKey");
 
     let first = CompletedPart::builder().part_number(1).e_tag(etag).build();
@@ -1316,18 +1306,7 @@ async fn upload_part_copy_copies_a_range_of_an_object() {
         .await
         .unwrap();
     let id = created.upload_id().unwrap();
-    let copied = s3
-        .upload_part_copy()
-        .bucket("photos")
-        .key("checked.bin")
-        .upload_id(id)
-        .part_number(1)
-        .copy_source("photos/source.bin")
-        .copy_source_range(format!("bytes=0-{}", 5 * MIB - 1))
-        .send()
-        .await
-        .unwrap();
-    let result = copied.copy_part_result().unwrap();
+    let result = copy_part(s3, "checked.bin", id, 1, "source.bin", first_5_mib).await.unwrap();
     assert_eq!(result.checksum_crc32(), Some(base64_crc32(&source[..5 * MIB]).as_str()));
     let first = CompletedPart::builder().part_number(1).e_tag(result.e_tag().unwrap()).build();
     let tail = upload_part(s3, "photos", "checked.bin", id, 2, b"tail").await;
