@@ -39,6 +39,25 @@ fn aws_command(venv: &Path, endpoint: &str, args: &[&str]) -> Command {
     cmd
 }
 
+/// What every boto3 script here starts with: `kw` for clients of the endpoint (the first
+/// argument) with the local credentials, and `s3`, a path-style S3 client.
+const BOTO3_PREAMBLE: &str = r#"
+import json, sys, boto3
+from botocore.config import Config
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
+          aws_access_key_id="wildrydes", aws_secret_access_key="wildrydes")
+s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
+"#;
+
+/// Runs a boto3 script (after [`BOTO3_PREAMBLE`]) against `endpoint`; returns the JSON it
+/// prints.
+fn boto3_script(venv: &Path, script: &str, endpoint: &str) -> serde_json::Value {
+    let script = format!("{BOTO3_PREAMBLE}{script}");
+    let output = Command::new(venv.join("bin/python")).args(["-c", &script, endpoint]).output().expect("python runs");
+    assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
+    json(String::from_utf8_lossy(&output.stdout).trim())
+}
+
 fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
@@ -80,6 +99,70 @@ fn aws_cli_s3_commands_work_against_serve() {
     aws(&venv, e, &["s3", "rb", "s3://wildrydes-riderphotos"]);
     let err = aws_fails(&venv, e, &["s3", "ls", "s3://wildrydes-riderphotos"]);
     assert!(err.contains("NoSuchBucket"), "{err}");
+}
+
+#[test]
+fn aws_cli_s3_cp_of_a_50_mb_file_goes_multipart_up_and_down() {
+    let Some(venv) = test_venv("aws_cli_s3_cp_of_a_50_mb_file_goes_multipart_up_and_down") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let file = work.path().join("ride.mp4");
+    // 50 MB: over the CLI's 8 MiB multipart threshold, so it goes up in 8 MiB parts.
+    let bytes: Vec<u8> = (0..50_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    std::fs::write(&file, &bytes).unwrap();
+
+    aws(&venv, e, &["s3", "mb", "s3://rides"]);
+    aws(&venv, e, &["s3", "cp", file.to_str().unwrap(), "s3://rides/videos/ride.mp4"]);
+    let head = json(&aws(&venv, e, &["s3api", "head-object", "--bucket", "rides", "--key", "videos/ride.mp4"]));
+    assert_eq!(head["ContentLength"], 50_000_000);
+    let etag = head["ETag"].as_str().unwrap_or_default();
+    let parts = etag.trim_matches('"').rsplit_once('-').and_then(|(_, n)| n.parse::<u32>().ok());
+    assert_eq!(parts, Some(6), "a multipart ETag ends with its part count: {etag}");
+    let back = work.path().join("back.mp4");
+    aws(&venv, e, &["s3", "cp", "s3://rides/videos/ride.mp4", back.to_str().unwrap()]);
+    assert!(std::fs::read(&back).unwrap() == bytes, "the bytes come back as sent");
+    let uploads = json(&aws(&venv, e, &["s3api", "list-multipart-uploads", "--bucket", "rides"]));
+    assert!(uploads.get("Uploads").is_none(), "a completed upload is no longer listed: {uploads}");
+}
+
+#[test]
+fn aws_cli_lists_and_aborts_multipart_uploads() {
+    let Some(venv) = test_venv("aws_cli_lists_and_aborts_multipart_uploads") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+    let work = tempfile::tempdir().unwrap();
+    let part = work.path().join("part");
+    std::fs::write(&part, b"first part of an upload that is abandoned").unwrap();
+
+    aws(&venv, e, &["s3", "mb", "s3://rides"]);
+    let created = json(&aws(&venv, e, &["s3api", "create-multipart-upload", "--bucket", "rides", "--key", "big.mp4"]));
+    let id = created["UploadId"].as_str().expect("an upload id").to_string();
+    let common = ["--bucket", "rides", "--key", "big.mp4", "--upload-id", id.as_str()];
+    let uploaded = json(&aws(
+        &venv,
+        e,
+        &[&["s3api", "upload-part"][..], &common, &["--part-number", "1", "--body", part.to_str().unwrap()]].concat(),
+    ));
+    assert!(uploaded["ETag"].is_string(), "{uploaded}");
+
+    let listed = json(&aws(&venv, e, &["s3api", "list-multipart-uploads", "--bucket", "rides"]));
+    let uploads = listed["Uploads"].as_array().expect("one upload listed");
+    assert_eq!(uploads.len(), 1, "{listed}");
+    assert_eq!(uploads[0]["Key"], "big.mp4");
+    assert_eq!(uploads[0]["UploadId"], id.as_str());
+    let parts = json(&aws(&venv, e, &[&["s3api", "list-parts"][..], &common].concat()));
+    assert_eq!(parts["Parts"][0]["Size"], 41, "{parts}");
+
+    aws(&venv, e, &[&["s3api", "abort-multipart-upload"][..], &common].concat());
+    let listed = json(&aws(&venv, e, &["s3api", "list-multipart-uploads", "--bucket", "rides"]));
+    assert!(listed.get("Uploads").is_none(), "{listed}");
+    let err = aws_fails(&venv, e, &[&["s3api", "abort-multipart-upload"][..], &common].concat());
+    assert!(err.contains("NoSuchUpload"), "{err}");
+    // Nothing of the upload is left: the bucket is empty and can be removed.
+    aws(&venv, e, &["s3", "rb", "s3://rides"]);
 }
 
 #[test]
@@ -221,11 +304,6 @@ fn boto3_script_works_against_serve() {
     let data = tempfile::tempdir().unwrap();
     let server = ServerProcess::spawn(data.path());
     let script = r#"
-import json, sys, boto3
-from botocore.config import Config
-kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
-          aws_access_key_id="wildrydes", aws_secret_access_key="wildrydes")
-s3 = boto3.client("s3", config=Config(s3={"addressing_style": "path"}), **kw)
 s3.create_bucket(Bucket="thumbnails")
 s3.put_object(Bucket="thumbnails", Key="user_a/thumb.jpg", Body=b"abc", ContentType="image/jpeg",
               Metadata={"rider": "user_a"})
@@ -248,16 +326,44 @@ print(json.dumps({
     "n": item["n"]["N"], "missing": missing,
 }))
 "#;
-    let output =
-        Command::new(venv.join("bin/python")).args(["-c", script, &server.endpoint]).output().expect("python runs");
-    assert!(output.status.success(), "boto3 script failed: {}", String::from_utf8_lossy(&output.stderr));
-    let result = json(String::from_utf8_lossy(&output.stdout).trim());
+    let result = boto3_script(&venv, script, &server.endpoint);
     assert_eq!(result["body"], "abc");
     assert_eq!(result["type"], "image/jpeg");
     assert_eq!(result["meta"]["rider"], "user_a");
     assert_eq!(result["keys"], serde_json::json!(["user_a/thumb.jpg"]));
     assert_eq!(result["n"], "1.5", "DynamoDB normalises numbers");
     assert_eq!(result["missing"], "ResourceNotFoundException");
+}
+
+#[test]
+fn boto3_requests_signed_with_a_date_header_are_accepted() {
+    let Some(venv) = test_venv("boto3_requests_signed_with_a_date_header_are_accepted") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    // botocore signs with the Date header, and sends no X-Amz-Date, when the caller sets
+    // Date (here on every request, before signing).
+    let script = r#"
+import email.utils
+seen = []
+def set_date(request, **_):
+    request.headers["Date"] = email.utils.formatdate(usegmt=True)
+def check_headers(request, **_):
+    seen.append(("X-Amz-Date" in request.headers, "Date" in request.headers))
+s3.meta.events.register("before-sign.s3", set_date)
+s3.meta.events.register("before-send.s3", check_headers)
+s3.create_bucket(Bucket="dated")
+s3.put_object(Bucket="dated", Key="k", Body=b"signed with Date")
+body = s3.get_object(Bucket="dated", Key="k")["Body"].read().decode()
+# The services the router verifies itself take the same form.
+sfn = boto3.client("stepfunctions", **kw)
+sfn.meta.events.register("before-sign", set_date)
+machines = sfn.list_state_machines()["stateMachines"]
+print(json.dumps({"body": body, "seen": seen, "machines": machines}))
+"#;
+    let result = boto3_script(&venv, script, &server.endpoint);
+    assert_eq!(result["body"], "signed with Date");
+    assert_eq!(result["seen"], serde_json::json!([[false, true], [false, true], [false, true]]));
+    assert_eq!(result["machines"], serde_json::json!([]));
 }
 
 /// The outbox as the dashboard reads it.

@@ -7,7 +7,8 @@
 //! replays the same writes and kill delays (the interleaving is up to the scheduler).
 //!
 //! The load uses every service the local cloud serves: SES SendEmail always, S3 PutObject
-//! and DynamoDB PutItem when those services answer (each is probed first, and a service
+//! and multipart uploads (one part, or a 5 MiB part and a last one) and DynamoDB PutItem
+//! when those services answer (each is probed first, and a service
 //! that is not there yet is skipped with a message), and — when the function binaries are
 //! built — Step Functions executions: the rider workflow (deployed as `deploy` does) and a
 //! machine of Waits, a Map, Retries, failing Tasks (the probe function) and IndexFaces (the
@@ -31,6 +32,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use aws_sdk_sesv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use wildrydes::cloud::{Clients, Target};
@@ -42,6 +44,8 @@ const SENDER: &str = "crash@wildrydes.example";
 const BUCKET: &str = "crash-test-bucket";
 const TABLE: &str = "CrashTestItems";
 const WRITERS: usize = 3;
+/// S3's smallest part but the last.
+const MIN_PART: u64 = 5 * 1024 * 1024;
 const FLOW_MACHINE: &str = "CrashFlows";
 const PROBE: &str = "crash-probe";
 /// How long an execution may take to finish after a restart (a hang detector: the longest
@@ -260,9 +264,11 @@ enum Write {
         text: String,
         to: String,
     },
+    /// An object put whole, or (`multipart`) uploaded in parts and completed.
     Object {
         key: String,
         bytes: Vec<u8>,
+        multipart: bool,
     },
     Item {
         key: String,
@@ -294,9 +300,12 @@ impl Write {
         match kinds[rng.below(kinds.len() as u64) as usize] {
             3 => Write::execution(rng, id),
             1 => {
-                // Mostly small objects, now and then one of a few hundred KiB.
+                // Mostly small objects, now and then one of a few hundred KiB; a quarter of
+                // them uploaded in parts, now and then two (the first at S3's 5 MiB minimum).
                 let len = if rng.below(16) == 0 { rng.below(256 * 1024) } else { rng.below(8 * 1024) };
-                Write::Object { key: format!("photos/{id}.bin"), bytes: rng.bytes(len as usize) }
+                let multipart = rng.below(4) == 0;
+                let len = if multipart && rng.below(8) == 0 { MIN_PART + len } else { len };
+                Write::Object { key: format!("photos/{id}.bin"), bytes: rng.bytes(len as usize), multipart }
             }
             2 => {
                 let len = rng.below(4096) as usize;
@@ -388,7 +397,38 @@ impl Write {
                     .map_err(Failure::from_sdk)?;
                 Ok(sent.message_id().map(str::to_string))
             }
-            Write::Object { key, bytes } => {
+            Write::Object { key, bytes, multipart: true } => {
+                let s3 = &clients.s3;
+                let created =
+                    s3.create_multipart_upload().bucket(BUCKET).key(key).send().await.map_err(Failure::from_sdk)?;
+                let id = created.upload_id().unwrap_or_default();
+                let chunks: Vec<&[u8]> =
+                    if bytes.is_empty() { vec![&[]] } else { bytes.chunks(MIN_PART as usize).collect() };
+                let mut parts = Vec::new();
+                for (number, chunk) in (1..).zip(chunks) {
+                    let part = s3
+                        .upload_part()
+                        .bucket(BUCKET)
+                        .key(key)
+                        .upload_id(id)
+                        .part_number(number)
+                        .body(ByteStream::from(chunk.to_vec()))
+                        .send()
+                        .await
+                        .map_err(Failure::from_sdk)?;
+                    parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag).build());
+                }
+                s3.complete_multipart_upload()
+                    .bucket(BUCKET)
+                    .key(key)
+                    .upload_id(id)
+                    .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+                    .send()
+                    .await
+                    .map_err(Failure::from_sdk)?;
+                Ok(None)
+            }
+            Write::Object { key, bytes, .. } => {
                 clients
                     .s3
                     .put_object()
@@ -981,7 +1021,7 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
     let services = set_up(&clients(&server.endpoint).await).await;
     println!(
         "crash test: load = SES SendEmail{}{}{}",
-        if services.s3 { " + S3 PutObject" } else { " (S3 not served yet: skipped)" },
+        if services.s3 { " + S3 PutObject and multipart uploads" } else { " (S3 not served yet: skipped)" },
         if services.dynamodb { " + DynamoDB PutItem" } else { " (DynamoDB not served yet: skipped)" },
         if services.flows.is_some() {
             " + executions (rider workflow, Wait/Map/Retry/failing Tasks/IndexFaces)"

@@ -5,10 +5,16 @@
 use std::time::{Duration, SystemTime};
 
 use aws_sdk_s3::Client;
+use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::{ByteStream, DateTime};
-use aws_sdk_s3::types::{ChecksumMode, Delete, EncodingType, MetadataDirective, ObjectIdentifier};
+use aws_sdk_s3::types::{
+    ChecksumAlgorithm, ChecksumMode, ChecksumType, CompletedMultipartUpload, CompletedPart, Delete, EncodingType,
+    MetadataDirective, ObjectIdentifier,
+};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use md5::{Digest, Md5};
 
@@ -85,11 +91,16 @@ async fn bucket_lifecycle_create_head_list_delete() {
 }
 
 #[tokio::test]
-async fn creating_an_owned_bucket_again_is_bucket_already_owned_by_you() {
+async fn creating_an_owned_bucket_again_answers_200_in_us_east_1_and_409_elsewhere() {
     let cloud = cloud_with_bucket("photos").await;
     let s3 = &cloud.clients.s3;
     put(s3, "photos", "a.jpg", b"kept").await;
-    let err = s3.create_bucket().bucket("photos").send().await.unwrap_err();
+    let again = s3.create_bucket().bucket("photos").send().await.expect("us-east-1 answers 200");
+    assert_eq!(again.location(), Some("/photos"));
+    let elsewhere = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    let err = s3.create_bucket().bucket("photos").create_bucket_configuration(elsewhere).send().await.unwrap_err();
     assert_eq!(code(&err), "BucketAlreadyOwnedByYou");
     assert_eq!(status(&err), Some(409));
     assert_eq!(bucket_names(s3).await, ["photos"]);
@@ -265,7 +276,6 @@ async fn a_body_that_does_not_match_its_checksum_is_bad_digest_and_not_stored() 
 }
 
 fn base64_crc32(bytes: &[u8]) -> String {
-    use base64::Engine;
     // CRC-32 (IEEE), bitwise: small and independent of the server's implementation.
     let mut crc = 0xFFFF_FFFFu32;
     for &b in bytes {
@@ -274,7 +284,7 @@ fn base64_crc32(bytes: &[u8]) -> String {
             crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
-    base64::engine::general_purpose::STANDARD.encode((!crc).to_be_bytes())
+    STANDARD.encode((!crc).to_be_bytes())
 }
 
 #[tokio::test]
@@ -884,4 +894,956 @@ async fn acknowledged_puts_survive_kill_9() {
     assert_eq!(keys(&s3, "photos").await.len(), 20);
     server.kill().unwrap();
     server.wait().unwrap();
+}
+
+// Multipart uploads.
+
+const MIB: usize = 1024 * 1024;
+
+/// Bytes that differ from one offset to the next, so a part out of place shows.
+fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| ((i * 31 + usize::from(seed) * 7) % 251) as u8).collect()
+}
+
+/// AWS's multipart ETag, quoted: the MD5 of the parts' binary MD5s, a dash, the count.
+fn multipart_etag(parts: &[&[u8]]) -> String {
+    let mut md5 = Md5::new();
+    for part in parts {
+        md5.update(Md5::digest(part));
+    }
+    format!("\"{}-{}\"", hex::encode(md5.finalize()), parts.len())
+}
+
+async fn start_upload(s3: &Client, bucket: &str, key: &str) -> String {
+    let out = s3.create_multipart_upload().bucket(bucket).key(key).send().await.expect("create_multipart_upload");
+    out.upload_id().expect("an upload id").to_string()
+}
+
+async fn upload_part(s3: &Client, bucket: &str, key: &str, id: &str, number: i32, body: &[u8]) -> CompletedPart {
+    let out = s3
+        .upload_part()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .part_number(number)
+        .body(ByteStream::from(body.to_vec()))
+        .send()
+        .await
+        .expect("upload_part");
+    assert_eq!(out.e_tag(), Some(quoted_md5(body).as_str()));
+    CompletedPart::builder()
+        .part_number(number)
+        .e_tag(out.e_tag().unwrap())
+        .set_checksum_crc32(out.checksum_crc32().map(str::to_string))
+        .build()
+}
+
+fn parts_list(parts: Vec<CompletedPart>) -> CompletedMultipartUpload {
+    CompletedMultipartUpload::builder().set_parts(Some(parts)).build()
+}
+
+async fn complete(
+    s3: &Client,
+    bucket: &str,
+    key: &str,
+    id: &str,
+    parts: Vec<CompletedPart>,
+) -> Result<
+    aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput,
+    SdkError<aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadError, HttpResponse>,
+> {
+    s3.complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(id)
+        .multipart_upload(parts_list(parts))
+        .send()
+        .await
+}
+
+async fn upload_ids(s3: &Client, bucket: &str) -> Vec<(String, String)> {
+    let out = s3.list_multipart_uploads().bucket(bucket).send().await.expect("list_multipart_uploads");
+    out.uploads().iter().map(|u| (u.key().unwrap_or("").to_string(), u.upload_id().unwrap_or("").to_string())).collect()
+}
+
+fn blob_count(cloud: &TestCloud) -> usize {
+    cloud.cloud.as_ref().unwrap().router().store().blobs().list().unwrap().len()
+}
+
+#[tokio::test]
+async fn multipart_upload_round_trips_bytes_with_aws_etag_and_attributes() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let created = s3
+        .create_multipart_upload()
+        .bucket("photos")
+        .key("big/selfie one.jpg")
+        .content_type("image/jpeg")
+        .metadata("rider", "user_a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.bucket(), Some("photos"));
+    assert_eq!(created.key(), Some("big/selfie one.jpg"));
+    let id = created.upload_id().unwrap();
+    let bodies = [pattern(5 * MIB, 1), pattern(5 * MIB + 7, 2), pattern(1000, 3)];
+    // Parts arrive in any order; one uploaded twice keeps the second body.
+    let mut parts = Vec::new();
+    upload_part(s3, "photos", "big/selfie one.jpg", id, 2, b"replaced by the next upload").await;
+    for (i, body) in bodies.iter().enumerate().rev() {
+        parts.push(upload_part(s3, "photos", "big/selfie one.jpg", id, i as i32 + 1, body).await);
+    }
+    parts.reverse();
+
+    let listed = s3.list_parts().bucket("photos").key("big/selfie one.jpg").upload_id(id).send().await.unwrap();
+    let sizes: Vec<(i32, i64)> = listed.parts().iter().map(|p| (p.part_number().unwrap(), p.size().unwrap())).collect();
+    assert_eq!(sizes, [(1, 5 * MIB as i64), (2, 5 * MIB as i64 + 7), (3, 1000)]);
+    assert_eq!(listed.parts()[1].e_tag(), Some(quoted_md5(&bodies[1]).as_str()));
+    assert_eq!(listed.is_truncated(), Some(false));
+    let page = s3.list_parts().bucket("photos").key("big/selfie one.jpg").upload_id(id).max_parts(2).send().await;
+    let page = page.unwrap();
+    assert_eq!(page.parts().len(), 2);
+    assert_eq!((page.is_truncated(), page.next_part_number_marker()), (Some(true), Some("2")));
+    assert_eq!(upload_ids(s3, "photos").await, [("big/selfie one.jpg".to_string(), id.to_string())]);
+    assert!(keys(s3, "photos").await.is_empty(), "nothing is visible before the upload completes");
+
+    let done = complete(s3, "photos", "big/selfie one.jpg", id, parts).await.unwrap();
+    let expected_etag = multipart_etag(&[&bodies[0], &bodies[1], &bodies[2]]);
+    assert_eq!(done.e_tag(), Some(expected_etag.as_str()));
+    assert_eq!(done.key(), Some("big/selfie one.jpg"));
+    assert_eq!(get(s3, "photos", "big/selfie one.jpg").await, bodies.concat());
+    let head = s3.head_object().bucket("photos").key("big/selfie one.jpg").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("image/jpeg"));
+    assert_eq!(head.metadata().unwrap()["rider"], "user_a");
+    assert_eq!(head.content_length(), Some(bodies.iter().map(Vec::len).sum::<usize>() as i64));
+    assert_eq!(head.e_tag(), Some(expected_etag.as_str()));
+    // A range read crosses a part boundary.
+    let ranged = s3.get_object().bucket("photos").key("big/selfie one.jpg").range(format!(
+        "bytes={}-{}",
+        5 * MIB - 2,
+        5 * MIB + 1
+    ));
+    let ranged = ranged.send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    assert_eq!(&ranged[..], &bodies.concat()[5 * MIB - 2..5 * MIB + 2]);
+
+    // The upload and its parts are gone: only the object's body is left on disk.
+    assert!(upload_ids(s3, "photos").await.is_empty());
+    let err = s3.list_parts().bucket("photos").key("big/selfie one.jpg").upload_id(id).send().await.unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    let again = complete(s3, "photos", "big/selfie one.jpg", id, vec![]).await.unwrap_err();
+    assert_eq!(code(&again), "MalformedXML");
+    assert_eq!(blob_count(&cloud), 1);
+}
+
+#[tokio::test]
+async fn multipart_checksums_are_composite_or_full_object_as_asked() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let bodies = [pattern(5 * MIB, 4), pattern(300, 5)];
+    let whole = bodies.concat();
+    for (key, kind) in [("composite", ChecksumType::Composite), ("full", ChecksumType::FullObject)] {
+        let created = s3
+            .create_multipart_upload()
+            .bucket("photos")
+            .key(key)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .checksum_type(kind.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.checksum_algorithm(), Some(&ChecksumAlgorithm::Crc32));
+        assert_eq!(created.checksum_type(), Some(&kind));
+        let id = created.upload_id().unwrap();
+        let mut parts = Vec::new();
+        for (i, body) in bodies.iter().enumerate() {
+            let part = upload_part(s3, "photos", key, id, i as i32 + 1, body).await;
+            assert_eq!(part.checksum_crc32(), Some(base64_crc32(body).as_str()));
+            parts.push(part);
+        }
+        let done = complete(s3, "photos", key, id, parts).await.unwrap();
+        let expected = match kind {
+            ChecksumType::FullObject => base64_crc32(&whole),
+            _ => {
+                let raw: Vec<u8> = bodies.iter().flat_map(|b| STANDARD.decode(base64_crc32(b)).unwrap()).collect();
+                format!("{}-2", base64_crc32(&raw))
+            }
+        };
+        assert_eq!(done.checksum_crc32(), Some(expected.as_str()), "{key}");
+        let got = s3.get_object().bucket("photos").key(key).checksum_mode(ChecksumMode::Enabled).send().await.unwrap();
+        assert_eq!(got.checksum_crc32(), Some(expected.as_str()), "{key}");
+        assert_eq!(got.body.collect().await.unwrap().into_bytes(), whole, "{key}");
+    }
+
+    // A part whose checksum is not the one uploaded is InvalidPart; a declared object
+    // size that is not the parts' sum is InvalidRequest; neither writes anything.
+    let id = start_upload(s3, "photos", "checked").await;
+    let part = upload_part(s3, "photos", "checked", &id, 1, b"only part").await;
+    let wrong = CompletedPart::builder()
+        .part_number(1)
+        .e_tag(part.e_tag().unwrap())
+        .checksum_crc32(base64_crc32(b"other"))
+        .build();
+    let err = complete(s3, "photos", "checked", &id, vec![wrong]).await.unwrap_err();
+    assert_eq!(code(&err), "InvalidPart");
+    let err = s3
+        .complete_multipart_upload()
+        .bucket("photos")
+        .key("checked")
+        .upload_id(&id)
+        .mpu_object_size(10)
+        .multipart_upload(parts_list(vec![part.clone()]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidRequest");
+    assert_eq!(keys(s3, "photos").await, ["composite", "full"]);
+    complete(s3, "photos", "checked", &id, vec![part]).await.expect("the right list completes");
+    assert_eq!(get(s3, "photos", "checked").await, b"only part");
+
+    let err = s3
+        .create_multipart_upload()
+        .bucket("photos")
+        .key("k")
+        .checksum_algorithm(ChecksumAlgorithm::Sha256)
+        .checksum_type(ChecksumType::FullObject)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidRequest");
+}
+
+#[tokio::test]
+async fn completing_checks_part_order_etags_and_sizes_and_keeps_the_upload_on_failure() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let id = start_upload(s3, "photos", "k").await;
+    let small1 = upload_part(s3, "photos", "k", &id, 1, b"tiny").await;
+    let small2 = upload_part(s3, "photos", "k", &id, 2, b"tiny too").await;
+
+    let err = complete(s3, "photos", "k", &id, vec![small1.clone(), small2.clone()]).await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("EntityTooSmall", Some(400)));
+    let err = complete(s3, "photos", "k", &id, vec![small2.clone(), small1.clone()]).await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidPartOrder", Some(400)));
+    let wrong_etag = CompletedPart::builder().part_number(1).e_tag(quoted_md5(b"not the part")).build();
+    let err = complete(s3, "photos", "k", &id, vec![wrong_etag]).await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidPart", Some(400)));
+    let missing = CompletedPart::builder().part_number(3).e_tag(quoted_md5(b"x")).build();
+    let err = complete(s3, "photos", "k", &id, vec![missing]).await.unwrap_err();
+    assert_eq!(code(&err), "InvalidPart");
+    let err = complete(s3, "photos", "k", &id, vec![]).await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("MalformedXML", Some(400)));
+
+    for number in [0, 10_001] {
+        let err = s3
+            .upload_part()
+            .bucket("photos")
+            .key("k")
+            .upload_id(&id)
+            .part_number(number)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&err), "InvalidArgument", "part {number}");
+    }
+
+    // An unknown upload id, or a known one under another key, is NoSuchUpload (404).
+    for (key, upload) in [("k", "no-such-upload"), ("other-key", id.as_str())] {
+        let err = s3
+            .upload_part()
+            .bucket("photos")
+            .key(key)
+            .upload_id(upload)
+            .part_number(1)
+            .body(ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!((code(&err).as_str(), status(&err)), ("NoSuchUpload", Some(404)));
+        let err = complete(s3, "photos", key, upload, vec![small1.clone()]).await.unwrap_err();
+        assert_eq!(code(&err), "NoSuchUpload");
+        let err = s3.abort_multipart_upload().bucket("photos").key(key).upload_id(upload).send().await.unwrap_err();
+        assert_eq!(code(&err), "NoSuchUpload");
+        let err = s3.list_parts().bucket("photos").key(key).upload_id(upload).send().await.unwrap_err();
+        assert_eq!(code(&err), "NoSuchUpload");
+    }
+    let err = s3.create_multipart_upload().bucket("no-such-bucket").key("k").send().await.unwrap_err();
+    assert_eq!(code(&err), "NoSuchBucket");
+
+    // Nothing was written; the upload is intact and completes with a valid list (the
+    // last part may be small, and parts left out are discarded).
+    assert!(keys(s3, "photos").await.is_empty());
+    assert_eq!(upload_ids(s3, "photos").await.len(), 1);
+    complete(s3, "photos", "k", &id, vec![small2]).await.expect("one small last part is fine");
+    assert_eq!(get(s3, "photos", "k").await, b"tiny too");
+    assert_eq!(blob_count(&cloud), 1, "the part left out is deleted with the upload");
+}
+
+#[tokio::test]
+async fn aborting_an_upload_leaves_nothing_listed_or_on_disk() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put(s3, "photos", "kept.jpg", b"unrelated").await;
+    let first = start_upload(s3, "photos", "video.mp4").await;
+    let second = start_upload(s3, "photos", "video.mp4").await;
+    upload_part(s3, "photos", "video.mp4", &first, 1, &pattern(1000, 1)).await;
+    upload_part(s3, "photos", "video.mp4", &first, 2, &pattern(1000, 2)).await;
+    upload_part(s3, "photos", "video.mp4", &second, 1, &pattern(1000, 3)).await;
+    assert_eq!(blob_count(&cloud), 4);
+
+    s3.abort_multipart_upload().bucket("photos").key("video.mp4").upload_id(&first).send().await.unwrap();
+    assert_eq!(upload_ids(s3, "photos").await, [("video.mp4".to_string(), second.clone())]);
+    let err = s3.list_parts().bucket("photos").key("video.mp4").upload_id(&first).send().await.unwrap_err();
+    assert_eq!(code(&err), "NoSuchUpload");
+    s3.abort_multipart_upload().bucket("photos").key("video.mp4").upload_id(&second).send().await.unwrap();
+    assert!(upload_ids(s3, "photos").await.is_empty());
+    assert_eq!(keys(s3, "photos").await, ["kept.jpg"]);
+    assert_eq!(blob_count(&cloud), 1, "only the unrelated object's body is left");
+
+    // Deleting a bucket takes its uploads in progress with it.
+    s3.delete_object().bucket("photos").key("kept.jpg").send().await.unwrap();
+    let third = start_upload(s3, "photos", "late.mp4").await;
+    upload_part(s3, "photos", "late.mp4", &third, 1, b"part").await;
+    s3.delete_bucket().bucket("photos").send().await.unwrap();
+    assert_eq!(blob_count(&cloud), 0);
+}
+
+#[tokio::test]
+async fn list_multipart_uploads_pages_by_key_and_rolls_up_prefixes() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let mut started = Vec::new();
+    for key in ["b.jpg", "a/1.jpg", "b.jpg", "a/2.jpg", "c d.jpg"] {
+        started.push((key.to_string(), start_upload(s3, "photos", key).await));
+    }
+    let all = upload_ids(s3, "photos").await;
+    let keys_listed: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys_listed, ["a/1.jpg", "a/2.jpg", "b.jpg", "b.jpg", "c d.jpg"]);
+    // Uploads of one key in the order they were started.
+    assert_eq!(all[2].1, started[0].1);
+    assert_eq!(all[3].1, started[2].1);
+
+    let mut seen = Vec::new();
+    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
+    loop {
+        let page = s3
+            .list_multipart_uploads()
+            .bucket("photos")
+            .max_uploads(2)
+            .set_key_marker(key_marker.clone())
+            .set_upload_id_marker(id_marker.clone())
+            .send()
+            .await
+            .unwrap();
+        seen.extend(page.uploads().iter().map(|u| (u.key().unwrap().to_string(), u.upload_id().unwrap().to_string())));
+        if page.is_truncated() != Some(true) {
+            break;
+        }
+        key_marker = page.next_key_marker().map(str::to_string);
+        id_marker = page.next_upload_id_marker().map(str::to_string);
+    }
+    assert_eq!(seen, all, "pages of two cover every upload once");
+
+    let rolled = s3.list_multipart_uploads().bucket("photos").delimiter("/").send().await.unwrap();
+    let prefixes: Vec<&str> = rolled.common_prefixes().iter().filter_map(|p| p.prefix()).collect();
+    assert_eq!(prefixes, ["a/"]);
+    assert_eq!(rolled.uploads().len(), 3);
+    let under_a = s3.list_multipart_uploads().bucket("photos").prefix("a/").send().await.unwrap();
+    assert_eq!(under_a.uploads().len(), 2);
+    assert_eq!(under_a.prefix(), Some("a/"));
+    let encoded = s3.list_multipart_uploads().bucket("photos").prefix("c").encoding_type(EncodingType::Url).send();
+    let encoded = encoded.await.unwrap();
+    assert_eq!(encoded.uploads()[0].key(), Some("c%20d.jpg"), "keys are URL-encoded as asked");
+}
+
+/// UploadPartCopy of `source` (in bucket "photos") into part `number` of upload `id`.
+async fn copy_part(
+    s3: &Client,
+    key: &str,
+    id: &str,
+    number: i32,
+    source: &str,
+    range: Option<String>,
+) -> Result<
+    aws_sdk_s3::types::CopyPartResult,
+    SdkError<aws_sdk_s3::operation::upload_part_copy::UploadPartCopyError, HttpResponse>,
+> {
+    let request = s3.upload_part_copy().bucket("photos").key(key).upload_id(id).part_number(number);
+    let copied = request.copy_source(format!("photos/{source}")).set_copy_source_range(range).send().await?;
+    Ok(copied.copy_part_result.expect("a CopyPartResult"))
+}
+
+#[tokio::test]
+async fn upload_part_copy_copies_a_range_of_an_object() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let source = pattern(6 * MIB, 9);
+    put(s3, "photos", "source.bin", &source).await;
+    let first_5_mib = Some(format!("bytes=0-{}", 5 * MIB - 1));
+    let id = start_upload(s3, "photos", "copy.bin").await;
+    let copied = copy_part(s3, "copy.bin", &id, 1, "source.bin", first_5_mib.clone()).await.unwrap();
+    let etag = copied.e_tag().unwrap().to_string();
+    assert_eq!(etag, quoted_md5(&source[..5 * MIB]));
+    let tail = upload_part(s3, "photos", "copy.bin", &id, 2, b"tail").await;
+    let past_the_end = Some(format!("bytes=0-{}", 6 * MIB));
+    let err = copy_part(s3, "copy.bin", &id, 3, "source.bin", past_the_end).await.unwrap_err();
+    assert_eq!(code(&err), "InvalidArgument");
+    let err = copy_part(s3, "copy.bin", &id, 3, "missing.bin", None).await.unwrap_err();
+    assert_eq!(code(&err), "NoSuchKey");
+
+    let first = CompletedPart::builder().part_number(1).e_tag(etag).build();
+    complete(s3, "photos", "copy.bin", &id, vec![first, tail]).await.unwrap();
+    assert_eq!(get(s3, "photos", "copy.bin").await, [&source[..5 * MIB], b"tail"].concat());
+
+    // A copied part is hashed with the upload's algorithm like an uploaded one, so the
+    // object gets its composite checksum.
+    let created = s3
+        .create_multipart_upload()
+        .bucket("photos")
+        .key("checked.bin")
+        .checksum_algorithm(ChecksumAlgorithm::Crc32)
+        .send()
+        .await
+        .unwrap();
+    let id = created.upload_id().unwrap();
+    let result = copy_part(s3, "checked.bin", id, 1, "source.bin", first_5_mib).await.unwrap();
+    assert_eq!(result.checksum_crc32(), Some(base64_crc32(&source[..5 * MIB]).as_str()));
+    let first = CompletedPart::builder().part_number(1).e_tag(result.e_tag().unwrap()).build();
+    let tail = upload_part(s3, "photos", "checked.bin", id, 2, b"tail").await;
+    let done = complete(s3, "photos", "checked.bin", id, vec![first, tail]).await.unwrap();
+    let raw: Vec<u8> =
+        [&source[..5 * MIB], b"tail"].iter().flat_map(|b| STANDARD.decode(base64_crc32(b)).unwrap()).collect();
+    assert_eq!(done.checksum_crc32(), Some(format!("{}-2", base64_crc32(&raw)).as_str()));
+}
+
+#[tokio::test]
+async fn acknowledged_parts_survive_a_restart_and_the_sweep() {
+    let cloud = cloud_with_bucket("photos").await;
+    let id = start_upload(&cloud.clients.s3, "photos", "k").await;
+    let first = upload_part(&cloud.clients.s3, "photos", "k", &id, 1, &pattern(5 * MIB, 1)).await;
+    let second = upload_part(&cloud.clients.s3, "photos", "k", &id, 2, b"last").await;
+    // As a crash between a part's blob and its row leaves it: a journalled orphan. The
+    // sweep must delete it and keep the journalled blobs that parts reference.
+    let store = cloud.cloud.as_ref().unwrap().router().store().clone();
+    let orphan = store.blobs().put(b"orphan part").unwrap();
+    let journalled = orphan.clone();
+    store
+        .call_blocking(move |c| {
+            c.execute("INSERT INTO s3_blob_journal (blob_id) VALUES (?1)", [&journalled])?;
+            c.execute("INSERT INTO s3_blob_journal (blob_id) SELECT blob_id FROM s3_parts", [])?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+
+    let cloud = cloud.restart().await;
+    let blobs = cloud.cloud.as_ref().unwrap().router().store().blobs().list().unwrap();
+    assert!(!blobs.contains(&orphan));
+    assert_eq!(blobs.len(), 2, "both parts are kept");
+    let s3 = &cloud.clients.s3;
+    assert_eq!(upload_ids(s3, "photos").await, [("k".to_string(), id.clone())]);
+    complete(s3, "photos", "k", &id, vec![first, second]).await.unwrap();
+    assert_eq!(get(s3, "photos", "k").await, [pattern(5 * MIB, 1), b"last".to_vec()].concat());
+}
+
+#[tokio::test]
+async fn a_completed_upload_records_the_complete_multipart_upload_event() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let config = aws_sdk_s3::types::LambdaFunctionConfiguration::builder()
+        .id("all")
+        .lambda_function_arn("arn:aws:lambda:us-east-1:000000000000:function:sink")
+        .events(aws_sdk_s3::types::Event::from("s3:ObjectCreated:*"))
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket("photos")
+        .skip_destination_validation(true)
+        .notification_configuration(
+            aws_sdk_s3::types::NotificationConfiguration::builder().lambda_function_configurations(config).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    // With delivery stopped, the recorded event stays in the outbox to be read.
+    let router = cloud.cloud.as_ref().unwrap().router();
+    router.s3.shutdown();
+    let id = start_upload(s3, "photos", "uploads/u/big.jpg").await;
+    let part = upload_part(s3, "photos", "uploads/u/big.jpg", &id, 1, b"body").await;
+    let done = complete(s3, "photos", "uploads/u/big.jpg", &id, vec![part]).await.unwrap();
+
+    let pending = router.s3.pending_events().await.unwrap();
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    let message: serde_json::Value = serde_json::from_str(&pending[0].payload).unwrap();
+    let record = &message["Records"][0];
+    assert_eq!(record["eventName"], "ObjectCreated:CompleteMultipartUpload");
+    assert_eq!(record["s3"]["object"]["key"], "uploads/u/big.jpg");
+    assert_eq!(record["s3"]["object"]["size"], 4);
+    assert_eq!(format!("\"{}\"", record["s3"]["object"]["eTag"].as_str().unwrap()), done.e_tag().unwrap());
+}
+
+// What every operation gets from the wire layer.
+
+#[tokio::test]
+async fn error_bodies_carry_the_request_id_of_the_response() {
+    let cloud = cloud_with_bucket("photos").await;
+    let err = cloud.clients.s3.get_object().bucket("photos").key("missing").send().await.unwrap_err();
+    let raw = err.raw_response().expect("an HTTP response");
+    let header = raw.headers().get("x-amz-request-id").expect("a request id header").to_string();
+    let body = std::str::from_utf8(raw.body().bytes().expect("a buffered body")).unwrap().to_string();
+    assert!(body.contains(&format!("<RequestId>{header}</RequestId>")), "{body}");
+    assert!(body.contains("<Code>NoSuchKey</Code>"), "{body}");
+}
+
+/// SSE-C's three headers, as the SDK sends them, on any request builder.
+macro_rules! with_customer_key {
+    ($builder:expr, $key:expr) => {
+        $builder
+            .sse_customer_algorithm("AES256")
+            .sse_customer_key(STANDARD.encode($key))
+            .sse_customer_key_md5(STANDARD.encode(Md5::digest($key)))
+    };
+}
+
+#[tokio::test]
+async fn customer_key_encryption_is_refused_as_not_implemented_and_stores_nothing() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let key = [7u8; 32];
+    let put_encrypted = s3.put_object().bucket("photos").key("secret.jpg").body(ByteStream::from_static(b"secret"));
+    let err = with_customer_key!(put_encrypted, key).send().await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("NotImplemented", Some(501)));
+    assert!(keys(s3, "photos").await.is_empty());
+
+    put(s3, "photos", "plain.jpg", b"plain").await;
+    let err = with_customer_key!(s3.get_object().bucket("photos").key("plain.jpg"), key).send().await.unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    let create = s3.create_multipart_upload().bucket("photos").key("secret.bin");
+    let err = with_customer_key!(create, key).send().await.unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    assert!(upload_ids(s3, "photos").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_empty_content_md5_is_invalid_digest_and_stores_nothing() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("k")
+        .body(ByteStream::from_static(b"body"))
+        .customize()
+        .mutate_request(|req| {
+            req.headers_mut().insert("content-md5", "");
+        })
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidDigest", Some(400)));
+    assert!(keys(s3, "photos").await.is_empty());
+}
+
+// Object tagging.
+
+async fn tags_of(s3: &Client, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let out = s3.get_object_tagging().bucket(bucket).key(key).send().await.expect("get_object_tagging");
+    out.tag_set().iter().map(|t| (t.key().to_string(), t.value().to_string())).collect()
+}
+
+fn tag(key: &str, value: &str) -> aws_sdk_s3::types::Tag {
+    aws_sdk_s3::types::Tag::builder().key(key).value(value).build().unwrap()
+}
+
+fn tagging(tags: Vec<aws_sdk_s3::types::Tag>) -> aws_sdk_s3::types::Tagging {
+    aws_sdk_s3::types::Tagging::builder().set_tag_set(Some(tags)).build().unwrap()
+}
+
+async fn put_tagged(s3: &Client, bucket: &str, key: &str, body: &[u8], tagging: &str) {
+    let put = s3.put_object().bucket(bucket).key(key).body(ByteStream::from(body.to_vec())).tagging(tagging);
+    put.send().await.expect("put_object with tags");
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn object_tags_are_stored_with_the_object_replaced_and_deleted() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put_tagged(s3, "photos", "a.jpg", b"tagged", "rider=user_a&note=two%20words").await;
+    assert_eq!(tags_of(s3, "photos", "a.jpg").await, owned(&[("rider", "user_a"), ("note", "two words")]));
+    let got = s3.get_object().bucket("photos").key("a.jpg").send().await.unwrap();
+    assert_eq!(got.tag_count(), Some(2));
+    let etag = got.e_tag().unwrap().to_string();
+
+    s3.put_object_tagging()
+        .bucket("photos")
+        .key("a.jpg")
+        .tagging(tagging(vec![tag("status", "checked")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags_of(s3, "photos", "a.jpg").await, owned(&[("status", "checked")]));
+    let head = s3.head_object().bucket("photos").key("a.jpg").send().await.unwrap();
+    assert_eq!(head.e_tag(), Some(etag.as_str()), "tagging leaves the object as it was");
+    assert_eq!(get(s3, "photos", "a.jpg").await, b"tagged");
+
+    // Tags survive a restart, with the object.
+    let cloud = cloud.restart().await;
+    let s3 = &cloud.clients.s3;
+    assert_eq!(tags_of(s3, "photos", "a.jpg").await, owned(&[("status", "checked")]));
+    s3.delete_object_tagging().bucket("photos").key("a.jpg").send().await.unwrap();
+    assert!(tags_of(s3, "photos", "a.jpg").await.is_empty());
+    let got = s3.get_object().bucket("photos").key("a.jpg").send().await.unwrap();
+    assert_eq!(got.tag_count(), None);
+
+    // A new object under the key has only the tags its PUT names.
+    s3.put_object_tagging().bucket("photos").key("a.jpg").tagging(tagging(vec![tag("k", "v")])).send().await.unwrap();
+    put(s3, "photos", "a.jpg", b"replaced").await;
+    assert!(tags_of(s3, "photos", "a.jpg").await.is_empty());
+
+    let err = s3.get_object_tagging().bucket("photos").key("missing").send().await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("NoSuchKey", Some(404)));
+    let err = s3
+        .put_object_tagging()
+        .bucket("photos")
+        .key("missing")
+        .tagging(tagging(vec![tag("k", "v")]))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NoSuchKey");
+    let err = s3.delete_object_tagging().bucket("nope-bucket").key("a.jpg").send().await.unwrap_err();
+    assert_eq!(code(&err), "NoSuchBucket");
+}
+
+#[tokio::test]
+async fn tags_over_s3s_limits_are_refused_and_change_nothing() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put_tagged(s3, "photos", "a.jpg", b"x", "kept=yes").await;
+    let eleven: Vec<_> = (0..11).map(|i| tag(&format!("k{i}"), "v")).collect();
+    let ten: Vec<_> = (0..10).map(|i| tag(&format!("k{i}"), "v")).collect();
+    let refusals = [
+        (eleven, "BadRequest"),
+        (vec![tag(&"k".repeat(129), "v")], "InvalidTag"),
+        (vec![tag("k", &"v".repeat(257))], "InvalidTag"),
+        (vec![tag("k", "1"), tag("k", "2")], "InvalidTag"),
+        (vec![tag("aws:reserved", "1")], "InvalidTag"),
+    ];
+    for (tags, expected) in refusals {
+        let err =
+            s3.put_object_tagging().bucket("photos").key("a.jpg").tagging(tagging(tags)).send().await.unwrap_err();
+        assert_eq!((code(&err).as_str(), status(&err)), (expected, Some(400)));
+    }
+    assert_eq!(tags_of(s3, "photos", "a.jpg").await, owned(&[("kept", "yes")]));
+    s3.put_object_tagging().bucket("photos").key("a.jpg").tagging(tagging(ten)).send().await.expect("ten is the limit");
+    let longest = vec![tag(&"k".repeat(128), &"v".repeat(256))];
+    s3.put_object_tagging()
+        .bucket("photos")
+        .key("a.jpg")
+        .tagging(tagging(longest))
+        .send()
+        .await
+        .expect("at the limits");
+
+    // The same limits on the x-amz-tagging header; nothing is stored.
+    let header: Vec<String> = (0..11).map(|i| format!("k{i}=v")).collect();
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("b.jpg")
+        .body(ByteStream::from_static(b"x"))
+        .tagging(header.join("&"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "BadRequest");
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("b.jpg")
+        .body(ByteStream::from_static(b"x"))
+        .tagging(format!("k={}", "v".repeat(257)))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "InvalidTag");
+    assert_eq!(keys(s3, "photos").await, ["a.jpg"]);
+}
+
+#[tokio::test]
+async fn copies_keep_or_replace_tags_per_the_tagging_directive_and_multipart_uploads_take_them() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put_tagged(s3, "photos", "src", b"x", "a=1").await;
+    s3.copy_object().bucket("photos").key("kept").copy_source("photos/src").send().await.unwrap();
+    assert_eq!(tags_of(s3, "photos", "kept").await, owned(&[("a", "1")]));
+    s3.copy_object()
+        .bucket("photos")
+        .key("replaced")
+        .copy_source("photos/src")
+        .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+        .tagging("b=2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags_of(s3, "photos", "replaced").await, owned(&[("b", "2")]));
+    s3.copy_object()
+        .bucket("photos")
+        .key("untagged")
+        .copy_source("photos/src")
+        .tagging_directive(aws_sdk_s3::types::TaggingDirective::Replace)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags_of(s3, "photos", "untagged").await.is_empty());
+
+    let created =
+        s3.create_multipart_upload().bucket("photos").key("big").tagging("upload=multipart").send().await.unwrap();
+    let id = created.upload_id().unwrap();
+    let part = upload_part(s3, "photos", "big", id, 1, b"one part").await;
+    complete(s3, "photos", "big", id, vec![part]).await.unwrap();
+    assert_eq!(tags_of(s3, "photos", "big").await, owned(&[("upload", "multipart")]));
+}
+
+// The details SDKs rely on.
+
+#[tokio::test]
+async fn listings_encode_spaces_as_percent_20_and_echo_what_s3_echoes() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    for key in ["my photos/a b.jpg", "my photos/c.jpg", "z.jpg"] {
+        put(s3, "photos", key, b"x").await;
+    }
+    // The Rust SDK does not decode names: what it shows is what was on the wire.
+    let v2 = s3
+        .list_objects_v2()
+        .bucket("photos")
+        .encoding_type(EncodingType::Url)
+        .prefix("my photos/")
+        .send()
+        .await
+        .unwrap();
+    let keys_listed: Vec<&str> = v2.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys_listed, ["my%20photos/a%20b.jpg", "my%20photos/c.jpg"]);
+    assert_eq!(v2.prefix(), Some("my%20photos/"), "V2 encodes Prefix");
+    assert!(v2.contents()[0].owner().is_none(), "V2 names owners only with FetchOwner");
+
+    let v1 = s3
+        .list_objects()
+        .bucket("photos")
+        .encoding_type(EncodingType::Url)
+        .prefix("my photos/")
+        .delimiter("")
+        .marker("my photos/a b.jpg")
+        .send()
+        .await
+        .unwrap();
+    let keys_listed: Vec<&str> = v1.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys_listed, ["my%20photos/c.jpg"]);
+    assert_eq!(v1.prefix(), Some("my photos/"), "V1 does not encode Prefix");
+    assert_eq!(v1.marker(), Some("my%20photos/a%20b.jpg"));
+    assert_eq!(v1.delimiter(), None, "an empty delimiter is not echoed");
+    assert!(v1.contents()[0].owner().and_then(|o| o.id()).is_some(), "V1 names the owner");
+    let plain = s3.list_objects().bucket("photos").send().await.unwrap();
+    assert_eq!(plain.marker(), Some(""), "V1 always echoes Marker");
+
+    let owners = s3.list_objects_v2().bucket("photos").fetch_owner(true).send().await.unwrap();
+    assert!(owners.contents().iter().all(|o| o.owner().and_then(|o| o.id()).is_some()));
+    // An empty continuation token starts at the beginning and is echoed.
+    let from_start = s3.list_objects_v2().bucket("photos").continuation_token("").send().await.unwrap();
+    assert_eq!(from_start.key_count(), Some(3));
+    assert_eq!(from_start.continuation_token(), Some(""));
+}
+
+#[tokio::test]
+async fn list_buckets_pages_with_max_buckets_and_a_continuation_token() {
+    let cloud = TestCloud::start().await;
+    let s3 = &cloud.clients.s3;
+    for name in ["bucket-a", "bucket-b", "bucket-c", "other-d", "other-e"] {
+        s3.create_bucket().bucket(name).send().await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut token = None;
+    loop {
+        let page = s3.list_buckets().max_buckets(2).set_continuation_token(token.clone()).send().await.unwrap();
+        assert!(page.buckets().len() <= 2);
+        seen.extend(page.buckets().iter().filter_map(|b| b.name().map(str::to_string)));
+        token = page.continuation_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, ["bucket-a", "bucket-b", "bucket-c", "other-d", "other-e"]);
+    let prefixed = s3.list_buckets().prefix("other-").send().await.unwrap();
+    let names: Vec<&str> = prefixed.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(names, ["other-d", "other-e"]);
+    assert_eq!(prefixed.prefix(), Some("other-"));
+    let err = s3.list_buckets().max_buckets(0).send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidArgument");
+    let err = s3.list_buckets().continuation_token("not a token!").send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidArgument");
+}
+
+#[tokio::test]
+async fn conditional_puts_refuse_to_overwrite_as_s3_does() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put(s3, "photos", "a.jpg", b"first").await;
+    let current = quoted_md5(b"first");
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("a.jpg")
+        .body(ByteStream::from_static(b"second"))
+        .if_none_match("*")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("PreconditionFailed", Some(412)));
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("a.jpg")
+        .body(ByteStream::from_static(b"second"))
+        .if_none_match(&current)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("PreconditionFailed", Some(412)));
+    assert_eq!(get(s3, "photos", "a.jpg").await, b"first");
+    // Another ETag does not match: the write goes ahead.
+    s3.put_object()
+        .bucket("photos")
+        .key("a.jpg")
+        .body(ByteStream::from_static(b"second"))
+        .if_none_match(quoted_md5(b"something else"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get(s3, "photos", "a.jpg").await, b"second");
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("missing.jpg")
+        .body(ByteStream::from_static(b"x"))
+        .if_match(&current)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("NoSuchKey", Some(404)));
+    assert_eq!(keys(s3, "photos").await, ["a.jpg"]);
+}
+
+#[tokio::test]
+async fn expires_and_content_encoding_come_back_as_sent() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let expires = DateTime::from_secs(1_900_000_000);
+    s3.put_object()
+        .bucket("photos")
+        .key("a.gz")
+        .body(ByteStream::from_static(b"compressed"))
+        .expires(expires)
+        .content_encoding("deflate, gzip")
+        .send()
+        .await
+        .unwrap();
+    let head = s3.head_object().bucket("photos").key("a.gz").send().await.unwrap();
+    assert_eq!(head.expires_string(), Some("Sun, 17 Mar 2030 17:46:40 GMT"));
+    assert_eq!(head.content_encoding(), Some("deflate, gzip"));
+    let got = s3.get_object().bucket("photos").key("a.gz").send().await.unwrap();
+    assert_eq!(got.expires_string(), Some("Sun, 17 Mar 2030 17:46:40 GMT"));
+    assert_eq!(got.content_encoding(), Some("deflate, gzip"));
+    // A copy keeps it; a multipart upload takes it from CreateMultipartUpload.
+    s3.copy_object().bucket("photos").key("copy.gz").copy_source("photos/a.gz").send().await.unwrap();
+    let head = s3.head_object().bucket("photos").key("copy.gz").send().await.unwrap();
+    assert_eq!(head.expires_string(), Some("Sun, 17 Mar 2030 17:46:40 GMT"));
+    let created = s3.create_multipart_upload().bucket("photos").key("mp").expires(expires).send().await.unwrap();
+    let id = created.upload_id().unwrap();
+    let part = upload_part(s3, "photos", "mp", id, 1, b"x").await;
+    complete(s3, "photos", "mp", id, vec![part]).await.unwrap();
+    let head = s3.head_object().bucket("photos").key("mp").send().await.unwrap();
+    assert_eq!(head.expires_string(), Some("Sun, 17 Mar 2030 17:46:40 GMT"));
+}
+
+#[tokio::test]
+async fn response_overrides_apply_and_part_numbers_read_the_parts_uploaded() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    put(s3, "photos", "a.jpg", b"whole").await;
+    let got = s3
+        .get_object()
+        .bucket("photos")
+        .key("a.jpg")
+        .response_content_type("image/jpeg")
+        .response_content_disposition("attachment; filename=\"selfie.jpg\"")
+        .response_cache_control("no-cache")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.content_type(), Some("image/jpeg"));
+    assert_eq!(got.content_disposition(), Some("attachment; filename=\"selfie.jpg\""));
+    assert_eq!(got.cache_control(), Some("no-cache"));
+
+    // An object put whole is its own part 1.
+    let part = s3.get_object().bucket("photos").key("a.jpg").part_number(1).send().await.unwrap();
+    assert_eq!(part.body.collect().await.unwrap().into_bytes().as_ref(), b"whole");
+    let err = s3.get_object().bucket("photos").key("a.jpg").part_number(2).send().await.unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidPartNumber", Some(416)));
+    // A multipart object answers each part as it was uploaded, with the part count.
+    let bodies = [pattern(5 * MIB, 1), b"second part".to_vec()];
+    let id = start_upload(s3, "photos", "mp").await;
+    let mut parts = Vec::new();
+    for (number, body) in (1..).zip(&bodies) {
+        parts.push(upload_part(s3, "photos", "mp", &id, number, body).await);
+    }
+    complete(s3, "photos", "mp", &id, parts).await.unwrap();
+    for (number, body) in (1..).zip(&bodies) {
+        let got = s3.get_object().bucket("photos").key("mp").part_number(number).send().await.unwrap();
+        assert_eq!(got.parts_count(), Some(2));
+        assert_eq!(got.content_length(), Some(body.len() as i64));
+        assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], &body[..], "part {number}");
+        let head = s3.head_object().bucket("photos").key("mp").part_number(number).send().await.unwrap();
+        assert_eq!((head.content_length(), head.parts_count()), (Some(body.len() as i64), Some(2)));
+    }
+    let err = s3.get_object().bucket("photos").key("mp").part_number(3).send().await.unwrap_err();
+    assert_eq!(code(&err), "InvalidPartNumber");
+    // Parts survive a restart with the object.
+    let cloud = cloud.restart().await;
+    let got = cloud.clients.s3.get_object().bucket("photos").key("mp").part_number(2).send().await.unwrap();
+    assert_eq!(&got.body.collect().await.unwrap().into_bytes()[..], b"second part");
+}
+
+#[tokio::test]
+async fn object_lock_and_website_redirects_are_refused_and_store_nothing() {
+    let cloud = cloud_with_bucket("photos").await;
+    let s3 = &cloud.clients.s3;
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("held.jpg")
+        .body(ByteStream::from_static(b"x"))
+        .object_lock_legal_hold_status(aws_sdk_s3::types::ObjectLockLegalHoldStatus::On)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!((code(&err).as_str(), status(&err)), ("InvalidRequest", Some(400)));
+    let err = s3
+        .put_object()
+        .bucket("photos")
+        .key("moved.html")
+        .body(ByteStream::from_static(b"x"))
+        .website_redirect_location("/elsewhere.html")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    let err = s3.create_bucket().bucket("locked").object_lock_enabled_for_bucket(true).send().await.unwrap_err();
+    assert_eq!(code(&err), "NotImplemented");
+    assert!(keys(s3, "photos").await.is_empty());
+    assert_eq!(bucket_names(s3).await, ["photos"]);
 }

@@ -297,6 +297,11 @@ pub async fn ensure_collection(clients: &Clients, id: &str) -> anyhow::Result<Ou
 
 async fn ensure_bucket(clients: &Clients, bucket: &str) -> anyhow::Result<Outcome> {
     use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    // In us-east-1 S3 answers 200 to creating a bucket you already own, so whether it
+    // was there is asked first.
+    if clients.s3.head_bucket().bucket(bucket).send().await.is_ok() {
+        return Ok(Outcome::Unchanged);
+    }
     let mut request = clients.s3.create_bucket().bucket(bucket);
     // Outside us-east-1, S3 wants the region named again in the request body.
     if let Some(region) = clients.s3.config().region().map(|r| r.as_ref().to_string())

@@ -79,6 +79,19 @@ enum Form {
     Presigned { signed_headers: Vec<String>, signature: String, expires: i64 },
 }
 
+/// The SigV4 timestamp (`YYYYMMDDTHHMMSSZ`) of a `Date` header in UTC: RFC 7231's
+/// IMF-fixdate (`Sun, 06 Dec 2026 05:21:02 GMT`) or RFC 2822 with a zero offset
+/// (`… 05:21:02 -0000`, what botocore sends); a value already in SigV4's form is kept.
+pub fn amz_date_of_http_date(value: &str) -> Option<String> {
+    let value = value.trim();
+    if PrimitiveDateTime::parse(value, AMZ_DATE_FORMAT).is_ok() {
+        return Some(value.to_string());
+    }
+    let utc = ["GMT", "UTC", "+0000", "-0000"].iter().find_map(|zone| value.strip_suffix(zone))?;
+    let format = format_description!("[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second]");
+    PrimitiveDateTime::parse(utc.trim_end(), format).ok()?.format(AMZ_DATE_FORMAT).ok()
+}
+
 struct Parsed {
     scope: CredentialScope,
     amz_date: String,
@@ -113,10 +126,17 @@ fn parse(headers: &http::HeaderMap, raw_query: &str) -> Result<Option<Parsed>, A
         let (Some(credential), Some(signed_headers), Some(signature)) = (credential, signed_headers, signature) else {
             return Err(AuthError::Malformed(auth.to_string()));
         };
-        let amz_date = header_str(headers, "x-amz-date")
-            .or_else(|| header_str(headers, "date"))
-            .ok_or_else(|| AuthError::Malformed("missing X-Amz-Date header".into()))?
-            .to_string();
+        // SigV4 takes the signing time from X-Amz-Date, or else from Date (an HTTP date,
+        // which is what botocore sends when the caller sets Date).
+        let amz_date = match header_str(headers, "x-amz-date") {
+            Some(value) => value.to_string(),
+            None => {
+                let date = header_str(headers, "date")
+                    .ok_or_else(|| AuthError::Malformed("missing X-Amz-Date header".into()))?;
+                amz_date_of_http_date(date)
+                    .ok_or_else(|| AuthError::Malformed(format!("Date '{date}' is not an HTTP date")))?
+            }
+        };
         return Ok(Some(Parsed {
             scope: parse_credential(&credential)?,
             amz_date,
@@ -392,6 +412,21 @@ mod tests {
         };
         let now = PrimitiveDateTime::parse("20150830T123700Z", AMZ_DATE_FORMAT).unwrap().assume_utc();
         (h, creds, now)
+    }
+
+    #[test]
+    fn an_http_date_header_gives_the_signing_time() {
+        assert_eq!(amz_date_of_http_date("Sun, 30 Aug 2015 12:36:00 GMT").as_deref(), Some("20150830T123600Z"));
+        assert_eq!(amz_date_of_http_date("Sun, 30 Aug 2015 12:36:00 -0000").as_deref(), Some("20150830T123600Z"));
+        assert_eq!(amz_date_of_http_date("20150830T123600Z").as_deref(), Some("20150830T123600Z"));
+        assert_eq!(amz_date_of_http_date("Sun, 30 Aug 2015 12:36:00 +0200"), None);
+        assert_eq!(amz_date_of_http_date("yesterday"), None);
+        // A request carrying Date instead of X-Amz-Date is signed at that time.
+        let (mut h, _, _) = aws_example();
+        h.remove("x-amz-date");
+        h.insert("date", "Sun, 30 Aug 2015 12:36:00 GMT".parse().unwrap());
+        let parsed = parse(&h, "").unwrap().unwrap();
+        assert_eq!(parsed.amz_date, "20150830T123600Z");
     }
 
     #[test]

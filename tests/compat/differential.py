@@ -31,6 +31,7 @@ ROLE = "arn:aws:iam::123456789012:role/DiffRole"
 MASKED_KEYS = {
     "RequestId", "HostId", "ContinuationToken", "NextContinuationToken", "nextToken",
     "TableId", "Owner", "revisionId", "LastModified", "redriveDate",
+    "UploadId", "NextUploadIdMarker", "Initiator",
 }
 ARN = re.compile(r"arn:aws:([a-z0-9-]+):[a-z0-9-]*:\d{12}:")
 
@@ -121,6 +122,68 @@ def s3_steps():
     step("s3.list_objects_v2.empty", s3.list_objects_v2, Bucket=b)
     step("s3.delete_bucket", s3.delete_bucket, Bucket=b)
     step("s3.delete_bucket.NoSuchBucket", s3.delete_bucket, Bucket=b)
+
+
+def s3_multipart_steps():
+    s3 = boto3.client("s3", config=NO_RETRY, **KW)
+    b = "diff-multipart"
+    step("s3mp.create_bucket", s3.create_bucket, Bucket=b)
+    created = step("s3mp.create_multipart_upload", s3.create_multipart_upload, Bucket=b, Key="big.bin",
+                   ContentType="application/octet-stream", Metadata={"rider": "user_a"})
+    upload = dict(Bucket=b, Key="big.bin", UploadId=created["UploadId"] if created else "none")
+    first = step("s3mp.upload_part 1", s3.upload_part, PartNumber=1, Body=b"a" * (5 * 1024 * 1024), **upload)
+    last = step("s3mp.upload_part 2", s3.upload_part, PartNumber=2, Body=b"tail", **upload)
+    step("s3mp.upload_part.part_number_10001", s3.upload_part, PartNumber=10001, Body=b"x", **upload)
+    step("s3mp.upload_part.NoSuchUpload", s3.upload_part, Bucket=b, Key="big.bin", UploadId="no-such-upload",
+         PartNumber=1, Body=b"x")
+    step("s3mp.list_parts", s3.list_parts, **upload)
+    step("s3mp.list_parts.max_parts", s3.list_parts, MaxParts=1, **upload)
+    step("s3mp.list_multipart_uploads", s3.list_multipart_uploads, Bucket=b)
+    parts = [{"PartNumber": n, "ETag": r["ETag"]} for n, r in ((1, first), (2, last)) if r]
+    step("s3mp.complete.InvalidPartOrder", s3.complete_multipart_upload,
+         MultipartUpload={"Parts": list(reversed(parts))}, **upload)
+    step("s3mp.complete.InvalidPart", s3.complete_multipart_upload,
+         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": '"00000000000000000000000000000000"'}]}, **upload)
+    step("s3mp.complete", s3.complete_multipart_upload, MultipartUpload={"Parts": parts}, **upload)
+    step("s3mp.head_object", s3.head_object, Bucket=b, Key="big.bin")
+    step("s3mp.list_parts.NoSuchUpload", s3.list_parts, **upload)
+    small = step("s3mp.create_multipart_upload small", s3.create_multipart_upload, Bucket=b, Key="small.bin")
+    small_upload = dict(Bucket=b, Key="small.bin", UploadId=small["UploadId"] if small else "none")
+    small_parts = []
+    for n in (1, 2):
+        r = step(f"s3mp.upload_part small {n}", s3.upload_part, PartNumber=n, Body=b"small", **small_upload)
+        if r:
+            small_parts.append({"PartNumber": n, "ETag": r["ETag"]})
+    step("s3mp.complete.EntityTooSmall", s3.complete_multipart_upload,
+         MultipartUpload={"Parts": small_parts}, **small_upload)
+    step("s3mp.abort_multipart_upload", s3.abort_multipart_upload, **small_upload)
+    step("s3mp.abort_multipart_upload.NoSuchUpload", s3.abort_multipart_upload, **small_upload)
+    step("s3mp.list_multipart_uploads.empty", s3.list_multipart_uploads, Bucket=b)
+
+    step("s3tag.put_object", s3.put_object, Bucket=b, Key="tagged.txt", Body=b"t", Tagging="a=1&b=two%20words")
+    step("s3tag.get_object_tagging", s3.get_object_tagging, Bucket=b, Key="tagged.txt")
+    step("s3tag.get_object", s3.get_object, Bucket=b, Key="tagged.txt")
+    step("s3tag.put_object_tagging", s3.put_object_tagging, Bucket=b, Key="tagged.txt",
+         Tagging={"TagSet": [{"Key": "status", "Value": "checked"}]})
+    step("s3tag.get_object_tagging.replaced", s3.get_object_tagging, Bucket=b, Key="tagged.txt")
+    step("s3tag.put_object_tagging.eleven", s3.put_object_tagging, Bucket=b, Key="tagged.txt",
+         Tagging={"TagSet": [{"Key": f"k{i}", "Value": "v"} for i in range(11)]})
+    step("s3tag.put_object_tagging.long_key", s3.put_object_tagging, Bucket=b, Key="tagged.txt",
+         Tagging={"TagSet": [{"Key": "k" * 129, "Value": "v"}]})
+    step("s3tag.put_object_tagging.long_value", s3.put_object_tagging, Bucket=b, Key="tagged.txt",
+         Tagging={"TagSet": [{"Key": "k", "Value": "v" * 257}]})
+    step("s3tag.copy_object", s3.copy_object, Bucket=b, Key="copied.txt",
+         CopySource={"Bucket": b, "Key": "tagged.txt"})
+    step("s3tag.get_object_tagging.copied", s3.get_object_tagging, Bucket=b, Key="copied.txt")
+    step("s3tag.copy_object.replace", s3.copy_object, Bucket=b, Key="replaced.txt",
+         CopySource={"Bucket": b, "Key": "tagged.txt"}, TaggingDirective="REPLACE", Tagging="c=3")
+    step("s3tag.get_object_tagging.replace", s3.get_object_tagging, Bucket=b, Key="replaced.txt")
+    step("s3tag.delete_object_tagging", s3.delete_object_tagging, Bucket=b, Key="tagged.txt")
+    step("s3tag.get_object_tagging.deleted", s3.get_object_tagging, Bucket=b, Key="tagged.txt")
+    step("s3tag.get_object_tagging.NoSuchKey", s3.get_object_tagging, Bucket=b, Key="nope")
+    for key in ("big.bin", "tagged.txt", "copied.txt", "replaced.txt"):
+        s3.delete_object(Bucket=b, Key=key)
+    step("s3mp.delete_bucket", s3.delete_bucket, Bucket=b)
 
 
 def ddb_steps():
@@ -282,6 +345,6 @@ if sys.argv[4:] == ["moto"]:
     urllib.request.urlopen(urllib.request.Request(
         ENDPOINT + "/moto-api/config", method="POST", headers={"Content-Type": "application/json"},
         data=json.dumps({"stepfunctions": {"execute_state_machine": True}}).encode())).read()
-for part in (s3_steps, ddb_steps, sfn_steps):
+for part in (s3_steps, s3_multipart_steps, ddb_steps, sfn_steps):
     part()
 print(json.dumps(records, indent=1, sort_keys=True))

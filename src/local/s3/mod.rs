@@ -51,6 +51,18 @@ pub enum S3Error {
     KeyTooLong,
     #[error("Your proposed upload exceeds the maximum allowed size")]
     EntityTooLarge,
+    #[error("Your proposed upload is smaller than the minimum allowed object size.")]
+    EntityTooSmall,
+    #[error("The specified upload does not exist.")]
+    NoSuchUpload,
+    #[error("One or more of the specified parts could not be found.")]
+    InvalidPart,
+    #[error("The list of parts was not in ascending order.")]
+    InvalidPartOrder,
+    #[error("The provided 'x-amz-mp-object-size' header value {declared} does not match what was computed: {computed}")]
+    ObjectSizeMismatch { declared: i64, computed: u64 },
+    #[error("The {0} you specified did not match the calculated checksum.")]
+    BadChecksum(String),
     #[error("The request body ended early: {0}")]
     IncompleteBody(String),
     #[error(transparent)]
@@ -101,7 +113,9 @@ impl S3 {
     where
         s3s::Body: From<B>,
     {
-        match self.service.call(req.map(s3s::Body::from)).await {
+        let mut req = req.map(s3s::Body::from);
+        wire::date_as_signing_time(req.headers_mut());
+        match self.service.call(req).await {
             Ok(response) => wire::finish(response),
             Err(e) => wire::internal_error(&format!("{:?}", s3s::StdError::from(e))),
         }

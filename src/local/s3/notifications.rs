@@ -10,8 +10,8 @@
 //! run it; a record still in the outbox after a restart is delivered then. Delivery is
 //! at-least-once, as AWS says of S3 events: a function must tolerate a repeated event.
 //!
-//! What the local cloud emits: `ObjectCreated:Put` (PutObject) and `ObjectCreated:Copy`
-//! (CopyObject). Configurations may name any `s3:ObjectCreated:*` event; other event
+//! What the local cloud emits: `ObjectCreated:Put` (PutObject), `ObjectCreated:Copy`
+//! (CopyObject) and `ObjectCreated:CompleteMultipartUpload`. Configurations may name any `s3:ObjectCreated:*` event; other event
 //! types and other destinations (SQS, SNS, EventBridge) are refused with a message saying
 //! the local cloud does not send them, rather than accepted and never sent.
 
@@ -116,6 +116,7 @@ pub enum CreatedBy {
     #[default]
     Put,
     Copy,
+    CompleteMultipartUpload,
 }
 
 impl CreatedBy {
@@ -124,6 +125,7 @@ impl CreatedBy {
         match self {
             CreatedBy::Put => "ObjectCreated:Put",
             CreatedBy::Copy => "ObjectCreated:Copy",
+            CreatedBy::CompleteMultipartUpload => "ObjectCreated:CompleteMultipartUpload",
         }
     }
 }

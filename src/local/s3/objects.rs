@@ -10,6 +10,9 @@
 //!
 //! The transaction that makes an object visible also records its S3 event messages in
 //! the notification outbox (`notifications`), so an acknowledged write never loses them.
+//!
+//! Multipart uploads and their parts (`multipart`) follow the same order: a part's blob is
+//! committed before the row that names it, and completing an upload is one transaction.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
@@ -26,6 +29,9 @@ use tokio::sync::{Notify, broadcast, mpsc};
 use super::S3Error;
 use super::notifications::{self, CreatedBy, CreatedObject, NotificationSettings};
 use crate::local::storage::{BlobWriter, StorageError, Store};
+
+mod multipart;
+pub use multipart::{CompletedPart, Expected, MAX_PART_SIZE, MAX_PARTS, UploadInfo, UploadQuery};
 
 /// The largest object a single PUT may carry, as on AWS.
 pub const MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
@@ -47,6 +53,8 @@ CREATE TABLE IF NOT EXISTS s3_objects (
     headers TEXT NOT NULL,
     checksums TEXT NOT NULL,
     last_modified INTEGER NOT NULL,
+    tags TEXT NOT NULL DEFAULT '[]',
+    part_sizes TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (bucket, key)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS s3_blob_journal (
@@ -65,6 +73,9 @@ pub struct ObjectHeaders {
     pub content_encoding: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content_language: Option<String>,
+    /// `Expires`, in seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires: Option<i64>,
 }
 
 /// What is stored about one object.
@@ -83,6 +94,11 @@ pub struct ObjectInfo {
     pub checksums: BTreeMap<String, String>,
     /// Whole seconds, as S3 reports it.
     pub last_modified: OffsetDateTime,
+    /// The object's tags, in the order they were given.
+    pub tags: Vec<(String, String)>,
+    /// The sizes of the parts a multipart upload assembled it from, in order; empty for
+    /// an object put whole.
+    pub part_sizes: Vec<u64>,
     pub(super) blob_id: String,
 }
 
@@ -95,6 +111,7 @@ pub struct NewObject {
     pub metadata: BTreeMap<String, String>,
     pub headers: ObjectHeaders,
     pub checksums: BTreeMap<String, String>,
+    pub tags: Vec<(String, String)>,
     /// The write that creates it, which names its S3 event.
     pub created_by: CreatedBy,
 }
@@ -165,6 +182,11 @@ impl ObjectStore {
     pub fn open(store: Store, region: &str) -> Result<Self, S3Error> {
         let orphans = store.call_blocking(|conn| {
             conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(multipart::SCHEMA)?;
+            // Data directories from before object tagging.
+            add_column(conn, "s3_objects", "tags", "TEXT NOT NULL DEFAULT '[]'")?;
+            add_column(conn, "s3_uploads", "tags", "TEXT NOT NULL DEFAULT '[]'")?;
+            add_column(conn, "s3_objects", "part_sizes", "TEXT NOT NULL DEFAULT '[]'")?;
             conn.execute_batch(notifications::SCHEMA)?;
             let journal: Vec<String> = conn
                 .prepare("SELECT blob_id FROM s3_blob_journal")?
@@ -174,7 +196,7 @@ impl ObjectStore {
                 return Ok(journal);
             }
             let referenced: HashSet<String> = conn
-                .prepare("SELECT blob_id FROM s3_objects")?
+                .prepare("SELECT blob_id FROM s3_objects UNION ALL SELECT blob_id FROM s3_parts")?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             Ok(journal.into_iter().filter(|id| !referenced.contains(id)).collect())
@@ -201,15 +223,7 @@ impl ObjectStore {
 
     /// The bucket's notification settings (NoSuchBucket if there is no bucket).
     pub async fn notifications(&self, bucket: &str) -> Result<NotificationSettings, S3Error> {
-        let bucket = bucket.to_string();
-        self.store
-            .call(move |conn| {
-                if !bucket_exists(conn, &bucket)? {
-                    return Ok(Err(S3Error::NoSuchBucket(bucket)));
-                }
-                Ok(Ok(notifications::load(conn, &bucket)?))
-            })
-            .await?
+        self.read_bucket(bucket, notifications::load).await
     }
 
     /// Replaces the bucket's notification settings.
@@ -255,9 +269,11 @@ impl ObjectStore {
         if self.bucket_exists(name).await? { Ok(()) } else { Err(S3Error::NoSuchBucket(name.to_string())) }
     }
 
+    /// Deletes an empty bucket; its multipart uploads in progress go with it.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), S3Error> {
         let name = name.to_string();
-        self.store
+        let parts = self
+            .store
             .call(move |conn| {
                 let tx = conn.transaction()?;
                 if !bucket_exists(&tx, &name)? {
@@ -268,12 +284,14 @@ impl ObjectStore {
                 if has_objects {
                     return Ok(Err(S3Error::BucketNotEmpty(name)));
                 }
+                let parts = multipart::forget_bucket_uploads(&tx, &name)?;
                 tx.execute("DELETE FROM s3_notifications WHERE bucket = ?1", [&name])?;
                 tx.execute("DELETE FROM s3_buckets WHERE name = ?1", [&name])?;
                 tx.commit()?;
-                Ok(Ok(()))
+                Ok(Ok(parts))
             })
-            .await?
+            .await??;
+        Ok(self.drop_blobs(parts).await?)
     }
 
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, S3Error> {
@@ -365,12 +383,20 @@ impl ObjectStore {
         Ok(StagedBlob { writer, size, md5, checksums })
     }
 
-    /// Copies a stored object's body into a new temporary blob.
-    pub async fn stage_copy(&self, source: &ObjectInfo) -> Result<StagedBlob, S3Error> {
+    /// Copies a stored object's body, or the bytes `range` (start, end exclusive) of it,
+    /// into a new temporary blob, hashed with `hasher` on the way. A range's MD5 is
+    /// computed too; a whole copy keeps the source's.
+    pub async fn stage_copy(
+        &self,
+        source: &ObjectInfo,
+        range: Option<(u64, u64)>,
+        hasher: s3s::checksum::ChecksumHasher,
+    ) -> Result<StagedBlob, S3Error> {
         let path = self.store.blobs().path(&source.blob_id)?;
         let mut writer = self.store.blobs().writer()?;
         let (bucket, key) = (source.bucket.clone(), source.key.clone());
-        let (size, md5) = (source.size, source.etag.clone());
+        let (start, end) = range.unwrap_or((0, source.size));
+        let whole_md5 = range.is_none().then(|| source.etag.clone());
         tokio::task::spawn_blocking(move || {
             let mut file = match std::fs::File::open(&path) {
                 Ok(file) => file,
@@ -378,15 +404,27 @@ impl ObjectStore {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(S3Error::NoSuchKey { bucket, key }),
                 Err(source) => return Err(StorageError::Io { path, source }.into()),
             };
+            let io = |source| StorageError::Io { path: path.clone(), source };
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(start)).map_err(io)?;
+            let mut md5 = Md5::new();
+            let mut hasher = hasher;
+            let mut left = end - start;
             let mut buf = vec![0u8; CHUNK];
-            loop {
-                let n = file.read(&mut buf).map_err(|source| StorageError::Io { path: path.clone(), source })?;
+            while left > 0 {
+                let want = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
+                let n = file.read(&mut buf[..want]).map_err(io)?;
                 if n == 0 {
-                    break;
+                    return Err(io(std::io::ErrorKind::UnexpectedEof.into()).into());
                 }
+                if whole_md5.is_none() {
+                    md5.update(&buf[..n]);
+                }
+                hasher.update(&buf[..n]);
                 writer.write_all(&buf[..n])?;
+                left -= n as u64;
             }
-            Ok(StagedBlob { writer, size, md5, checksums: Default::default() })
+            let md5 = whole_md5.unwrap_or_else(|| hex::encode(md5.finalize()));
+            Ok(StagedBlob { writer, size: end - start, md5, checksums: hasher.finalize() })
         })
         .await
         .map_err(|e| StorageError::Worker(e.to_string()))?
@@ -396,11 +434,7 @@ impl ObjectStore {
     /// that key; then deletes the replaced body.
     pub async fn commit(&self, staged: StagedBlob, object: NewObject) -> Result<ObjectInfo, S3Error> {
         let StagedBlob { writer, size, md5, .. } = staged;
-        let id = writer.id().to_string();
-        self.journal(vec![id.clone()]).await?;
-        tokio::task::spawn_blocking(move || writer.commit())
-            .await
-            .map_err(|e| StorageError::Worker(e.to_string()))??;
+        let id = self.make_durable(writer).await?;
 
         let info = ObjectInfo {
             bucket: object.bucket,
@@ -412,6 +446,8 @@ impl ObjectStore {
             headers: object.headers,
             checksums: object.checksums,
             last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
+            tags: object.tags,
+            part_sizes: Vec::new(),
             blob_id: id.clone(),
         };
         let row = info.clone();
@@ -423,56 +459,14 @@ impl ObjectStore {
                 if !bucket_exists(&tx, &row.bucket)? {
                     return Ok(Err(S3Error::NoSuchBucket(row.bucket)));
                 }
-                let replaced: Option<String> = tx
-                    .query_row(
-                        "SELECT blob_id FROM s3_objects WHERE bucket = ?1 AND key = ?2",
-                        params![row.bucket, row.key.as_bytes()],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                tx.execute(
-                    "INSERT OR REPLACE INTO s3_objects
-                     (bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                    params![
-                        row.bucket,
-                        row.key.as_bytes(),
-                        row.blob_id,
-                        i64::try_from(row.size).unwrap_or(i64::MAX),
-                        row.etag,
-                        row.content_type,
-                        to_json(&row.metadata),
-                        to_json(&row.headers),
-                        to_json(&row.checksums),
-                        row.last_modified.unix_timestamp(),
-                    ],
-                )?;
-                tx.execute("DELETE FROM s3_blob_journal WHERE blob_id = ?1", [&row.blob_id])?;
-                if let Some(old) = &replaced {
-                    tx.execute("INSERT OR IGNORE INTO s3_blob_journal (blob_id) VALUES (?1)", [old])?;
-                }
-                // In the same transaction: an acknowledged write never loses its events.
-                let created =
-                    CreatedObject { bucket: &row.bucket, key: &row.key, size: row.size, etag: &row.etag, created_by };
-                let recorded = notifications::record_created(&tx, &region, &created)?;
+                let written = write_object(&tx, &row, &region, created_by)?;
                 tx.commit()?;
-                Ok(Ok((replaced, recorded)))
+                Ok(Ok(written))
             })
             .await?;
         match outcome {
-            Ok((replaced, recorded)) => {
-                if recorded > 0 {
-                    self.outbox.notify_one();
-                }
-                if let Some(old) = replaced {
-                    self.drop_blobs(vec![old]).await?;
-                }
-                let _ = self.events.send(ObjectEvent::Created {
-                    bucket: info.bucket.clone(),
-                    key: info.key.clone(),
-                    size: info.size,
-                    etag: info.etag.clone(),
-                });
+            Ok(written) => {
+                self.published(&info, written, Vec::new()).await?;
                 Ok(info)
             }
             Err(e) => {
@@ -481,6 +475,55 @@ impl ObjectStore {
                 Err(e)
             }
         }
+    }
+
+    /// Journals a staged blob's id, then makes the blob durable: from here on a crash
+    /// leaves nothing the start-up sweep cannot find.
+    async fn make_durable(&self, writer: BlobWriter) -> Result<String, S3Error> {
+        self.journal(vec![writer.id().to_string()]).await?;
+        Ok(tokio::task::spawn_blocking(move || writer.commit())
+            .await
+            .map_err(|e| StorageError::Worker(e.to_string()))??)
+    }
+
+    /// After the transaction that made `info` visible: wakes the outbox, deletes the body
+    /// it replaced and any other blobs the transaction released, tells subscribers.
+    async fn published(&self, info: &ObjectInfo, written: Written, released: Vec<String>) -> Result<(), S3Error> {
+        if written.recorded > 0 {
+            self.outbox.notify_one();
+        }
+        let dropped: Vec<String> = written.replaced.into_iter().chain(released).collect();
+        if !dropped.is_empty() {
+            self.drop_blobs(dropped).await?;
+        }
+        let _ = self.events.send(ObjectEvent::Created {
+            bucket: info.bucket.clone(),
+            key: info.key.clone(),
+            size: info.size,
+            etag: info.etag.clone(),
+        });
+        Ok(())
+    }
+
+    /// Replaces an object's tags (NoSuchBucket / NoSuchKey when there is no object). The
+    /// object is otherwise unchanged, as on S3: same ETag, same Last-Modified.
+    pub async fn set_tags(&self, bucket: &str, key: &str, tags: Vec<(String, String)>) -> Result<(), S3Error> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.store
+            .call(move |conn| {
+                let updated = conn.execute(
+                    "UPDATE s3_objects SET tags = ?3 WHERE bucket = ?1 AND key = ?2",
+                    params![bucket, key.as_bytes(), to_json(&tags)],
+                )?;
+                if updated > 0 {
+                    Ok(Ok(()))
+                } else if !bucket_exists(conn, &bucket)? {
+                    Ok(Err(S3Error::NoSuchBucket(bucket)))
+                } else {
+                    Ok(Err(S3Error::NoSuchKey { bucket, key }))
+                }
+            })
+            .await?
     }
 
     /// Deletes an object; `Ok(false)` when there was none (S3 answers success either way).
@@ -536,13 +579,22 @@ impl ObjectStore {
     }
 
     pub async fn list(&self, bucket: &str, query: ListQuery) -> Result<ListPage, S3Error> {
+        self.read_bucket(bucket, move |conn, bucket| list_page(conn, bucket, &query)).await
+    }
+
+    /// Runs `read` on the database for `bucket`, or answers NoSuchBucket.
+    async fn read_bucket<R: Send + 'static>(
+        &self,
+        bucket: &str,
+        read: impl FnOnce(&rusqlite::Connection, &str) -> Result<R, StorageError> + Send + 'static,
+    ) -> Result<R, S3Error> {
         let bucket = bucket.to_string();
         self.store
             .call(move |conn| {
                 if !bucket_exists(conn, &bucket)? {
                     return Ok(Err(S3Error::NoSuchBucket(bucket)));
                 }
-                Ok(Ok(list_page(conn, &bucket, &query)?))
+                Ok(Ok(read(conn, &bucket)?))
             })
             .await?
     }
@@ -582,12 +634,92 @@ impl ObjectStore {
     }
 }
 
+/// What writing an object's row did: the body it replaced, and how many event messages
+/// it recorded.
+struct Written {
+    replaced: Option<String>,
+    recorded: usize,
+}
+
+/// Inside a transaction: points `row`'s key at its (committed, journalled) blob, journals
+/// the body it replaces, and records the object's event messages in the outbox, so an
+/// acknowledged write never loses them.
+fn write_object(
+    tx: &rusqlite::Transaction<'_>,
+    row: &ObjectInfo,
+    region: &str,
+    created_by: CreatedBy,
+) -> Result<Written, StorageError> {
+    let replaced: Option<String> = tx
+        .query_row(
+            "SELECT blob_id FROM s3_objects WHERE bucket = ?1 AND key = ?2",
+            params![row.bucket, row.key.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO s3_objects
+         (bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified, tags,
+          part_sizes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        params![
+            row.bucket,
+            row.key.as_bytes(),
+            row.blob_id,
+            i64::try_from(row.size).unwrap_or(i64::MAX),
+            row.etag,
+            row.content_type,
+            to_json(&row.metadata),
+            to_json(&row.headers),
+            to_json(&row.checksums),
+            row.last_modified.unix_timestamp(),
+            to_json(&row.tags),
+            to_json(&row.part_sizes),
+        ],
+    )?;
+    tx.execute("DELETE FROM s3_blob_journal WHERE blob_id = ?1", [&row.blob_id])?;
+    if let Some(old) = &replaced {
+        tx.execute("INSERT OR IGNORE INTO s3_blob_journal (blob_id) VALUES (?1)", [old])?;
+    }
+    let created = CreatedObject { bucket: &row.bucket, key: &row.key, size: row.size, etag: &row.etag, created_by };
+    let recorded = notifications::record_created(tx, region, &created)?;
+    Ok(Written { replaced, recorded })
+}
+
+/// A checksum hasher with the named algorithms (`crc32`, `sha256` …) switched on.
+pub fn checksum_hasher<'a>(algorithms: impl IntoIterator<Item = &'a str>) -> s3s::checksum::ChecksumHasher {
+    let mut hasher = s3s::checksum::ChecksumHasher::default();
+    for algorithm in algorithms {
+        match algorithm {
+            "crc32" => hasher.crc32 = Some(Default::default()),
+            "crc32c" => hasher.crc32c = Some(Default::default()),
+            "crc64nvme" => hasher.crc64nvme = Some(Default::default()),
+            "sha1" => hasher.sha1 = Some(Default::default()),
+            "sha256" => hasher.sha256 = Some(Default::default()),
+            _ => {}
+        }
+    }
+    hasher
+}
+
+/// The checksums a hasher computed, by algorithm name, base64.
+pub fn checksum_values(checksum: &s3s::dto::Checksum) -> BTreeMap<String, String> {
+    let pairs = [
+        ("crc32", &checksum.checksum_crc32),
+        ("crc32c", &checksum.checksum_crc32c),
+        ("crc64nvme", &checksum.checksum_crc64nvme),
+        ("sha1", &checksum.checksum_sha1),
+        ("sha256", &checksum.checksum_sha256),
+    ];
+    pairs.into_iter().filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v))).collect()
+}
+
 fn bucket_exists(conn: &rusqlite::Connection, name: &str) -> Result<bool, StorageError> {
     Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM s3_buckets WHERE name = ?1)", [name], |r| r.get(0))?)
 }
 
 const OBJECT_COLUMNS: &str =
-    "bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified";
+    "bucket, key, blob_id, size, etag, content_type, metadata, headers, checksums, last_modified, tags, part_sizes";
 
 fn select_object(conn: &rusqlite::Connection, bucket: &str, key: &str) -> Result<Option<ObjectInfo>, StorageError> {
     let sql = format!("SELECT {OBJECT_COLUMNS} FROM s3_objects WHERE bucket = ?1 AND key = ?2");
@@ -608,7 +740,22 @@ fn object_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ObjectInfo> {
         headers: from_json(&r.get::<_, String>(7)?),
         checksums: from_json(&r.get::<_, String>(8)?),
         last_modified: from_unix(r.get(9)?),
+        tags: from_json(&r.get::<_, String>(10)?),
+        part_sizes: from_json(&r.get::<_, String>(11)?),
     })
+}
+
+/// Adds a column to a table created before the column existed.
+fn add_column(conn: &rusqlite::Connection, table: &str, column: &str, decl: &str) -> Result<(), StorageError> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        params![table, column],
+        |r| r.get(0),
+    )?;
+    if !exists {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
 }
 
 /// One page of a listing. Keys sort by their UTF-8 bytes, as S3 sorts them. A common
