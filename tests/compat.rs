@@ -168,6 +168,26 @@ fn aws_cli_dynamodb_commands_work_against_serve() {
     assert!(err.contains("ResourceNotFoundException"), "{err}");
 }
 
+/// `aws dynamodb query --index-name INDEX` on the `rides` table.
+fn index_query(venv: &Path, endpoint: &str, index: &str, condition: &str, values: &str) -> serde_json::Value {
+    json(&aws(
+        venv,
+        endpoint,
+        &[
+            "dynamodb",
+            "query",
+            "--table-name",
+            "rides",
+            "--index-name",
+            index,
+            "--key-condition-expression",
+            condition,
+            "--expression-attribute-values",
+            values,
+        ],
+    ))
+}
+
 #[test]
 fn aws_cli_dynamodb_secondary_indexes_work_against_serve() {
     let Some(venv) = test_venv("aws_cli_dynamodb_secondary_indexes_work_against_serve") else { return };
@@ -214,40 +234,11 @@ fn aws_cli_dynamodb_secondary_indexes_work_against_serve() {
         aws(&venv, e, &["dynamodb", "put-item", "--table-name", "rides", "--item", &item]);
     }
 
-    let by_city = json(&aws(
-        &venv,
-        e,
-        &[
-            "dynamodb",
-            "query",
-            "--table-name",
-            "rides",
-            "--index-name",
-            "by_city",
-            "--key-condition-expression",
-            "city = :c",
-            "--expression-attribute-values",
-            r#"{":c": {"S": "Paris"}}"#,
-        ],
-    ));
+    let by_city = index_query(&venv, e, "by_city", "city = :c", r#"{":c": {"S": "Paris"}}"#);
     assert_eq!(by_city["Count"], 2);
     assert!(by_city["Items"][0].get("kind").is_none(), "KEYS_ONLY: {by_city}");
-    let by_fare = json(&aws(
-        &venv,
-        e,
-        &[
-            "dynamodb",
-            "query",
-            "--table-name",
-            "rides",
-            "--index-name",
-            "by_fare",
-            "--key-condition-expression",
-            "rider = :r AND fare > :f",
-            "--expression-attribute-values",
-            r#"{":r": {"S": "ann"}, ":f": {"N": "5"}}"#,
-        ],
-    ));
+    let by_fare =
+        index_query(&venv, e, "by_fare", "rider = :r AND fare > :f", r#"{":r": {"S": "ann"}, ":f": {"N": "5"}}"#);
     assert_eq!(by_fare["Items"][0]["fare"]["N"], "10");
     assert_eq!(by_fare["Items"][1]["fare"]["N"], "30");
 
@@ -270,22 +261,7 @@ fn aws_cli_dynamodb_secondary_indexes_work_against_serve() {
     let indexes = updated["TableDescription"]["GlobalSecondaryIndexes"].as_array().unwrap();
     let by_kind = indexes.iter().find(|i| i["IndexName"] == "by_kind").expect("by_kind is described");
     assert_eq!(by_kind["ItemCount"], 3);
-    let bikes = json(&aws(
-        &venv,
-        e,
-        &[
-            "dynamodb",
-            "query",
-            "--table-name",
-            "rides",
-            "--index-name",
-            "by_kind",
-            "--key-condition-expression",
-            "kind = :k",
-            "--expression-attribute-values",
-            r#"{":k": {"S": "bike"}}"#,
-        ],
-    ));
+    let bikes = index_query(&venv, e, "by_kind", "kind = :k", r#"{":k": {"S": "bike"}}"#);
     assert_eq!(bikes["Count"], 2);
     assert_eq!(bikes["Items"][0]["rider"]["S"], "ann");
     assert_eq!(bikes["Items"][1]["rider"]["S"], "bob");

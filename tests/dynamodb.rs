@@ -17,6 +17,29 @@ use aws_sdk_dynamodb::types::{
 
 use crate::common::{TestCloud, unsigned_post};
 
+/// The error of a call that must fail, whatever the operation (to list refusals together).
+trait Refused {
+    fn refused(self) -> aws_sdk_dynamodb::error::ErrorMetadata;
+}
+
+impl<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> Refused
+    for Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>
+{
+    fn refused(self) -> aws_sdk_dynamodb::error::ErrorMetadata {
+        let err = self.expect_err("the call must be refused");
+        assert!(matches!(err, aws_sdk_dynamodb::error::SdkError::ServiceError(_)), "not an answer: {err:?}");
+        err.meta().clone()
+    }
+}
+
+/// Each error has `code` and a message containing its text.
+fn assert_refusals<E: ProvideErrorMetadata>(code_wanted: &str, cases: impl IntoIterator<Item = (E, &'static str)>) {
+    for (err, expected) in cases {
+        assert_eq!(code(&err), code_wanted, "{expected}");
+        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
+    }
+}
+
 fn code<E: ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("<no code>").to_string()
 }
@@ -1345,6 +1368,21 @@ fn strs(items: &[HashMap<String, Av>], attr: &str) -> Vec<String> {
     items.iter().map(|i| i[attr].as_s().or_else(|_| i[attr].as_n()).unwrap().clone()).collect()
 }
 
+/// Query of `index` with `condition` and its values; panics on an error.
+async fn index_query(
+    c: &Client,
+    table: &str,
+    index: &str,
+    condition: &str,
+    values: &[(&str, Av)],
+) -> aws_sdk_dynamodb::operation::query::QueryOutput {
+    let mut req = c.query().table_name(table).index_name(index).key_condition_expression(condition);
+    for (k, v) in values {
+        req = req.expression_attribute_values(*k, v.clone());
+    }
+    req.send().await.unwrap_or_else(|e| panic!("query {index} {condition}: {e:?}"))
+}
+
 #[tokio::test]
 async fn secondary_indexes_are_created_described_and_read() {
     let cloud = TestCloud::start().await;
@@ -1373,16 +1411,8 @@ async fn secondary_indexes_are_created_described_and_read() {
     assert_eq!(lsis[0].item_count(), Some(5), "every ride has a fare");
 
     // Query on the GSI: in fare order, only the projected attributes.
-    let out = c
-        .query()
-        .table_name("Rides")
-        .index_name("by_city")
-        .key_condition_expression("city = :c AND fare >= :f")
-        .expression_attribute_values(":c", s("Paris"))
-        .expression_attribute_values(":f", n("15"))
-        .send()
-        .await
-        .unwrap();
+    let out =
+        index_query(c, "Rides", "by_city", "city = :c AND fare >= :f", &[(":c", s("Paris")), (":f", n("15"))]).await;
     assert_eq!(strs(out.items(), "fare"), ["20", "30"]);
     let first = &out.items()[0];
     let mut attrs: Vec<&String> = first.keys().collect();
@@ -1453,25 +1483,9 @@ async fn secondary_indexes_are_created_described_and_read() {
         .await
         .unwrap();
     c.delete_item().table_name("Rides").key("rider", s("ann")).key("ride", n("2")).send().await.unwrap();
-    let paris = c
-        .query()
-        .table_name("Rides")
-        .index_name("by_city")
-        .key_condition_expression("city = :c")
-        .expression_attribute_values(":c", s("Paris"))
-        .send()
-        .await
-        .unwrap();
+    let paris = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Paris"))]).await;
     assert_eq!(strs(paris.items(), "fare"), ["15", "20"]);
-    let oslo = c
-        .query()
-        .table_name("Rides")
-        .index_name("by_city")
-        .key_condition_expression("city = :c")
-        .expression_attribute_values(":c", s("Oslo"))
-        .send()
-        .await
-        .unwrap();
+    let oslo = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Oslo"))]).await;
     assert_eq!(oslo.count, 0);
     let batch: Vec<WriteRequest> = vec![
         WriteRequest::builder()
@@ -1487,15 +1501,7 @@ async fn secondary_indexes_are_created_described_and_read() {
             .build(),
     ];
     c.batch_write_item().request_items("Rides", batch).send().await.unwrap();
-    let oslo = c
-        .query()
-        .table_name("Rides")
-        .index_name("by_city")
-        .key_condition_expression("city = :c")
-        .expression_attribute_values(":c", s("Oslo"))
-        .send()
-        .await
-        .unwrap();
+    let oslo = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Oslo"))]).await;
     assert_eq!(strs(oslo.items(), "rider"), ["dan"]);
 }
 
@@ -1770,16 +1776,7 @@ async fn update_table_adds_a_backfilled_gsi_and_deletes_it() {
     let index = &updated.global_secondary_indexes()[0];
     assert_eq!(index.index_name(), Some("by_kind"));
     assert_eq!(index.item_count(), Some(19), "10 odd/even + 9 'two'; the numeric kind is skipped");
-    let two = c
-        .query()
-        .table_name("Events")
-        .index_name("by_kind")
-        .key_condition_expression("kind = :k AND sk < :s")
-        .expression_attribute_values(":k", s("two"))
-        .expression_attribute_values(":s", n("12"))
-        .send()
-        .await
-        .unwrap();
+    let two = index_query(c, "Events", "by_kind", "kind = :k AND sk < :s", &[(":k", s("two")), (":s", n("12"))]).await;
     assert_eq!(strs(two.items(), "sk"), ["5", "8", "11"]);
     // Now that the index exists, a kind of the wrong type is refused.
     let err = c
@@ -1910,15 +1907,7 @@ async fn index_entries_survive_a_restart_with_their_items() {
     put_ride(&cloud.clients.dynamodb, "ann", 1, Some("Rome"), 12, "d9").await;
     let cloud = cloud.restart().await;
     let c = &cloud.clients.dynamodb;
-    let out = c
-        .query()
-        .table_name("Rides")
-        .index_name("by_city")
-        .key_condition_expression("city = :c")
-        .expression_attribute_values(":c", s("Rome"))
-        .send()
-        .await
-        .unwrap();
+    let out = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Rome"))]).await;
     assert_eq!(strs(out.items(), "rider"), ["ann"]);
 }
 
@@ -2062,10 +2051,7 @@ async fn legacy_parameters_work_like_their_expressions() {
                 .query_filter("kind", cond(ComparisonOperator::Eq, &[s("odd")]))
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {QueryFilter} Expression parameters: {KeyConditionExpression}",
         ),
         (
@@ -2074,10 +2060,7 @@ async fn legacy_parameters_work_like_their_expressions() {
                 .key_conditions("pk", cond(ComparisonOperator::Ne, &[s("p")]))
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Attempted conditional constraint is not an indexable operation",
         ),
         (
@@ -2087,32 +2070,15 @@ async fn legacy_parameters_work_like_their_expressions() {
                 .attribute_updates("b", update(AttributeAction::Put, Some(s("y"))))
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Non-expression parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}",
         ),
         (
-            upd()
-                .attribute_updates("b", update(AttributeAction::Put, None))
-                .send()
-                .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+            upd().attribute_updates("b", update(AttributeAction::Put, None)).send().await.refused(),
             "Only DELETE action is allowed when no attribute value is specified",
         ),
         (
-            upd()
-                .attribute_updates("b", update(AttributeAction::Add, Some(s("y"))))
-                .send()
-                .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+            upd().attribute_updates("b", update(AttributeAction::Add, Some(s("y")))).send().await.refused(),
             "ADD action is not supported for the type S",
         ),
         (
@@ -2121,10 +2087,7 @@ async fn legacy_parameters_work_like_their_expressions() {
                 .expected("b", ExpectedAttributeValue::builder().exists(true).build())
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Value must be provided when Exists is true for Attribute: b",
         ),
         (
@@ -2133,17 +2096,11 @@ async fn legacy_parameters_work_like_their_expressions() {
                 .scan_filter("sk", cond(ComparisonOperator::Between, &[n("5"), n("1")]))
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
         ),
     ];
-    for (err, expected) in refusals {
-        assert_eq!(code(&err), "ValidationException", "{expected}");
-        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
-    }
+    assert_refusals("ValidationException", refusals);
     assert!(!get(c, "Events", &key).await.unwrap().contains_key("b"), "the refused updates wrote nothing");
 }
 
@@ -2303,34 +2260,15 @@ async fn requests_aws_refuses_are_refused() {
                 .attributes_to_get("a")
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "One or more parameter values were invalid: Duplicate value in attribute name: a",
         ),
         (
-            c.scan()
-                .table_name("Riders")
-                .set_attributes_to_get(Some(vec![]))
-                .send()
-                .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+            c.scan().table_name("Riders").set_attributes_to_get(Some(vec![])).send().await.refused(),
             "Member must have length greater than or equal to 1",
         ),
         (
-            c.scan()
-                .table_name("Riders")
-                .select(Select::SpecificAttributes)
-                .send()
-                .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+            c.scan().table_name("Riders").select(Select::SpecificAttributes).send().await.refused(),
             "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
         ),
         (
@@ -2341,10 +2279,7 @@ async fn requests_aws_refuses_are_refused() {
                 .select(Select::SpecificAttributes)
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "1 validation error detected: Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
         ),
         (
@@ -2354,10 +2289,7 @@ async fn requests_aws_refuses_are_refused() {
                 .attributes_to_get("Username")
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Can not use both expression and non-expression parameters in the same request",
         ),
         (
@@ -2367,10 +2299,7 @@ async fn requests_aws_refuses_are_refused() {
                 .attributes_to_get("Username")
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES",
         ),
         (
@@ -2384,10 +2313,7 @@ async fn requests_aws_refuses_are_refused() {
                 .item(&long_name, s("x"))
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Attribute name is too large, must be less than 65536 bytes",
         ),
         (
@@ -2399,10 +2325,7 @@ async fn requests_aws_refuses_are_refused() {
                 .expression_attribute_values(":v", s("x"))
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Attribute name is too large, must be less than 65536 bytes",
         ),
         (
@@ -2412,17 +2335,11 @@ async fn requests_aws_refuses_are_refused() {
                 .condition_expression("((attribute_not_exists(Username)))")
                 .send()
                 .await
-                .unwrap_err()
-                .into_service_error()
-                .meta()
-                .clone(),
+                .refused(),
             "Invalid ConditionExpression: The expression has redundant parentheses;",
         ),
     ];
-    for (err, expected) in cases {
-        assert_eq!(code(&err), "ValidationException", "{expected}");
-        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
-    }
+    assert_refusals("ValidationException", cases);
     assert!(rider(c, "Riders", "big").await.is_none());
     // One pair of parentheses around a condition, or around part of one, is fine.
     c.put_item()

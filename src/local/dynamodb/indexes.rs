@@ -291,24 +291,22 @@ impl IndexInput {
     }
 }
 
-/// Key names as long as AWS allows (255 bytes) and key types of the enum.
+/// A key attribute's name: present, 1 to 255 bytes (AWS's limit for key names).
+pub(super) fn key_name_errors(name: Option<&str>, field: &str, errors: &mut Vec<String>) {
+    let rule = match name {
+        None => "Member must not be null",
+        Some(n) if n.len() > 255 => "Member must have length less than or equal to 255",
+        Some("") => "Member must have length greater than or equal to 1",
+        Some(_) => return,
+    };
+    errors.push(constraint(name, field, rule));
+}
+
+/// Key names as long as AWS allows and key types of the enum.
 pub(super) fn key_schema_errors(schema: &[KeySchemaInput], field: &str, errors: &mut Vec<String>) {
     for (i, k) in schema.iter().enumerate() {
         let f = format!("{field}.{}.member", i + 1);
-        match &k.attribute_name {
-            None => errors.push(constraint(None, &format!("{f}.attributeName"), "Member must not be null")),
-            Some(n) if n.len() > 255 => errors.push(constraint(
-                Some(n),
-                &format!("{f}.attributeName"),
-                "Member must have length less than or equal to 255",
-            )),
-            Some(n) if n.is_empty() => errors.push(constraint(
-                Some(n),
-                &format!("{f}.attributeName"),
-                "Member must have length greater than or equal to 1",
-            )),
-            _ => {}
-        }
+        key_name_errors(k.attribute_name.as_deref(), &format!("{f}.attributeName"), errors);
         match &k.key_type {
             None => errors.push(constraint(None, &format!("{f}.keyType"), "Member must not be null")),
             Some(t) => errors.extend(enum_errors(Some(t), &format!("{f}.keyType"), &["HASH", "RANGE"])),

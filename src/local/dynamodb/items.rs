@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use super::eval::{apply_update, eval, project};
-use super::expr::{self, Cond, ExprKind, Path, PathElem, Placeholders};
+use super::expr::{self, Cond, ExprKind, Path, PathElem, Placeholders, Update};
 use super::legacy;
 use super::value::{Item, item_size};
 use super::{
@@ -23,6 +23,15 @@ const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "
 pub(super) struct PutItemInput {
     table_name: Option<String>,
     item: Option<Map<String, Json>>,
+    #[serde(flatten)]
+    write: WriteParams,
+}
+
+/// What PutItem, DeleteItem and UpdateItem share: the condition (ConditionExpression or
+/// the older Expected), the placeholders and what to return.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct WriteParams {
     condition_expression: Option<String>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<Map<String, Json>>,
@@ -49,13 +58,8 @@ pub(super) struct GetItemInput {
 pub(super) struct DeleteItemInput {
     table_name: Option<String>,
     key: Option<Map<String, Json>>,
-    condition_expression: Option<String>,
-    expression_attribute_names: Option<HashMap<String, String>>,
-    expression_attribute_values: Option<Map<String, Json>>,
-    return_values: Option<String>,
-    return_values_on_condition_check_failure: Option<String>,
-    expected: Option<Map<String, Json>>,
-    conditional_operator: Option<String>,
+    #[serde(flatten)]
+    write: WriteParams,
 }
 
 #[derive(Deserialize)]
@@ -64,14 +68,9 @@ pub(super) struct UpdateItemInput {
     table_name: Option<String>,
     key: Option<Map<String, Json>>,
     update_expression: Option<String>,
-    condition_expression: Option<String>,
-    expression_attribute_names: Option<HashMap<String, String>>,
-    expression_attribute_values: Option<Map<String, Json>>,
-    return_values: Option<String>,
-    return_values_on_condition_check_failure: Option<String>,
-    expected: Option<Map<String, Json>>,
-    conditional_operator: Option<String>,
     attribute_updates: Option<Map<String, Json>>,
+    #[serde(flatten)]
+    write: WriteParams,
 }
 
 /// The parts of a request shared by the single-item writes.
@@ -104,6 +103,53 @@ fn condition(
     match src {
         Some(s) => expr::parse_condition(s, ExprKind::Condition, ph).map(Some),
         None => legacy::expected(expected, conditional_operator),
+    }
+}
+
+/// A write's parameters, checked: what to return, whether a failed condition returns the
+/// item, the condition, and UpdateItem's update (parsed with the same placeholders).
+struct ParsedWrite {
+    return_values: String,
+    return_old: bool,
+    cond: Option<Cond>,
+    update: Option<Update>,
+}
+
+impl WriteParams {
+    fn parse(
+        self,
+        allowed: &[&str],
+        update_expression: Option<&str>,
+        attribute_updates: Option<&Map<String, Json>>,
+    ) -> Result<ParsedWrite, ApiError> {
+        let mut expressions = vec![("ConditionExpression", self.condition_expression.is_some())];
+        let mut older =
+            vec![("Expected", self.expected.is_some()), ("ConditionalOperator", self.conditional_operator.is_some())];
+        if update_expression.is_some() || attribute_updates.is_some() {
+            expressions.insert(0, ("UpdateExpression", update_expression.is_some()));
+            older.insert(0, ("AttributeUpdates", attribute_updates.is_some()));
+        }
+        legacy::refuse_mixing(&expressions, &older)?;
+        let return_values = return_values(self.return_values, allowed)?;
+        let return_old = old_on_failure(self.return_values_on_condition_check_failure.as_deref())?;
+        let mut ph = placeholders(
+            self.expression_attribute_names,
+            self.expression_attribute_values,
+            self.condition_expression.is_some() || update_expression.is_some(),
+        )?;
+        let update = match (update_expression, attribute_updates) {
+            (Some(u), _) => Some(expr::parse_update(u, &mut ph)?),
+            (None, Some(au)) => Some(legacy::attribute_updates(au)?),
+            (None, None) => None,
+        };
+        let cond = condition(
+            self.condition_expression.as_deref(),
+            self.expected.as_ref(),
+            self.conditional_operator.as_deref(),
+            &mut ph,
+        )?;
+        ph.check_all_used()?;
+        Ok(ParsedWrite { return_values, return_old, cond, update })
     }
 }
 
@@ -143,24 +189,8 @@ pub(super) async fn put_item(db: &DynamoDb, input: PutItemInput) -> Result<Json,
     for attr in item.keys() {
         legacy::check_name(attr)?;
     }
-    legacy::refuse_mixing(
-        &[("ConditionExpression", input.condition_expression.is_some())],
-        &[("Expected", input.expected.is_some()), ("ConditionalOperator", input.conditional_operator.is_some())],
-    )?;
-    let rv = return_values(input.return_values, &["NONE", "ALL_OLD"])?;
-    let return_old = old_on_failure(input.return_values_on_condition_check_failure.as_deref())?;
-    let mut ph = placeholders(
-        input.expression_attribute_names,
-        input.expression_attribute_values,
-        input.condition_expression.is_some(),
-    )?;
-    let cond = condition(
-        input.condition_expression.as_deref(),
-        input.expected.as_ref(),
-        input.conditional_operator.as_deref(),
-        &mut ph,
-    )?;
-    ph.check_all_used()?;
+    let ParsedWrite { return_values: rv, return_old, cond, .. } =
+        input.write.parse(&["NONE", "ALL_OLD"], None, None)?;
     check_size(&item, "Item size has exceeded the maximum allowed size")?;
     db.db(move |conn| {
         let tx = conn.transaction().map_err(sql)?;
@@ -221,24 +251,8 @@ pub(super) fn projection(
 pub(super) async fn delete_item(db: &DynamoDb, input: DeleteItemInput) -> Result<Json, ApiError> {
     let name = table_name(input.table_name)?;
     let key = parse_item(&required_map(input.key, "key")?)?;
-    legacy::refuse_mixing(
-        &[("ConditionExpression", input.condition_expression.is_some())],
-        &[("Expected", input.expected.is_some()), ("ConditionalOperator", input.conditional_operator.is_some())],
-    )?;
-    let rv = return_values(input.return_values, &["NONE", "ALL_OLD"])?;
-    let return_old = old_on_failure(input.return_values_on_condition_check_failure.as_deref())?;
-    let mut ph = placeholders(
-        input.expression_attribute_names,
-        input.expression_attribute_values,
-        input.condition_expression.is_some(),
-    )?;
-    let cond = condition(
-        input.condition_expression.as_deref(),
-        input.expected.as_ref(),
-        input.conditional_operator.as_deref(),
-        &mut ph,
-    )?;
-    ph.check_all_used()?;
+    let ParsedWrite { return_values: rv, return_old, cond, .. } =
+        input.write.parse(&["NONE", "ALL_OLD"], None, None)?;
     db.db(move |conn| {
         let tx = conn.transaction().map_err(sql)?;
         let meta = require_table(&tx, &name)?;
@@ -257,36 +271,8 @@ pub(super) async fn delete_item(db: &DynamoDb, input: DeleteItemInput) -> Result
 pub(super) async fn update_item(db: &DynamoDb, input: UpdateItemInput) -> Result<Json, ApiError> {
     let name = table_name(input.table_name)?;
     let key = parse_item(&required_map(input.key, "key")?)?;
-    legacy::refuse_mixing(
-        &[
-            ("UpdateExpression", input.update_expression.is_some()),
-            ("ConditionExpression", input.condition_expression.is_some()),
-        ],
-        &[
-            ("AttributeUpdates", input.attribute_updates.is_some()),
-            ("Expected", input.expected.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-    )?;
-    let rv = return_values(input.return_values, &RETURN_VALUES)?;
-    let return_old = old_on_failure(input.return_values_on_condition_check_failure.as_deref())?;
-    let mut ph = placeholders(
-        input.expression_attribute_names,
-        input.expression_attribute_values,
-        input.condition_expression.is_some() || input.update_expression.is_some(),
-    )?;
-    let update = match (input.update_expression.as_deref(), &input.attribute_updates) {
-        (Some(u), _) => Some(expr::parse_update(u, &mut ph)?),
-        (None, Some(au)) => Some(legacy::attribute_updates(au)?),
-        (None, None) => None,
-    };
-    let cond = condition(
-        input.condition_expression.as_deref(),
-        input.expected.as_ref(),
-        input.conditional_operator.as_deref(),
-        &mut ph,
-    )?;
-    ph.check_all_used()?;
+    let ParsedWrite { return_values: rv, return_old, cond, update } =
+        input.write.parse(&RETURN_VALUES, input.update_expression.as_deref(), input.attribute_updates.as_ref())?;
     let update = update.unwrap_or_default();
     for path in update.paths() {
         if let Some(PathElem::Attr(first)) = path.first() {

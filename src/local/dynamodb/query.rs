@@ -409,16 +409,7 @@ pub(super) async fn query(db: &DynamoDb, input: QueryInput) -> Result<Json, ApiE
                 None => vec![key.range],
                 Some(_) => vec![index_range, key.hash, key.range],
             };
-            let columns = &order[1..];
-            let first = params.len() + 1;
-            let marks: Vec<String> = (first..first + after.len()).map(|i| format!("?{i}")).collect();
-            params.extend(after.into_iter().map(SqlValue::Blob));
-            sql_text.push_str(&format!(
-                " AND ({}) {} ({})",
-                columns.join(", "),
-                if forward { ">" } else { "<" },
-                marks.join(", ")
-            ));
+            past_start(&mut sql_text, &mut params, &order[1..], if forward { ">" } else { "<" }, after);
         }
         let direction = if forward { "ASC" } else { "DESC" };
         let ordering: Vec<String> = order[1..].iter().map(|c| format!("{c} {direction}")).collect();
@@ -517,15 +508,21 @@ pub(super) async fn scan(db: &DynamoDb, input: ScanInput) -> Result<Json, ApiErr
                     "The provided Exclusive start key does not map to the provided Segment and TotalSegments values.",
                 ));
             }
-            let first = params.len() + 1;
-            let marks: Vec<String> = (first..first + after.len()).map(|i| format!("?{i}")).collect();
-            params.extend(after.into_iter().map(SqlValue::Blob));
-            sql_text.push_str(&format!(" AND ({}) > ({})", order.join(", "), marks.join(", ")));
+            past_start(&mut sql_text, &mut params, order, ">", after);
         }
         sql_text.push_str(&format!(" ORDER BY {}", order.join(", ")));
         read_page(conn, &source, &sql_text, params, &spec, in_segment)
     })
     .await
+}
+
+/// Restricts a read to rows strictly past the start key: `AND (columns) op (start…)`,
+/// compared as SQLite row values, so a page continues exactly after the last one.
+fn past_start(sql_text: &mut String, params: &mut Vec<SqlValue>, columns: &[&str], op: &str, start: Vec<Vec<u8>>) {
+    let first = params.len() + 1;
+    let marks: Vec<String> = (first..first + start.len()).map(|i| format!("?{i}")).collect();
+    params.extend(start.into_iter().map(SqlValue::Blob));
+    sql_text.push_str(&format!(" AND ({}) {op} ({})", columns.join(", "), marks.join(", ")));
 }
 
 /// A stable hash of the partition key, to split a parallel scan into segments.

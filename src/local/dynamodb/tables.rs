@@ -203,15 +203,7 @@ fn validate_create(input: CreateTableInput) -> Result<TableMeta, ApiError> {
 fn attribute_definition_errors(definitions: &[AttributeDefinition], errors: &mut Vec<String>) {
     for (i, d) in definitions.iter().enumerate() {
         let field = format!("attributeDefinitions.{}.member", i + 1);
-        match &d.attribute_name {
-            None => errors.push(constraint(None, &format!("{field}.attributeName"), "Member must not be null")),
-            Some(n) if n.len() > 255 => errors.push(constraint(
-                Some(n),
-                &format!("{field}.attributeName"),
-                "Member must have length less than or equal to 255",
-            )),
-            _ => {}
-        }
+        indexes::key_name_errors(d.attribute_name.as_deref(), &format!("{field}.attributeName"), errors);
         match &d.attribute_type {
             None => errors.push(constraint(None, &format!("{field}.attributeType"), "Member must not be null")),
             Some(t) => errors.extend(enum_errors(Some(t), &format!("{field}.attributeType"), &["B", "N", "S"])),
