@@ -26,27 +26,29 @@ const MAX_PAGE_BYTES: i64 = 1024 * 1024;
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct QueryInput {
-    table_name: Option<String>,
-    index_name: Option<String>,
     key_condition_expression: Option<String>,
-    filter_expression: Option<String>,
-    projection_expression: Option<String>,
-    expression_attribute_names: Option<HashMap<String, String>>,
-    expression_attribute_values: Option<Map<String, Json>>,
-    limit: Option<i64>,
-    exclusive_start_key: Option<Map<String, Json>>,
-    scan_index_forward: Option<bool>,
-    select: Option<String>,
-    attributes_to_get: Option<Vec<String>>,
-    consistent_read: Option<bool>,
     key_conditions: Option<Map<String, Json>>,
+    scan_index_forward: Option<bool>,
     query_filter: Option<Map<String, Json>>,
-    conditional_operator: Option<String>,
+    #[serde(flatten)]
+    read: ReadParams,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct ScanInput {
+    scan_filter: Option<Map<String, Json>>,
+    segment: Option<i64>,
+    total_segments: Option<i64>,
+    #[serde(flatten)]
+    read: ReadParams,
+}
+
+/// What Query and Scan share: the table or index, the filter and projection (expressions
+/// or the older QueryFilter/ScanFilter and AttributesToGet), Select, Limit and the start.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct ReadParams {
     table_name: Option<String>,
     index_name: Option<String>,
     filter_expression: Option<String>,
@@ -58,10 +60,100 @@ pub(super) struct ScanInput {
     select: Option<String>,
     attributes_to_get: Option<Vec<String>>,
     consistent_read: Option<bool>,
-    scan_filter: Option<Map<String, Json>>,
     conditional_operator: Option<String>,
-    segment: Option<i64>,
-    total_segments: Option<i64>,
+}
+
+/// A Query's key condition as sent: the expression or the older KeyConditions.
+struct KeyParams {
+    expression: Option<String>,
+    conditions: Option<Map<String, Json>>,
+}
+
+/// A read's parameters, checked and parsed.
+struct ParsedRead {
+    table: String,
+    index: Option<String>,
+    consistent: bool,
+    select: Select,
+    spec: PageSpec,
+    start: Option<Item>,
+    /// Query's key condition.
+    key: Option<Cond>,
+}
+
+impl ReadParams {
+    /// `key` is Query's key condition (None for Scan); `older_filter` names QueryFilter or
+    /// ScanFilter and carries it.
+    fn parse(
+        self,
+        key: Option<KeyParams>,
+        older_filter: (&str, Option<&Map<String, Json>>),
+    ) -> Result<ParsedRead, ApiError> {
+        let table = table_name(self.table_name)?;
+        let mut errors = Vec::new();
+        limit_errors(self.limit, &mut errors);
+        constraint_errors(errors)?;
+        let (filter_field, filter_map) = older_filter;
+        let key_expression = key.as_ref().and_then(|k| k.expression.as_deref());
+        let mut expressions = vec![
+            ("ProjectionExpression", self.projection_expression.is_some()),
+            ("FilterExpression", self.filter_expression.is_some()),
+        ];
+        let mut older = vec![
+            ("AttributesToGet", self.attributes_to_get.is_some()),
+            (if key.is_some() { "QueryFilter" } else { "ScanFilter" }, filter_map.is_some()),
+            ("ConditionalOperator", self.conditional_operator.is_some()),
+        ];
+        if let Some(k) = &key {
+            // KeyConditions may come with the other expressions (AWS allows that one mix).
+            expressions.push(("KeyConditionExpression", key_expression.is_some()));
+            older.push(("KeyConditions", k.conditions.is_some() && key_expression.is_some()));
+        }
+        legacy::refuse_mixing(&expressions, &older)?;
+        let chosen = select(
+            self.select.as_deref(),
+            projection_param(self.projection_expression.is_some(), self.attributes_to_get.is_some()),
+            key.is_some(),
+        )?;
+        if let Some(k) = &key
+            && k.conditions.is_none()
+            && k.expression.is_none()
+        {
+            return Err(ApiError::validation(
+                "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
+            ));
+        }
+        let has_expression =
+            key_expression.is_some() || self.filter_expression.is_some() || self.projection_expression.is_some();
+        let mut ph = placeholders(self.expression_attribute_names, self.expression_attribute_values, has_expression)?;
+        let key_cond = match &key {
+            Some(KeyParams { expression: Some(src), .. }) => {
+                Some(expr::parse_condition(src, ExprKind::KeyCondition, &mut ph)?)
+            }
+            Some(KeyParams { conditions: Some(kc), .. }) => Some(legacy::key_conditions(kc)?),
+            _ => None,
+        };
+        let filter = match &self.filter_expression {
+            Some(f) => Some(expr::parse_condition(f, ExprKind::Filter, &mut ph)?),
+            None => legacy::filter(filter_map, filter_field, self.conditional_operator.as_deref())?,
+        };
+        let paths = self.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
+        ph.check_all_used()?;
+        let projection = match paths {
+            Some(p) => Some(p),
+            None => projection(None, None, self.attributes_to_get)?,
+        };
+        let start = self.exclusive_start_key.as_ref().map(parse_item).transpose()?;
+        Ok(ParsedRead {
+            table,
+            index: self.index_name,
+            consistent: self.consistent_read.unwrap_or(false),
+            select: chosen,
+            spec: PageSpec { limit: self.limit, filter, projection, count_only: chosen == Select::Count },
+            start,
+            key: key_cond,
+        })
+    }
 }
 
 /// What a read returns of each item.
@@ -304,66 +396,15 @@ fn check_filter_keys(filter: Option<&Cond>, schema: KeySchema, legacy: bool) -> 
 }
 
 pub(super) async fn query(db: &DynamoDb, input: QueryInput) -> Result<Json, ApiError> {
-    let name = table_name(input.table_name)?;
-    let mut errors = Vec::new();
-    limit_errors(input.limit, &mut errors);
-    constraint_errors(errors)?;
-    // KeyConditions may come with the other expressions (AWS allows that one mix).
-    legacy::refuse_mixing(
-        &[
-            ("ProjectionExpression", input.projection_expression.is_some()),
-            ("FilterExpression", input.filter_expression.is_some()),
-            ("KeyConditionExpression", input.key_condition_expression.is_some()),
-        ],
-        &[
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("QueryFilter", input.query_filter.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-            ("KeyConditions", input.key_conditions.is_some() && input.key_condition_expression.is_some()),
-        ],
-    )?;
-    let chosen = select(
-        input.select.as_deref(),
-        projection_param(input.projection_expression.is_some(), input.attributes_to_get.is_some()),
-        true,
-    )?;
-    if input.key_conditions.is_none() && input.key_condition_expression.is_none() {
-        return Err(ApiError::validation(
-            "Either the KeyConditions or KeyConditionExpression parameter must be specified in the request.",
-        ));
-    }
-    let has_expression = input.key_condition_expression.is_some()
-        || input.filter_expression.is_some()
-        || input.projection_expression.is_some();
-    let mut ph =
-        placeholders(input.expression_attribute_names.clone(), input.expression_attribute_values, has_expression)?;
-    let key_cond = match (&input.key_condition_expression, &input.key_conditions) {
-        (Some(src), _) => expr::parse_condition(src, ExprKind::KeyCondition, &mut ph)?,
-        (None, Some(kc)) => legacy::key_conditions(kc)?,
-        (None, None) => unreachable!("refused above"),
-    };
-    let filter = match &input.filter_expression {
-        Some(f) => Some(expr::parse_condition(f, ExprKind::Filter, &mut ph)?),
-        None => legacy::filter(input.query_filter.as_ref(), "queryFilter", input.conditional_operator.as_deref())?,
-    };
-    let paths = match &input.projection_expression {
-        Some(p) => Some(expr::parse_projection(p, &mut ph)?),
-        None => None,
-    };
-    ph.check_all_used()?;
-    let projection = match paths {
-        Some(p) => Some(p),
-        None => projection(None, None, input.attributes_to_get)?,
-    };
-    let start = input.exclusive_start_key.as_ref().map(parse_item).transpose()?;
-    let spec = PageSpec { limit: input.limit, filter, projection, count_only: chosen == Select::Count };
-    let forward = input.scan_index_forward.unwrap_or(true);
+    let key = KeyParams { expression: input.key_condition_expression, conditions: input.key_conditions };
     let legacy_filter = input.query_filter.is_some();
-    let index_name = input.index_name;
-    let consistent = input.consistent_read.unwrap_or(false);
+    let read = input.read.parse(Some(key), ("queryFilter", input.query_filter.as_ref()))?;
+    let forward = input.scan_index_forward.unwrap_or(true);
+    let ParsedRead { table, index, consistent, select, spec, start, key } = read;
+    let key_cond = key.expect("a Query's key condition is parsed");
     db.db(move |conn| {
-        let meta = require_table(conn, &name)?;
-        let source = Source::open(&meta, index_name.as_deref(), consistent, chosen, &spec)?;
+        let meta = require_table(conn, &table)?;
+        let source = Source::open(&meta, index.as_deref(), consistent, select, &spec)?;
         let (hash, range) = key_condition(&key_cond, source.schema())?;
         check_filter_keys(spec.filter.as_ref(), source.schema(), legacy_filter)?;
         let (mut sql_text, mut params, order) = source.select_sql();
@@ -452,46 +493,12 @@ fn segments(segment: Option<i64>, total: Option<i64>) -> Result<Option<(u64, u64
 }
 
 pub(super) async fn scan(db: &DynamoDb, input: ScanInput) -> Result<Json, ApiError> {
-    let name = table_name(input.table_name)?;
-    let mut errors = Vec::new();
-    limit_errors(input.limit, &mut errors);
-    constraint_errors(errors)?;
-    legacy::refuse_mixing(
-        &[
-            ("ProjectionExpression", input.projection_expression.is_some()),
-            ("FilterExpression", input.filter_expression.is_some()),
-        ],
-        &[
-            ("AttributesToGet", input.attributes_to_get.is_some()),
-            ("ScanFilter", input.scan_filter.is_some()),
-            ("ConditionalOperator", input.conditional_operator.is_some()),
-        ],
-    )?;
-    let chosen = select(
-        input.select.as_deref(),
-        projection_param(input.projection_expression.is_some(), input.attributes_to_get.is_some()),
-        false,
-    )?;
+    let read = input.read.parse(None, ("scanFilter", input.scan_filter.as_ref()))?;
     let segments = segments(input.segment, input.total_segments)?;
-    let has_expression = input.filter_expression.is_some() || input.projection_expression.is_some();
-    let mut ph = placeholders(input.expression_attribute_names, input.expression_attribute_values, has_expression)?;
-    let filter = match &input.filter_expression {
-        Some(f) => Some(expr::parse_condition(f, ExprKind::Filter, &mut ph)?),
-        None => legacy::filter(input.scan_filter.as_ref(), "scanFilter", input.conditional_operator.as_deref())?,
-    };
-    let paths = input.projection_expression.as_deref().map(|p| expr::parse_projection(p, &mut ph)).transpose()?;
-    ph.check_all_used()?;
-    let projection = match paths {
-        Some(p) => Some(p),
-        None => projection(None, None, input.attributes_to_get)?,
-    };
-    let start = input.exclusive_start_key.as_ref().map(parse_item).transpose()?;
-    let spec = PageSpec { limit: input.limit, filter, projection, count_only: chosen == Select::Count };
-    let index_name = input.index_name;
-    let consistent = input.consistent_read.unwrap_or(false);
+    let ParsedRead { table, index, consistent, select, spec, start, .. } = read;
     db.db(move |conn| {
-        let meta = require_table(conn, &name)?;
-        let source = Source::open(&meta, index_name.as_deref(), consistent, chosen, &spec)?;
+        let meta = require_table(conn, &table)?;
+        let source = Source::open(&meta, index.as_deref(), consistent, select, &spec)?;
         let in_segment = |hash_key: &[u8]| match segments {
             None => true,
             Some((segment, total)) => fnv1a(hash_key) % total == segment,
