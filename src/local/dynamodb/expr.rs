@@ -1101,6 +1101,19 @@ mod tests {
     }
 
     #[test]
+    fn doubled_parentheses_are_redundant_but_one_pair_at_each_level_is_not() {
+        let mut p = ph(&[], &[(":v", s("x"))]);
+        let redundant = "Invalid ConditionExpression: The expression has redundant parentheses;";
+        assert_eq!(cond_err("((a = :v))", &mut p), redundant);
+        assert_eq!(cond_err("a = :v AND ((b = :v))", &mut p), redundant);
+        for fine in ["(a = :v)", "((a = :v) AND b = :v)", "((a = :v) AND (b = :v))", "NOT (a = :v)"] {
+            parse_condition(fine, ExprKind::Condition, &mut p).unwrap_or_else(|e| panic!("{fine}: {}", e.message));
+        }
+        let err = parse_update("SET a = ((:v))", &mut p).unwrap_err().message;
+        assert_eq!(err, "Invalid UpdateExpression: The expression has redundant parentheses;");
+    }
+
+    #[test]
     fn unused_placeholders_are_reported() {
         let mut p = ph(&[("#a", "a"), ("#b", "b")], &[(":x", s("1")), (":y", s("2"))]);
         parse_condition("#a = :x", ExprKind::Condition, &mut p).unwrap();

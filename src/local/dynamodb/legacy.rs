@@ -330,3 +330,76 @@ pub(super) fn attribute_updates(map: &Map<String, Json>) -> Result<Update, ApiEr
     }
     Ok(update)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::eval::{apply_update, eval};
+    use super::super::value::{Item, item_from_json, item_to_json};
+    use super::*;
+    use serde_json::json;
+
+    fn item(v: Json) -> Item {
+        item_from_json(v.as_object().unwrap()).unwrap()
+    }
+
+    fn map(v: Json) -> Map<String, Json> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn expected_and_filters_mean_what_their_expressions_mean() {
+        let it = item(json!({"a": {"N": "5"}, "s": {"S": "hello"}, "ss": {"SS": ["x"]}}));
+        let holds = |e: Json, op: Option<&str>| eval(&expected(Some(&map(e)), op).unwrap().unwrap(), &it);
+        assert!(holds(json!({"a": {"Value": {"N": "5"}}}), None));
+        assert!(holds(json!({"gone": {"Exists": false}}), None));
+        assert!(!holds(json!({"a": {"Exists": false}}), None));
+        assert!(holds(json!({"gone": {"ComparisonOperator": "NE", "AttributeValueList": [{"N": "1"}]}}), None));
+        assert!(holds(
+            json!({"gone": {"ComparisonOperator": "NOT_CONTAINS", "AttributeValueList": [{"S": "q"}]}}),
+            None
+        ));
+        assert!(holds(json!({"ss": {"ComparisonOperator": "CONTAINS", "AttributeValueList": [{"S": "x"}]}}), None));
+        let either = json!({"a": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "9"}]},
+            "s": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [{"S": "he"}]}});
+        assert!(holds(either.clone(), Some("OR")));
+        assert!(!holds(either, Some("AND")));
+        let f = filter(
+            Some(&map(json!({"a": {"ComparisonOperator": "BETWEEN",
+            "AttributeValueList": [{"N": "1"}, {"N": "5"}]}}))),
+            "scanFilter",
+            None,
+        );
+        assert!(eval(&f.unwrap().unwrap(), &it));
+        let err = filter(
+            Some(&map(json!({"a": {"ComparisonOperator": "LT",
+            "AttributeValueList": [{"SS": ["x"]}]}}))),
+            "scanFilter",
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.message,
+            "One or more parameter values were invalid: ComparisonOperator LT is not valid for SS AttributeValue type"
+        );
+    }
+
+    #[test]
+    fn attribute_updates_put_add_and_delete() {
+        let it = item(json!({"n": {"N": "1"}, "ss": {"SS": ["a", "b"]}, "gone": {"S": "x"}}));
+        let u = attribute_updates(&map(json!({
+            "n": {"Action": "ADD", "Value": {"N": "2"}},
+            "ss": {"Action": "DELETE", "Value": {"SS": ["a"]}},
+            "gone": {"Action": "DELETE"},
+            "l": {"Action": "ADD", "Value": {"L": [{"S": "first"}]}},
+            "p": {"Value": {"BOOL": true}}
+        })))
+        .unwrap();
+        let new = apply_update(&u, &it).unwrap();
+        assert_eq!(
+            item_to_json(&new),
+            json!({"n": {"N": "3"}, "ss": {"SS": ["b"]}, "l": {"L": [{"S": "first"}]}, "p": {"BOOL": true}})
+        );
+        let err = attribute_updates(&map(json!({"x": {"Action": "DELETE", "Value": {"N": "1"}}}))).unwrap_err();
+        assert!(err.message.ends_with("DELETE action with value is not supported for the type N"), "{}", err.message);
+    }
+}
