@@ -251,6 +251,123 @@ fn aws_cli_dynamodb_commands_work_against_serve() {
     assert!(err.contains("ResourceNotFoundException"), "{err}");
 }
 
+/// `aws dynamodb query --index-name INDEX` on the `rides` table.
+fn index_query(venv: &Path, endpoint: &str, index: &str, condition: &str, values: &str) -> serde_json::Value {
+    json(&aws(
+        venv,
+        endpoint,
+        &[
+            "dynamodb",
+            "query",
+            "--table-name",
+            "rides",
+            "--index-name",
+            index,
+            "--key-condition-expression",
+            condition,
+            "--expression-attribute-values",
+            values,
+        ],
+    ))
+}
+
+#[test]
+fn aws_cli_dynamodb_secondary_indexes_work_against_serve() {
+    let Some(venv) = test_venv("aws_cli_dynamodb_secondary_indexes_work_against_serve") else { return };
+    let data = tempfile::tempdir().unwrap();
+    let server = ServerProcess::spawn(data.path());
+    let e = &server.endpoint;
+
+    let created = json(&aws(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "create-table",
+            "--table-name",
+            "rides",
+            "--attribute-definitions",
+            "AttributeName=rider,AttributeType=S",
+            "AttributeName=ride,AttributeType=N",
+            "AttributeName=city,AttributeType=S",
+            "AttributeName=fare,AttributeType=N",
+            "--key-schema",
+            "AttributeName=rider,KeyType=HASH",
+            "AttributeName=ride,KeyType=RANGE",
+            "--global-secondary-indexes",
+            r#"[{"IndexName": "by_city", "KeySchema": [{"AttributeName": "city", "KeyType": "HASH"}],
+                 "Projection": {"ProjectionType": "KEYS_ONLY"}}]"#,
+            "--local-secondary-indexes",
+            r#"[{"IndexName": "by_fare", "KeySchema": [{"AttributeName": "rider", "KeyType": "HASH"},
+                 {"AttributeName": "fare", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}}]"#,
+            "--billing-mode",
+            "PAY_PER_REQUEST",
+        ],
+    ));
+    let desc = &created["TableDescription"];
+    assert_eq!(desc["GlobalSecondaryIndexes"][0]["IndexName"], "by_city");
+    assert_eq!(desc["GlobalSecondaryIndexes"][0]["IndexStatus"], "ACTIVE");
+    assert_eq!(desc["LocalSecondaryIndexes"][0]["IndexName"], "by_fare");
+    for (rider, ride, city, fare, kind) in
+        [("ann", 1, "Paris", 30, "taxi"), ("ann", 2, "Oslo", 10, "bike"), ("bob", 1, "Paris", 20, "bike")]
+    {
+        let item = format!(
+            r#"{{"rider": {{"S": "{rider}"}}, "ride": {{"N": "{ride}"}}, "city": {{"S": "{city}"}}, "fare": {{"N": "{fare}"}}, "kind": {{"S": "{kind}"}}}}"#
+        );
+        aws(&venv, e, &["dynamodb", "put-item", "--table-name", "rides", "--item", &item]);
+    }
+
+    let by_city = index_query(&venv, e, "by_city", "city = :c", r#"{":c": {"S": "Paris"}}"#);
+    assert_eq!(by_city["Count"], 2);
+    assert!(by_city["Items"][0].get("kind").is_none(), "KEYS_ONLY: {by_city}");
+    let by_fare =
+        index_query(&venv, e, "by_fare", "rider = :r AND fare > :f", r#"{":r": {"S": "ann"}, ":f": {"N": "5"}}"#);
+    assert_eq!(by_fare["Items"][0]["fare"]["N"], "10");
+    assert_eq!(by_fare["Items"][1]["fare"]["N"], "30");
+
+    // A global index added to the table with its items is back-filled before the answer.
+    let updated = json(&aws(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "update-table",
+            "--table-name",
+            "rides",
+            "--attribute-definitions",
+            "AttributeName=kind,AttributeType=S",
+            "--global-secondary-index-updates",
+            r#"[{"Create": {"IndexName": "by_kind", "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"},
+                 {"AttributeName": "fare", "KeyType": "RANGE"}], "Projection": {"ProjectionType": "ALL"}}}]"#,
+        ],
+    ));
+    let indexes = updated["TableDescription"]["GlobalSecondaryIndexes"].as_array().unwrap();
+    let by_kind = indexes.iter().find(|i| i["IndexName"] == "by_kind").expect("by_kind is described");
+    assert_eq!(by_kind["ItemCount"], 3);
+    let bikes = index_query(&venv, e, "by_kind", "kind = :k", r#"{":k": {"S": "bike"}}"#);
+    assert_eq!(bikes["Count"], 2);
+    assert_eq!(bikes["Items"][0]["rider"]["S"], "ann");
+    assert_eq!(bikes["Items"][1]["rider"]["S"], "bob");
+    let err = aws_fails(
+        &venv,
+        e,
+        &[
+            "dynamodb",
+            "query",
+            "--table-name",
+            "rides",
+            "--index-name",
+            "by_kind",
+            "--consistent-read",
+            "--key-condition-expression",
+            "kind = :k",
+            "--expression-attribute-values",
+            r#"{":k": {"S": "bike"}}"#,
+        ],
+    );
+    assert!(err.contains("Consistent reads are not supported on global secondary indexes"), "{err}");
+}
+
 #[test]
 fn aws_cli_sesv2_send_email_lands_in_the_outbox() {
     let Some(venv) = test_venv("aws_cli_sesv2_send_email_lands_in_the_outbox") else { return };

@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -43,6 +44,9 @@ use crate::ses::try_outbox;
 const SENDER: &str = "crash@wildrydes.example";
 const BUCKET: &str = "crash-test-bucket";
 const TABLE: &str = "CrashTestItems";
+/// A global index on the items' `bucket`, written in each PutItem's transaction.
+const INDEX: &str = "by_bucket";
+const BUCKETS: u64 = 4;
 const WRITERS: usize = 3;
 /// S3's smallest part but the last.
 const MIN_PART: u64 = 5 * 1024 * 1024;
@@ -461,6 +465,7 @@ fn item(key: &str, payload: &[u8], note: &str, n: u64) -> HashMap<String, Attrib
         ("payload".to_string(), AttributeValue::B(aws_smithy_types::Blob::new(payload))),
         ("note".to_string(), AttributeValue::S(note.to_string())),
         ("n".to_string(), AttributeValue::N(n.to_string())),
+        ("bucket".to_string(), AttributeValue::S(format!("b{}", n % BUCKETS))),
     ])
 }
 
@@ -689,6 +694,7 @@ async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services
                 problems.push(format!("{id}: acknowledged but missing from the table"));
             }
         }
+        problems.extend(verify_index(clients, &items).await);
         for key in present {
             ledger.promote(&key);
         }
@@ -710,6 +716,47 @@ async fn verify(clients: &Clients, endpoint: &str, ledger: &mut Ledger, services
         problems.extend(found);
     }
     ledger.checks += checks;
+    problems
+}
+
+/// The global index holds exactly the table's items (projection ALL), no more, no fewer.
+async fn verify_index(clients: &Clients, table: &[HashMap<String, AttributeValue>]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for b in 0..BUCKETS {
+        let bucket = format!("b{b}");
+        let mut expected: Vec<&HashMap<String, AttributeValue>> =
+            table.iter().filter(|i| i.get("bucket") == Some(&AttributeValue::S(bucket.clone()))).collect();
+        let mut indexed = Vec::new();
+        let mut pages = clients
+            .dynamodb
+            .query()
+            .table_name(TABLE)
+            .index_name(INDEX)
+            .key_condition_expression("#b = :b")
+            .expression_attribute_names("#b", "bucket")
+            .expression_attribute_values(":b", AttributeValue::S(bucket.clone()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            match page {
+                Ok(page) => indexed.extend(page.items().iter().cloned()),
+                Err(e) => {
+                    problems.push(format!("Query {INDEX}: {e:?}"));
+                    return problems;
+                }
+            }
+        }
+        let id = |i: &HashMap<String, AttributeValue>| format!("{:?}", i.get("id"));
+        expected.sort_by_key(|i| id(i));
+        indexed.sort_by_key(|i| id(i));
+        if indexed.len() != expected.len() || indexed.iter().zip(&expected).any(|(a, b)| a != *b) {
+            problems.push(format!(
+                "{INDEX} {bucket}: {} entries for {} items in the table, or an entry differs from its item",
+                indexed.len(),
+                expected.len()
+            ));
+        }
+    }
     problems
 }
 
@@ -901,7 +948,24 @@ async fn set_up(clients: &Clients) -> Services {
                 .build()
                 .expect("attribute definition"),
         )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("bucket")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("attribute definition"),
+        )
         .key_schema(KeySchemaElement::builder().attribute_name("id").key_type(KeyType::Hash).build().expect("key"))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(INDEX)
+                .key_schema(
+                    KeySchemaElement::builder().attribute_name("bucket").key_type(KeyType::Hash).build().expect("key"),
+                )
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .expect("index"),
+        )
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await
@@ -1022,7 +1086,11 @@ async fn acknowledged_writes_survive_kill_9_and_the_database_stays_intact() {
     println!(
         "crash test: load = SES SendEmail{}{}{}",
         if services.s3 { " + S3 PutObject and multipart uploads" } else { " (S3 not served yet: skipped)" },
-        if services.dynamodb { " + DynamoDB PutItem" } else { " (DynamoDB not served yet: skipped)" },
+        if services.dynamodb {
+            " + DynamoDB PutItem (with a global index)"
+        } else {
+            " (DynamoDB not served yet: skipped)"
+        },
         if services.flows.is_some() {
             " + executions (rider workflow, Wait/Map/Retry/failing Tasks/IndexFaces)"
         } else {

@@ -8,11 +8,37 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, KeySchemaElement, KeyType, ProvisionedThroughput,
-    PutRequest, ReturnValue, ScalarAttributeType, Select, WriteRequest,
+    AttributeAction, AttributeDefinition, AttributeValue as Av, AttributeValueUpdate, BillingMode, ComparisonOperator,
+    Condition, ConditionalOperator, CreateGlobalSecondaryIndexAction, DeleteGlobalSecondaryIndexAction,
+    ExpectedAttributeValue, GlobalSecondaryIndex, GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ProvisionedThroughput, PutRequest, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, ScalarAttributeType, Select, WriteRequest,
 };
 
 use crate::common::{TestCloud, unsigned_post};
+
+/// The error of a call that must fail, whatever the operation (to list refusals together).
+trait Refused {
+    fn refused(self) -> aws_sdk_dynamodb::error::ErrorMetadata;
+}
+
+impl<T: std::fmt::Debug, E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> Refused
+    for Result<T, aws_sdk_dynamodb::error::SdkError<E, R>>
+{
+    fn refused(self) -> aws_sdk_dynamodb::error::ErrorMetadata {
+        let err = self.expect_err("the call must be refused");
+        assert!(matches!(err, aws_sdk_dynamodb::error::SdkError::ServiceError(_)), "not an answer: {err:?}");
+        err.meta().clone()
+    }
+}
+
+/// Each error has `code` and a message containing its text.
+fn assert_refusals<E: ProvideErrorMetadata>(code_wanted: &str, cases: impl IntoIterator<Item = (E, &'static str)>) {
+    for (err, expected) in cases {
+        assert_eq!(code(&err), code_wanted, "{expected}");
+        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
+    }
+}
 
 fn code<E: ProvideErrorMetadata>(e: &E) -> String {
     e.code().unwrap_or("<no code>").to_string()
@@ -1254,4 +1280,1073 @@ async fn items_survive_a_restart() {
     assert_eq!(got["n"], n("42"));
     let table = cloud.clients.dynamodb.describe_table().table_name("Riders").send().await.unwrap().table.unwrap();
     assert_eq!(table.item_count(), Some(1));
+}
+
+// ---------------------------------------------------------------------------------------
+// Secondary indexes
+
+fn def(name: &str, ty: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ty).build().unwrap()
+}
+
+fn key(name: &str, ty: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(ty).build().unwrap()
+}
+
+fn projection(ty: ProjectionType, non_key: &[&str]) -> Projection {
+    let mut p = Projection::builder().projection_type(ty);
+    for a in non_key {
+        p = p.non_key_attributes(*a);
+    }
+    p.build()
+}
+
+fn gsi(name: &str, keys: &[(&str, KeyType)], p: Projection) -> GlobalSecondaryIndex {
+    let mut b = GlobalSecondaryIndex::builder().index_name(name).projection(p);
+    for (k, t) in keys {
+        b = b.key_schema(key(k, t.clone()));
+    }
+    b.build().unwrap()
+}
+
+fn lsi(name: &str, range: &str, p: Projection) -> LocalSecondaryIndex {
+    LocalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key("rider", KeyType::Hash))
+        .key_schema(key(range, KeyType::Range))
+        .projection(p)
+        .build()
+        .unwrap()
+}
+
+/// `Rides`: rider (S) + ride (N); GSI `by_city` (city, fare) projecting `note`; GSI
+/// `by_driver` (driver) KEYS_ONLY; LSI `by_fare` (rider, fare) KEYS_ONLY.
+async fn rides_table(c: &Client) {
+    c.create_table()
+        .table_name("Rides")
+        .attribute_definitions(def("rider", ScalarAttributeType::S))
+        .attribute_definitions(def("ride", ScalarAttributeType::N))
+        .attribute_definitions(def("city", ScalarAttributeType::S))
+        .attribute_definitions(def("fare", ScalarAttributeType::N))
+        .attribute_definitions(def("driver", ScalarAttributeType::S))
+        .key_schema(key("rider", KeyType::Hash))
+        .key_schema(key("ride", KeyType::Range))
+        .global_secondary_indexes(gsi(
+            "by_city",
+            &[("city", KeyType::Hash), ("fare", KeyType::Range)],
+            projection(ProjectionType::Include, &["note"]),
+        ))
+        .global_secondary_indexes(gsi(
+            "by_driver",
+            &[("driver", KeyType::Hash)],
+            projection(ProjectionType::KeysOnly, &[]),
+        ))
+        .local_secondary_indexes(lsi("by_fare", "fare", projection(ProjectionType::KeysOnly, &[])))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .expect("create the Rides table with its indexes");
+}
+
+async fn put_ride(c: &Client, rider: &str, ride: u32, city: Option<&str>, fare: u32, driver: &str) {
+    let mut req = c
+        .put_item()
+        .table_name("Rides")
+        .item("rider", s(rider))
+        .item("ride", n(&ride.to_string()))
+        .item("fare", n(&fare.to_string()))
+        .item("driver", s(driver))
+        .item("note", s(&format!("note {rider}/{ride}")))
+        .item("secret", s("not projected"));
+    if let Some(city) = city {
+        req = req.item("city", s(city));
+    }
+    req.send().await.expect("put a ride");
+}
+
+fn strs(items: &[HashMap<String, Av>], attr: &str) -> Vec<String> {
+    items.iter().map(|i| i[attr].as_s().or_else(|_| i[attr].as_n()).unwrap().clone()).collect()
+}
+
+/// Query of `index` with `condition` and its values; panics on an error.
+async fn index_query(
+    c: &Client,
+    table: &str,
+    index: &str,
+    condition: &str,
+    values: &[(&str, Av)],
+) -> aws_sdk_dynamodb::operation::query::QueryOutput {
+    let mut req = c.query().table_name(table).index_name(index).key_condition_expression(condition);
+    for (k, v) in values {
+        req = req.expression_attribute_values(*k, v.clone());
+    }
+    req.send().await.unwrap_or_else(|e| panic!("query {index} {condition}: {e:?}"))
+}
+
+#[tokio::test]
+async fn secondary_indexes_are_created_described_and_read() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    rides_table(c).await;
+    for (rider, ride, city, fare, driver) in [
+        ("ann", 1, Some("Paris"), 30, "d1"),
+        ("ann", 2, Some("Paris"), 10, "d2"),
+        ("bob", 1, Some("Paris"), 20, "d1"),
+        ("bob", 2, Some("Oslo"), 15, "d1"),
+        ("cat", 1, None, 5, "d3"),
+    ] {
+        put_ride(c, rider, ride, city, fare, driver).await;
+    }
+    let table = c.describe_table().table_name("Rides").send().await.unwrap().table.unwrap();
+    let gsis = table.global_secondary_indexes();
+    assert_eq!(gsis.len(), 2);
+    let by_city = gsis.iter().find(|g| g.index_name() == Some("by_city")).unwrap();
+    assert_eq!(by_city.index_status().map(|s| s.as_str()), Some("ACTIVE"));
+    assert_eq!(by_city.item_count(), Some(4), "the ride without a city is not in the index");
+    assert_eq!(by_city.index_arn(), Some("arn:aws:dynamodb:us-east-1:000000000000:table/Rides/index/by_city"));
+    assert_eq!(by_city.projection().unwrap().non_key_attributes(), ["note"]);
+    assert_eq!(by_city.key_schema()[1].attribute_name(), "fare");
+    let lsis = table.local_secondary_indexes();
+    assert_eq!(lsis.len(), 1);
+    assert_eq!(lsis[0].item_count(), Some(5), "every ride has a fare");
+
+    // Query on the GSI: in fare order, only the projected attributes.
+    let out =
+        index_query(c, "Rides", "by_city", "city = :c AND fare >= :f", &[(":c", s("Paris")), (":f", n("15"))]).await;
+    assert_eq!(strs(out.items(), "fare"), ["20", "30"]);
+    let first = &out.items()[0];
+    let mut attrs: Vec<&String> = first.keys().collect();
+    attrs.sort();
+    assert_eq!(attrs, ["city", "fare", "note", "ride", "rider"], "INCLUDE projects the keys and note only");
+
+    // Paging through an index: every entry once, LastEvaluatedKey with table and index keys.
+    let mut seen = Vec::new();
+    let mut start = None;
+    loop {
+        let page = c
+            .query()
+            .table_name("Rides")
+            .index_name("by_city")
+            .key_condition_expression("city = :c")
+            .expression_attribute_values(":c", s("Paris"))
+            .scan_index_forward(false)
+            .limit(1)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        seen.extend(strs(page.items(), "fare"));
+        start = page.last_evaluated_key;
+        if let Some(k) = &start {
+            let mut names: Vec<&String> = k.keys().collect();
+            names.sort();
+            assert_eq!(names, ["city", "fare", "ride", "rider"]);
+        } else {
+            break;
+        }
+    }
+    assert_eq!(seen, ["30", "20", "10"]);
+
+    let scan = c.scan().table_name("Rides").index_name("by_driver").send().await.unwrap();
+    assert_eq!(scan.count, 5);
+    assert!(scan.items().iter().all(|i| i.len() == 3), "KEYS_ONLY: rider, ride and driver");
+    // The LSI fetches what it does not project from the table.
+    let local = c
+        .query()
+        .table_name("Rides")
+        .index_name("by_fare")
+        .key_condition_expression("rider = :r")
+        .expression_attribute_values(":r", s("ann"))
+        .select(Select::AllAttributes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(strs(local.items(), "fare"), ["10", "30"]);
+    assert_eq!(local.items()[0]["secret"], s("not projected"));
+
+    // Writes keep the indexes in step: an update moving the key, a removal, a delete.
+    c.update_item()
+        .table_name("Rides")
+        .key("rider", s("bob"))
+        .key("ride", n("2"))
+        .update_expression("SET city = :c")
+        .expression_attribute_values(":c", s("Paris"))
+        .send()
+        .await
+        .unwrap();
+    c.update_item()
+        .table_name("Rides")
+        .key("rider", s("ann"))
+        .key("ride", n("1"))
+        .update_expression("REMOVE city")
+        .send()
+        .await
+        .unwrap();
+    c.delete_item().table_name("Rides").key("rider", s("ann")).key("ride", n("2")).send().await.unwrap();
+    let paris = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Paris"))]).await;
+    assert_eq!(strs(paris.items(), "fare"), ["15", "20"]);
+    let oslo = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Oslo"))]).await;
+    assert_eq!(oslo.count, 0);
+    let batch: Vec<WriteRequest> = vec![
+        WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .item("rider", s("dan"))
+                    .item("ride", n("1"))
+                    .item("city", s("Oslo"))
+                    .item("fare", n("7"))
+                    .build()
+                    .unwrap(),
+            )
+            .build(),
+    ];
+    c.batch_write_item().request_items("Rides", batch).send().await.unwrap();
+    let oslo = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Oslo"))]).await;
+    assert_eq!(strs(oslo.items(), "rider"), ["dan"]);
+}
+
+#[tokio::test]
+async fn index_reads_and_writes_are_refused_as_aws_refuses_them() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    rides_table(c).await;
+    put_ride(c, "ann", 1, Some("Paris"), 30, "d1").await;
+    let query = || {
+        c.query()
+            .table_name("Rides")
+            .index_name("by_city")
+            .key_condition_expression("city = :c")
+            .expression_attribute_values(":c", s("Paris"))
+    };
+    let cases = [
+        (
+            query().consistent_read(true).send().await.unwrap_err(),
+            "Consistent reads are not supported on global secondary indexes",
+        ),
+        (
+            query().select(Select::AllAttributes).send().await.unwrap_err(),
+            "Select type ALL_ATTRIBUTES is not supported for global secondary index by_city because its projection type is not ALL",
+        ),
+        (query().index_name("nope").send().await.unwrap_err(), "The table does not have the specified index: nope"),
+        (
+            c.query()
+                .table_name("Rides")
+                .index_name("by_city")
+                .key_condition_expression("rider = :c")
+                .expression_attribute_values(":c", s("ann"))
+                .send()
+                .await
+                .unwrap_err(),
+            "Query condition missed key schema element",
+        ),
+        (
+            query()
+                .exclusive_start_key("rider", s("ann"))
+                .exclusive_start_key("ride", n("1"))
+                .send()
+                .await
+                .unwrap_err(),
+            "The provided starting key is invalid",
+        ),
+    ];
+    for (err, expected) in cases {
+        let err = err.into_service_error();
+        assert_eq!(code(&err), "ValidationException", "{expected}");
+        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
+    }
+    let err = c
+        .query()
+        .table_name("NoSuchTable")
+        .index_name("by_city")
+        .key_condition_expression("city = :c")
+        .expression_attribute_values(":c", s("Paris"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err), "ResourceNotFoundException");
+    // An index key of the wrong type, or empty, is refused and nothing is written.
+    for bad in [n("3"), s("")] {
+        let err = c
+            .put_item()
+            .table_name("Rides")
+            .item("rider", s("eve"))
+            .item("ride", n("1"))
+            .item("city", bad)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(code(&err), "ValidationException");
+        assert!(msg(&err).contains("IndexName: by_city"), "{}", msg(&err));
+    }
+    assert!(get(c, "Rides", &[("rider", s("eve")), ("ride", n("1"))]).await.is_none());
+}
+
+#[tokio::test]
+async fn invalid_index_definitions_are_refused_and_create_nothing() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    let all = || projection(ProjectionType::All, &[]);
+    let base = || {
+        c.create_table()
+            .table_name("Bad")
+            .attribute_definitions(def("rider", ScalarAttributeType::S))
+            .attribute_definitions(def("ride", ScalarAttributeType::N))
+            .attribute_definitions(def("city", ScalarAttributeType::S))
+            .key_schema(key("rider", KeyType::Hash))
+            .key_schema(key("ride", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+    };
+    let city_gsi = |name: &str| gsi(name, &[("city", KeyType::Hash)], all());
+    let mut six = base();
+    for i in 0..6 {
+        six = six.local_secondary_indexes(lsi(&format!("lsi{i}"), "city", all()));
+    }
+    let mut many = base();
+    for i in 0..21 {
+        many = many.global_secondary_indexes(city_gsi(&format!("gsi{i}")));
+    }
+    let cases = vec![
+        (
+            c.create_table()
+                .table_name("Bad")
+                .attribute_definitions(def("rider", ScalarAttributeType::S))
+                .attribute_definitions(def("city", ScalarAttributeType::S))
+                .key_schema(key("rider", KeyType::Hash))
+                .local_secondary_indexes(lsi("lsi", "city", all()))
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await,
+            "Table KeySchema does not have a range key, which is required when specifying a LocalSecondaryIndex",
+        ),
+        (
+            base()
+                .local_secondary_indexes(
+                    LocalSecondaryIndex::builder()
+                        .index_name("lsi")
+                        .key_schema(key("city", KeyType::Hash))
+                        .key_schema(key("ride", KeyType::Range))
+                        .projection(all())
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+            "Index KeySchema does not have the same leading hash key as table KeySchema for index: lsi",
+        ),
+        (six.send().await, "Number of LocalSecondaryIndexes exceeds per-table limit of 5"),
+        (many.send().await, "GlobalSecondaryIndex count exceeds the per-table limit of 20"),
+        (
+            base()
+                .global_secondary_indexes(gsi(
+                    "gsi",
+                    &[("city", KeyType::Hash)],
+                    projection(ProjectionType::Include, &[]),
+                ))
+                .send()
+                .await,
+            "ProjectionType is INCLUDE, but NonKeyAttributes is not specified",
+        ),
+        (
+            base()
+                .global_secondary_indexes(gsi(
+                    "gsi",
+                    &[("city", KeyType::Hash)],
+                    projection(ProjectionType::KeysOnly, &["x"]),
+                ))
+                .send()
+                .await,
+            "ProjectionType is KEYS_ONLY, but NonKeyAttributes is specified",
+        ),
+        (
+            base().global_secondary_indexes(gsi("gsi", &[("nodef", KeyType::Hash)], all())).send().await,
+            "Some index key attributes are not defined in AttributeDefinitions",
+        ),
+        (
+            base()
+                .attribute_definitions(def("extra", ScalarAttributeType::S))
+                .global_secondary_indexes(city_gsi("gsi"))
+                .send()
+                .await,
+            "Some AttributeDefinitions are not used. AttributeDefinitions: [city, extra, ride, rider], keys used: [city, ride, rider]",
+        ),
+        (
+            base().global_secondary_indexes(city_gsi("gsi")).global_secondary_indexes(city_gsi("gsi")).send().await,
+            "Duplicate index name: gsi",
+        ),
+        (
+            base()
+                .global_secondary_indexes(
+                    GlobalSecondaryIndex::builder()
+                        .index_name("gsi")
+                        .key_schema(key("city", KeyType::Hash))
+                        .projection(all())
+                        .provisioned_throughput(
+                            ProvisionedThroughput::builder()
+                                .read_capacity_units(1)
+                                .write_capacity_units(1)
+                                .build()
+                                .unwrap(),
+                        )
+                        .build()
+                        .unwrap(),
+                )
+                .send()
+                .await,
+            "ProvisionedThroughput should not be specified for index: gsi when BillingMode is PAY_PER_REQUEST",
+        ),
+        (
+            base()
+                .billing_mode(BillingMode::Provisioned)
+                .provisioned_throughput(
+                    ProvisionedThroughput::builder().read_capacity_units(1).write_capacity_units(1).build().unwrap(),
+                )
+                .global_secondary_indexes(city_gsi("gsi"))
+                .send()
+                .await,
+            "ProvisionedThroughput must be specified for index: gsi",
+        ),
+        (
+            c.create_table()
+                .table_name("Bad")
+                .attribute_definitions(def(&"k".repeat(256), ScalarAttributeType::S))
+                .key_schema(key(&"k".repeat(256), KeyType::Hash))
+                .billing_mode(BillingMode::PayPerRequest)
+                .send()
+                .await,
+            "Member must have length less than or equal to 255",
+        ),
+    ];
+    for (result, expected) in cases {
+        let err = result.unwrap_err().into_service_error();
+        assert_eq!(code(&err), "ValidationException", "{expected}");
+        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
+    }
+    let tables = c.list_tables().send().await.unwrap();
+    assert!(tables.table_names().is_empty(), "{:?}", tables.table_names());
+}
+
+#[tokio::test]
+async fn update_table_adds_a_backfilled_gsi_and_deletes_it() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    sorted_table(c, "Events").await;
+    for i in 0..30 {
+        let mut put =
+            c.put_item().table_name("Events").item("pk", s(&format!("p{}", i % 3))).item("sk", n(&i.to_string()));
+        // Every third item has no kind, and one a kind of the wrong type: neither is indexed.
+        match i % 3 {
+            0 => {}
+            1 => put = put.item("kind", s(if i % 2 == 0 { "even" } else { "odd" })),
+            _ => put = put.item("kind", if i == 2 { n("2") } else { s("two") }),
+        }
+        put.send().await.unwrap();
+    }
+    let create = |name: &str| {
+        GlobalSecondaryIndexUpdate::builder()
+            .create(
+                CreateGlobalSecondaryIndexAction::builder()
+                    .index_name(name)
+                    .key_schema(key("kind", KeyType::Hash))
+                    .key_schema(key("sk", KeyType::Range))
+                    .projection(projection(ProjectionType::All, &[]))
+                    .provisioned_throughput(
+                        ProvisionedThroughput::builder()
+                            .read_capacity_units(2)
+                            .write_capacity_units(2)
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    };
+    let updated = c
+        .update_table()
+        .table_name("Events")
+        .attribute_definitions(def("kind", ScalarAttributeType::S))
+        .global_secondary_index_updates(create("by_kind"))
+        .send()
+        .await
+        .unwrap()
+        .table_description
+        .unwrap();
+    let index = &updated.global_secondary_indexes()[0];
+    assert_eq!(index.index_name(), Some("by_kind"));
+    assert_eq!(index.item_count(), Some(19), "10 odd/even + 9 'two'; the numeric kind is skipped");
+    let two = index_query(c, "Events", "by_kind", "kind = :k AND sk < :s", &[(":k", s("two")), (":s", n("12"))]).await;
+    assert_eq!(strs(two.items(), "sk"), ["5", "8", "11"]);
+    // Now that the index exists, a kind of the wrong type is refused.
+    let err = c
+        .put_item()
+        .table_name("Events")
+        .item("pk", s("x"))
+        .item("sk", n("1"))
+        .item("kind", n("1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(msg(&err.into_service_error()).contains("Type mismatch for Index Key kind"));
+
+    let errors = [
+        (
+            c.update_table()
+                .table_name("Events")
+                .attribute_definitions(def("kind", ScalarAttributeType::S))
+                .global_secondary_index_updates(create("by_kind"))
+                .send()
+                .await
+                .unwrap_err()
+                .into_service_error(),
+            "ValidationException",
+            "already exists",
+        ),
+        (
+            c.update_table()
+                .table_name("Events")
+                .attribute_definitions(def("kind", ScalarAttributeType::S))
+                .global_secondary_index_updates(create("idx1"))
+                .global_secondary_index_updates(create("idx2"))
+                .send()
+                .await
+                .unwrap_err()
+                .into_service_error(),
+            "LimitExceededException",
+            "Only 1 online index can be created or deleted simultaneously per table",
+        ),
+        (
+            c.update_table().table_name("Events").send().await.unwrap_err().into_service_error(),
+            "ValidationException",
+            "At least one of ProvisionedThroughput, BillingMode, UpdateStreamEnabled, GlobalSecondaryIndexUpdates",
+        ),
+        (
+            c.update_table()
+                .table_name("Events")
+                .stream_specification(
+                    aws_sdk_dynamodb::types::StreamSpecification::builder().stream_enabled(true).build().unwrap(),
+                )
+                .send()
+                .await
+                .unwrap_err()
+                .into_service_error(),
+            "ValidationException",
+            "StreamSpecification is not supported",
+        ),
+        (
+            c.update_table()
+                .table_name("Events")
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder()
+                        .delete(DeleteGlobalSecondaryIndexAction::builder().index_name("nope").build().unwrap())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap_err()
+                .into_service_error(),
+            "ResourceNotFoundException",
+            "nope",
+        ),
+    ];
+    for (err, expected_code, expected) in errors {
+        assert_eq!(code(&err), expected_code, "{expected}");
+        assert!(msg(&err).contains(expected), "{expected}: {}", msg(&err));
+    }
+
+    // Throughput and billing mode.
+    let err = c
+        .update_table()
+        .table_name("Events")
+        .provisioned_throughput(
+            ProvisionedThroughput::builder().read_capacity_units(5).write_capacity_units(5).build().unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(msg(&err).contains("The provisioned throughput for the table will not change"), "{}", msg(&err));
+    let on_demand = c
+        .update_table()
+        .table_name("Events")
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap()
+        .table_description
+        .unwrap();
+    assert_eq!(on_demand.billing_mode_summary().and_then(|b| b.billing_mode()), Some(&BillingMode::PayPerRequest));
+    assert_eq!(on_demand.provisioned_throughput().and_then(|p| p.read_capacity_units()), Some(0));
+
+    // Deleting the index removes it and its entries; reads of it are refused.
+    let deleted = c
+        .update_table()
+        .table_name("Events")
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder()
+                .delete(DeleteGlobalSecondaryIndexAction::builder().index_name("by_kind").build().unwrap())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .table_description
+        .unwrap();
+    assert!(deleted.global_secondary_indexes().is_empty());
+    assert_eq!(deleted.attribute_definitions().len(), 2, "kind is no longer a key anywhere");
+    let err = c.scan().table_name("Events").index_name("by_kind").send().await.unwrap_err().into_service_error();
+    assert!(msg(&err).contains("The table does not have the specified index: by_kind"));
+    c.put_item().table_name("Events").item("pk", s("x")).item("sk", n("1")).item("kind", n("1")).send().await.unwrap();
+}
+
+#[tokio::test]
+async fn index_entries_survive_a_restart_with_their_items() {
+    let cloud = TestCloud::start().await;
+    rides_table(&cloud.clients.dynamodb).await;
+    put_ride(&cloud.clients.dynamodb, "ann", 1, Some("Rome"), 12, "d9").await;
+    let cloud = cloud.restart().await;
+    let c = &cloud.clients.dynamodb;
+    let out = index_query(c, "Rides", "by_city", "city = :c", &[(":c", s("Rome"))]).await;
+    assert_eq!(strs(out.items(), "rider"), ["ann"]);
+}
+
+// ---------------------------------------------------------------------------------------
+// The older (pre-expression) parameters
+
+fn cond(op: ComparisonOperator, values: &[Av]) -> Condition {
+    Condition::builder().comparison_operator(op).set_attribute_value_list(Some(values.to_vec())).build().unwrap()
+}
+
+fn update(action: AttributeAction, value: Option<Av>) -> AttributeValueUpdate {
+    AttributeValueUpdate::builder().action(action).set_value(value).build()
+}
+
+#[tokio::test]
+async fn legacy_parameters_work_like_their_expressions() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    sorted_table(c, "Events").await;
+    let absent = ExpectedAttributeValue::builder().exists(false).build();
+    for i in 1..=5 {
+        c.put_item()
+            .table_name("Events")
+            .item("pk", s("p"))
+            .item("sk", n(&i.to_string()))
+            .item("kind", s(if i % 2 == 0 { "even" } else { "odd" }))
+            .expected("pk", absent.clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    let err = c
+        .put_item()
+        .table_name("Events")
+        .item("pk", s("p"))
+        .item("sk", n("1"))
+        .expected("pk", absent.clone())
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err), "ConditionalCheckFailedException");
+
+    // AttributeUpdates: PUT, ADD to a number, a set and a list, DELETE of set elements and of an attribute.
+    let key = [("pk", s("p")), ("sk", n("1"))];
+    let upd = || c.update_item().table_name("Events").key("pk", s("p")).key("sk", n("1"));
+    upd()
+        .attribute_updates("note", update(AttributeAction::Put, Some(s("hello"))))
+        .attribute_updates("count", update(AttributeAction::Add, Some(n("2"))))
+        .attribute_updates("tags", update(AttributeAction::Add, Some(Av::Ss(vec!["a".into(), "b".into()]))))
+        .attribute_updates("log", update(AttributeAction::Add, Some(Av::L(vec![s("x")]))))
+        .send()
+        .await
+        .unwrap();
+    let out = upd()
+        .attribute_updates("count", update(AttributeAction::Add, Some(n("3"))))
+        .attribute_updates("tags", update(AttributeAction::Delete, Some(Av::Ss(vec!["a".into()]))))
+        .attribute_updates("log", update(AttributeAction::Add, Some(Av::L(vec![s("y")]))))
+        .attribute_updates("kind", update(AttributeAction::Delete, None))
+        .expected("note", ExpectedAttributeValue::builder().value(s("hello")).build())
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .unwrap();
+    let item = out.attributes.unwrap();
+    assert_eq!(item["count"], n("5"));
+    assert_eq!(item["tags"], Av::Ss(vec!["b".into()]));
+    assert_eq!(item["log"], Av::L(vec![s("x"), s("y")]));
+    assert!(!item.contains_key("kind"));
+    assert_eq!(get(c, "Events", &key).await.unwrap()["note"], s("hello"));
+
+    // Expected with ComparisonOperator and ConditionalOperator OR.
+    let failing = ExpectedAttributeValue::builder()
+        .comparison_operator(ComparisonOperator::Gt)
+        .attribute_value_list(n("10"))
+        .build();
+    let passing = ExpectedAttributeValue::builder()
+        .comparison_operator(ComparisonOperator::BeginsWith)
+        .attribute_value_list(s("he"))
+        .build();
+    upd()
+        .attribute_updates("or", update(AttributeAction::Put, Some(s("ok"))))
+        .expected("count", failing.clone())
+        .expected("note", passing)
+        .conditional_operator(ConditionalOperator::Or)
+        .send()
+        .await
+        .unwrap();
+    let err = upd()
+        .attribute_updates("and", update(AttributeAction::Put, Some(s("no"))))
+        .expected("count", failing)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err), "ConditionalCheckFailedException");
+
+    // Query with KeyConditions and QueryFilter; Scan with ScanFilter; AttributesToGet.
+    let q = c
+        .query()
+        .table_name("Events")
+        .key_conditions("pk", cond(ComparisonOperator::Eq, &[s("p")]))
+        .key_conditions("sk", cond(ComparisonOperator::Between, &[n("2"), n("5")]))
+        .query_filter("kind", cond(ComparisonOperator::Eq, &[s("odd")]))
+        .attributes_to_get("sk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sks(q.items()), ["3", "5"]);
+    assert!(q.items().iter().all(|i| i.len() == 1));
+    let scanned = c
+        .scan()
+        .table_name("Events")
+        .scan_filter("kind", cond(ComparisonOperator::NotNull, &[]))
+        .scan_filter("sk", cond(ComparisonOperator::In, &[n("1"), n("4")]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scanned.count, 1, "sk 1 lost its kind above; sk 4 has one");
+    let got = c
+        .get_item()
+        .table_name("Events")
+        .key("pk", s("p"))
+        .key("sk", n("1"))
+        .attributes_to_get("note")
+        .attributes_to_get("or")
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    assert_eq!(got.len(), 2);
+
+    // AWS's refusals: mixing, and legacy-specific rules.
+    let refusals = [
+        (
+            c.query()
+                .table_name("Events")
+                .key_condition_expression("pk = :p")
+                .expression_attribute_values(":p", s("p"))
+                .query_filter("kind", cond(ComparisonOperator::Eq, &[s("odd")]))
+                .send()
+                .await
+                .refused(),
+            "Can not use both expression and non-expression parameters in the same request: Non-expression parameters: {QueryFilter} Expression parameters: {KeyConditionExpression}",
+        ),
+        (
+            c.query()
+                .table_name("Events")
+                .key_conditions("pk", cond(ComparisonOperator::Ne, &[s("p")]))
+                .send()
+                .await
+                .refused(),
+            "Attempted conditional constraint is not an indexable operation",
+        ),
+        (
+            upd()
+                .update_expression("SET a = :v")
+                .expression_attribute_values(":v", s("x"))
+                .attribute_updates("b", update(AttributeAction::Put, Some(s("y"))))
+                .send()
+                .await
+                .refused(),
+            "Non-expression parameters: {AttributeUpdates} Expression parameters: {UpdateExpression}",
+        ),
+        (
+            upd().attribute_updates("b", update(AttributeAction::Put, None)).send().await.refused(),
+            "Only DELETE action is allowed when no attribute value is specified",
+        ),
+        (
+            upd().attribute_updates("b", update(AttributeAction::Add, Some(s("y")))).send().await.refused(),
+            "ADD action is not supported for the type S",
+        ),
+        (
+            upd()
+                .attribute_updates("b", update(AttributeAction::Put, Some(s("y"))))
+                .expected("b", ExpectedAttributeValue::builder().exists(true).build())
+                .send()
+                .await
+                .refused(),
+            "Value must be provided when Exists is true for Attribute: b",
+        ),
+        (
+            c.scan()
+                .table_name("Events")
+                .scan_filter("sk", cond(ComparisonOperator::Between, &[n("5"), n("1")]))
+                .send()
+                .await
+                .refused(),
+            "The BETWEEN condition was provided a range where the lower bound is greater than the upper bound",
+        ),
+    ];
+    assert_refusals("ValidationException", refusals);
+    assert!(!get(c, "Events", &key).await.unwrap().contains_key("b"), "the refused updates wrote nothing");
+}
+
+// ---------------------------------------------------------------------------------------
+// Update rules and request validation
+
+#[tokio::test]
+async fn update_item_remove_rules_and_list_appends_follow_dynamodb() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    rider_table(c, "Riders").await;
+    // REMOVE (or a set DELETE) alone on a missing item creates nothing.
+    c.update_item()
+        .table_name("Riders")
+        .key("Username", s("ghost"))
+        .update_expression("REMOVE a, b.c")
+        .send()
+        .await
+        .unwrap();
+    assert!(rider(c, "Riders", "ghost").await.is_none());
+    // An update with no action at all does create the key, as on AWS.
+    c.update_item().table_name("Riders").key("Username", s("bare")).send().await.unwrap();
+    assert!(rider(c, "Riders", "bare").await.is_some());
+
+    c.put_item()
+        .table_name("Riders")
+        .item("Username", s("u"))
+        .item("txt", s("text"))
+        .item("mp", Av::M(HashMap::from([("k".to_string(), n("1"))])))
+        .item("lst", Av::L(vec![s("one"), s("two"), s("three")]))
+        .send()
+        .await
+        .unwrap();
+    for expression in ["REMOVE txt.c", "REMOVE mp[0]", "REMOVE txt[0]", "REMOVE nothere.c"] {
+        let err = c
+            .update_item()
+            .table_name("Riders")
+            .key("Username", s("u"))
+            .update_expression(expression)
+            .send()
+            .await
+            .unwrap_err()
+            .into_service_error();
+        assert_eq!(code(&err), "ValidationException", "{expression}");
+        assert_eq!(
+            msg(&err),
+            "The document path provided in the update expression is invalid for update",
+            "{expression}"
+        );
+    }
+    // A missing leaf in an existing container is no error.
+    c.update_item()
+        .table_name("Riders")
+        .key("Username", s("u"))
+        .update_expression("REMOVE mp.nope, lst[9]")
+        .send()
+        .await
+        .unwrap();
+    // Elements set past the end of a list are appended in index order.
+    c.update_item()
+        .table_name("Riders")
+        .key("Username", s("u"))
+        .update_expression("SET lst[84] = :a, lst[37] = :b, lst[17] = :c, lst[50] = :d")
+        .expression_attribute_values(":a", s("a1"))
+        .expression_attribute_values(":b", s("a2"))
+        .expression_attribute_values(":c", s("a3"))
+        .expression_attribute_values(":d", s("a4"))
+        .send()
+        .await
+        .unwrap();
+    let got = rider(c, "Riders", "u").await.unwrap();
+    let list: Vec<&str> = got["lst"].as_l().unwrap().iter().map(|v| v.as_s().unwrap().as_str()).collect();
+    assert_eq!(list, ["one", "two", "three", "a3", "a2", "a4", "a1"]);
+    assert_eq!(got["txt"], s("text"), "the refused updates changed nothing");
+}
+
+#[tokio::test]
+async fn a_failed_condition_returns_the_item_when_asked() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    rider_table(c, "Riders").await;
+    c.put_item().table_name("Riders").item("Username", s("a")).item("faceId", s("f1")).send().await.unwrap();
+    let err = c
+        .put_item()
+        .table_name("Riders")
+        .item("Username", s("a"))
+        .condition_expression("attribute_not_exists(Username)")
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_conditional_check_failed_exception());
+    let aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(failed) = err else {
+        unreachable!()
+    };
+    assert_eq!(failed.item().unwrap()["faceId"], s("f1"));
+    let err = c
+        .update_item()
+        .table_name("Riders")
+        .key("Username", s("a"))
+        .update_expression("SET x = :v")
+        .condition_expression("faceId = :v")
+        .expression_attribute_values(":v", s("other"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    let aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(failed) = err else {
+        panic!("expected a failed condition: {err:?}")
+    };
+    assert!(failed.item().is_none(), "without ALL_OLD the item is not returned");
+    let err = c
+        .delete_item()
+        .table_name("Riders")
+        .key("Username", s("a"))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::from("EVERYTHING"))
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&err), "ValidationException");
+    assert!(msg(&err).contains("returnValuesOnConditionCheckFailure"), "{}", msg(&err));
+}
+
+#[tokio::test]
+async fn requests_aws_refuses_are_refused() {
+    let cloud = TestCloud::start().await;
+    let c = &cloud.clients.dynamodb;
+    rider_table(c, "Riders").await;
+    for i in 0..20 {
+        c.put_item().table_name("Riders").item("Username", s(&format!("u{i}"))).send().await.unwrap();
+    }
+    let long_name = "n".repeat(65536);
+    // The segment of a start key: the one its partition key hashes to is allowed.
+    let start = HashMap::from([("Username".to_string(), s("u1"))]);
+    let mut wrong_segment = None;
+    for segment in 0..4 {
+        let r = c
+            .scan()
+            .table_name("Riders")
+            .segment(segment)
+            .total_segments(4)
+            .set_exclusive_start_key(Some(start.clone()))
+            .send()
+            .await;
+        if let Err(e) = r {
+            wrong_segment = Some(e.into_service_error().meta().clone());
+        }
+    }
+    let cases = [
+        (
+            c.get_item()
+                .table_name("Riders")
+                .key("Username", s("u1"))
+                .attributes_to_get("a")
+                .attributes_to_get("a")
+                .send()
+                .await
+                .refused(),
+            "One or more parameter values were invalid: Duplicate value in attribute name: a",
+        ),
+        (
+            c.scan().table_name("Riders").set_attributes_to_get(Some(vec![])).send().await.refused(),
+            "Member must have length greater than or equal to 1",
+        ),
+        (
+            c.scan().table_name("Riders").select(Select::SpecificAttributes).send().await.refused(),
+            "Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+        ),
+        (
+            c.query()
+                .table_name("Riders")
+                .key_condition_expression("Username = :u")
+                .expression_attribute_values(":u", s("u1"))
+                .select(Select::SpecificAttributes)
+                .send()
+                .await
+                .refused(),
+            "1 validation error detected: Must specify the AttributesToGet or ProjectionExpression when choosing to get SPECIFIC_ATTRIBUTES",
+        ),
+        (
+            c.scan()
+                .table_name("Riders")
+                .projection_expression("Username")
+                .attributes_to_get("Username")
+                .send()
+                .await
+                .refused(),
+            "Can not use both expression and non-expression parameters in the same request",
+        ),
+        (
+            c.scan()
+                .table_name("Riders")
+                .select(Select::AllAttributes)
+                .attributes_to_get("Username")
+                .send()
+                .await
+                .refused(),
+            "Cannot specify the AttributesToGet when choosing to get ALL_ATTRIBUTES",
+        ),
+        (
+            wrong_segment.expect("three of four segments refuse the start key"),
+            "The provided Exclusive start key does not map to the provided Segment and TotalSegments values.",
+        ),
+        (
+            c.put_item()
+                .table_name("Riders")
+                .item("Username", s("big"))
+                .item(&long_name, s("x"))
+                .send()
+                .await
+                .refused(),
+            "Attribute name is too large, must be less than 65536 bytes",
+        ),
+        (
+            c.update_item()
+                .table_name("Riders")
+                .key("Username", s("u1"))
+                .update_expression("SET #n = :v")
+                .expression_attribute_names("#n", &long_name)
+                .expression_attribute_values(":v", s("x"))
+                .send()
+                .await
+                .refused(),
+            "Attribute name is too large, must be less than 65536 bytes",
+        ),
+        (
+            c.put_item()
+                .table_name("Riders")
+                .item("Username", s("u1"))
+                .condition_expression("((attribute_not_exists(Username)))")
+                .send()
+                .await
+                .refused(),
+            "Invalid ConditionExpression: The expression has redundant parentheses;",
+        ),
+    ];
+    assert_refusals("ValidationException", cases);
+    assert!(rider(c, "Riders", "big").await.is_none());
+    // One pair of parentheses around a condition, or around part of one, is fine.
+    c.put_item()
+        .table_name("Riders")
+        .item("Username", s("paren"))
+        .condition_expression("((attribute_not_exists(Username)) AND (attribute_not_exists(x)))")
+        .send()
+        .await
+        .unwrap();
 }

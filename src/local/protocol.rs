@@ -84,11 +84,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    /// Further members of a JSON error body (DynamoDB's ConditionalCheckFailedException
+    /// carries the item); ignored by the other protocols.
+    pub extra: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { status, code: code.into(), message: message.into() }
+        Self { status, code: code.into(), message: message.into(), extra: None }
     }
 
     pub fn bad_request(code: &str, message: impl Into<String>) -> Self {
@@ -121,7 +124,10 @@ impl ApiError {
                 )
             }
             Protocol::AwsJson10 | Protocol::AwsJson11 => {
-                serde_json::json!({ "__type": self.code, "message": self.message }).to_string()
+                let mut body = self.extra.as_deref().cloned().unwrap_or_default();
+                body.insert("__type".into(), self.code.clone().into());
+                body.insert("message".into(), self.message.clone().into());
+                serde_json::Value::Object(body).to_string()
             }
             Protocol::RestJson => {
                 builder = builder.header(

@@ -255,6 +255,71 @@ def ddb_steps():
          Key={"rider": {"S": "user_a"}, "ride": {"N": "2"}}, ConditionExpression="attribute_not_exists(km)")
     step("ddb.delete_table", ddb.delete_table, TableName=t)
     step("ddb.get_item.ResourceNotFound", ddb.get_item, TableName=t, Key={"rider": {"S": "user_a"}, "ride": {"N": "2"}})
+    ddb_index_steps(ddb)
+
+
+def ddb_index_steps(ddb):
+    """Secondary indexes: CreateTable with a GSI and an LSI, reads of them, UpdateTable."""
+    t = "diff-trips"
+    step("ddb.gsi.create_table", ddb.create_table, TableName=t, BillingMode="PAY_PER_REQUEST",
+         KeySchema=[{"AttributeName": "rider", "KeyType": "HASH"}, {"AttributeName": "ride", "KeyType": "RANGE"}],
+         AttributeDefinitions=[{"AttributeName": "rider", "AttributeType": "S"},
+                               {"AttributeName": "ride", "AttributeType": "N"},
+                               {"AttributeName": "city", "AttributeType": "S"},
+                               {"AttributeName": "fare", "AttributeType": "N"}],
+         GlobalSecondaryIndexes=[{"IndexName": "by_city",
+                                  "KeySchema": [{"AttributeName": "city", "KeyType": "HASH"},
+                                                {"AttributeName": "fare", "KeyType": "RANGE"}],
+                                  "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["note"]}}],
+         LocalSecondaryIndexes=[{"IndexName": "by_fare",
+                                 "KeySchema": [{"AttributeName": "rider", "KeyType": "HASH"},
+                                               {"AttributeName": "fare", "KeyType": "RANGE"}],
+                                 "Projection": {"ProjectionType": "KEYS_ONLY"}}])
+    rides = [("user_a", 1, "Paris", 30, "bike"), ("user_a", 2, "Oslo", 10, "taxi"),
+             ("user_b", 1, "Paris", 20, "bike"), ("user_b", 2, None, 5, "bike")]
+    for rider, ride, city, fare, kind in rides:
+        item = {"rider": {"S": rider}, "ride": {"N": str(ride)}, "fare": {"N": str(fare)},
+                "kind": {"S": kind}, "note": {"S": f"{rider} {ride}"}}
+        if city:
+            item["city"] = {"S": city}
+        step(f"ddb.gsi.put_item {rider} {ride}", ddb.put_item, TableName=t, Item=item)
+    step("ddb.gsi.describe_table", ddb.describe_table, TableName=t)
+    step("ddb.gsi.query", ddb.query, TableName=t, IndexName="by_city", KeyConditionExpression="city = :c",
+         ExpressionAttributeValues={":c": {"S": "Paris"}})
+    step("ddb.gsi.query.range_desc", ddb.query, TableName=t, IndexName="by_city",
+         KeyConditionExpression="city = :c AND fare > :f", ScanIndexForward=False,
+         ExpressionAttributeValues={":c": {"S": "Paris"}, ":f": {"N": "1"}})
+    step("ddb.gsi.query.page", ddb.query, TableName=t, IndexName="by_city", KeyConditionExpression="city = :c",
+         ExpressionAttributeValues={":c": {"S": "Paris"}}, Limit=1)
+    step("ddb.gsi.query.lsi", ddb.query, TableName=t, IndexName="by_fare", KeyConditionExpression="rider = :r",
+         ExpressionAttributeValues={":r": {"S": "user_a"}})
+    scan = ddb.scan(TableName=t, IndexName="by_city")
+    records.append({"step": "ddb.gsi.scan (sorted)", "status": 200, "response": norm(
+        dict(scan, Items=sorted(scan["Items"], key=lambda i: json.dumps(i, sort_keys=True))))})
+    step("ddb.gsi.query.missing_index", ddb.query, TableName=t, IndexName="nope", KeyConditionExpression="city = :c",
+         ExpressionAttributeValues={":c": {"S": "Paris"}})
+    step("ddb.gsi.query.consistent_read", ddb.query, TableName=t, IndexName="by_city", ConsistentRead=True,
+         KeyConditionExpression="city = :c", ExpressionAttributeValues={":c": {"S": "Paris"}})
+    step("ddb.gsi.query.missing_table", ddb.query, TableName="diff-missing", IndexName="by_city",
+         KeyConditionExpression="city = :c", ExpressionAttributeValues={":c": {"S": "Paris"}})
+    step("ddb.gsi.update_table.create", ddb.update_table, TableName=t,
+         AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}],
+         GlobalSecondaryIndexUpdates=[{"Create": {"IndexName": "by_kind",
+                                                  "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                                                  "Projection": {"ProjectionType": "ALL"}}}])
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        indexes = ddb.describe_table(TableName=t)["Table"].get("GlobalSecondaryIndexes", [])
+        if all(i.get("IndexStatus") == "ACTIVE" for i in indexes):
+            break
+        time.sleep(0.1)
+    kinds = ddb.query(TableName=t, IndexName="by_kind", KeyConditionExpression="kind = :k",
+                      ExpressionAttributeValues={":k": {"S": "bike"}})
+    records.append({"step": "ddb.gsi.query.backfilled (sorted)", "status": 200, "response": norm(
+        dict(kinds, Items=sorted(kinds["Items"], key=lambda i: json.dumps(i, sort_keys=True))))})
+    step("ddb.gsi.update_table.delete", ddb.update_table, TableName=t,
+         GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "by_kind"}}])
+    step("ddb.gsi.delete_table", ddb.delete_table, TableName=t)
 
 
 PURE = {

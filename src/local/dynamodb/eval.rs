@@ -185,21 +185,26 @@ fn set_path(item: &mut Item, path: &Path, value: AttrValue) -> Result<(), ApiErr
     Ok(())
 }
 
-fn remove_path(item: &mut Item, path: &Path) {
+/// Removes what `path` names. A missing leaf is no error, but its container must exist
+/// and be of the kind the path says (a map for `.name`, a list for `[i]`), as for SET.
+fn remove_path(item: &mut Item, path: &Path) -> Result<(), ApiError> {
     if let [PathElem::Attr(name)] = path.as_slice() {
         item.remove(name);
-        return;
+        return Ok(());
     }
-    let Some(last) = path.last() else { return };
-    match (parent_mut(item, path), last) {
-        (Some(AttrValue::M(m)), PathElem::Attr(name)) => {
+    let last = path.last().ok_or_else(invalid_path)?;
+    match (parent_mut(item, path).ok_or_else(invalid_path)?, last) {
+        (AttrValue::M(m), PathElem::Attr(name)) => {
             m.remove(name);
         }
-        (Some(AttrValue::L(l)), PathElem::Index(i)) if *i < l.len() => {
-            l.remove(*i);
+        (AttrValue::L(l), PathElem::Index(i)) => {
+            if *i < l.len() {
+                l.remove(*i);
+            }
         }
-        _ => {}
+        _ => return Err(invalid_path()),
     }
+    Ok(())
 }
 
 fn union<T: PartialEq + Clone>(mut a: Vec<T>, b: &[T]) -> Vec<T> {
@@ -220,14 +225,18 @@ fn difference<T: PartialEq>(a: Vec<T>, b: &[T]) -> Vec<T> {
 pub fn apply_update(update: &Update, old: &Item) -> Result<Item, ApiError> {
     let values: Vec<AttrValue> = update.set.iter().map(|(_, v)| set_value(v, old)).collect::<Result<_, _>>()?;
     let mut new = old.clone();
-    for ((path, _), value) in update.set.iter().zip(values) {
+    // Paths of one update never overlap, so their order matters only for elements set
+    // past the end of one list: DynamoDB appends those in index order.
+    let mut sets: Vec<(&Path, AttrValue)> = update.set.iter().map(|(p, _)| p).zip(values).collect();
+    sets.sort_by(|a, b| a.0.cmp(b.0));
+    for (path, value) in sets {
         set_path(&mut new, path, value)?;
     }
     // Remove later list elements first, so every index refers to the original list.
     let mut removals: Vec<&Path> = update.remove.iter().collect();
     removals.sort_by(|a, b| b.cmp(a));
     for path in removals {
-        remove_path(&mut new, path);
+        remove_path(&mut new, path)?;
     }
     for (path, value) in &update.add {
         let merged = match (get(&new, path), value) {
@@ -260,7 +269,7 @@ pub fn apply_update(update: &Update, old: &Item) -> Result<Item, ApiError> {
         match remaining {
             Some(v) => set_path(&mut new, path, v)?,
             // A set left empty disappears: DynamoDB has no empty sets.
-            None => remove_path(&mut new, path),
+            None => remove_path(&mut new, path)?,
         }
     }
     Ok(new)

@@ -343,6 +343,9 @@ struct Parser<'a> {
     /// The first semantic error; reported only if the whole expression parses.
     error: Option<String>,
     depth: usize,
+    /// Token positions of the `(` and `)` of the parenthesised group closed last, to tell
+    /// `((…))`, which AWS refuses as redundant, from `((…) AND …)`, which it accepts.
+    last_group: Option<(usize, usize)>,
 }
 
 type PResult<T> = Result<T, ApiError>;
@@ -359,7 +362,7 @@ impl<'a> Parser<'a> {
         if src.trim().is_empty() {
             return Err(invalid("The expression can not be empty;".into()));
         }
-        Ok(Self { src, toks: lex(src), pos: 0, kind, ph, error: None, depth: 0 })
+        Ok(Self { src, toks: lex(src), pos: 0, kind, ph, error: None, depth: 0, last_group: None })
     }
 
     fn finish(&self) -> PResult<()> {
@@ -561,13 +564,25 @@ impl<'a> Parser<'a> {
         self.primary_cond()
     }
 
+    /// Parses `( inner )` after checking the `(` is there; refuses `((…))`.
+    fn group<T>(&mut self, inner: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        let open = self.pos;
+        self.expect(&Tok::LParen)?;
+        self.enter()?;
+        let value = inner(self)?;
+        let close = self.pos;
+        self.expect(&Tok::RParen)?;
+        self.leave();
+        if self.last_group == Some((open + 1, close - 1)) {
+            self.note("The expression has redundant parentheses;".into());
+        }
+        self.last_group = Some((open, close));
+        Ok(value)
+    }
+
     fn primary_cond(&mut self) -> PResult<Cond> {
-        if self.eat(&Tok::LParen) {
-            self.enter()?;
-            let inner = self.or_cond()?;
-            self.expect(&Tok::RParen)?;
-            self.leave();
-            return Ok(inner);
+        if *self.peek() == Tok::LParen {
+            return self.group(Self::or_cond);
         }
         if self.is_call() {
             let Tok::Ident(name) = self.peek().clone() else { return Err(self.syntax_error()) };
@@ -878,11 +893,8 @@ impl<'a> Parser<'a> {
     }
 
     fn upd_operand(&mut self) -> PResult<UpdOperand> {
-        if self.eat(&Tok::LParen) {
-            self.enter()?;
-            let inner = self.set_value()?;
-            self.expect(&Tok::RParen)?;
-            self.leave();
+        if *self.peek() == Tok::LParen {
+            let inner = self.group(Self::set_value)?;
             return Ok(match inner {
                 SetValue::Operand(op) => op,
                 other => UpdOperand::Nested(Box::new(other)),
@@ -1086,6 +1098,19 @@ mod tests {
         assert_eq!(paths.len(), 3);
         let err = parse_projection("a, a.b", &mut p).unwrap_err().message;
         assert!(err.contains("Two document paths overlap"), "{err}");
+    }
+
+    #[test]
+    fn doubled_parentheses_are_redundant_but_one_pair_at_each_level_is_not() {
+        let mut p = ph(&[], &[(":v", s("x"))]);
+        let redundant = "Invalid ConditionExpression: The expression has redundant parentheses;";
+        assert_eq!(cond_err("((a = :v))", &mut p), redundant);
+        assert_eq!(cond_err("a = :v AND ((b = :v))", &mut p), redundant);
+        for fine in ["(a = :v)", "((a = :v) AND b = :v)", "((a = :v) AND (b = :v))", "NOT (a = :v)"] {
+            parse_condition(fine, ExprKind::Condition, &mut p).unwrap_or_else(|e| panic!("{fine}: {}", e.message));
+        }
+        let err = parse_update("SET a = ((:v))", &mut p).unwrap_err().message;
+        assert_eq!(err, "Invalid UpdateExpression: The expression has redundant parentheses;");
     }
 
     #[test]

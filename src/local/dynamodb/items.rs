@@ -6,12 +6,13 @@ use serde::Deserialize;
 use serde_json::{Map, Value as Json, json};
 
 use super::eval::{apply_update, eval, project};
-use super::expr::{self, Cond, ExprKind, Path, PathElem, Placeholders};
+use super::expr::{self, Cond, ExprKind, Path, PathElem, Placeholders, Update};
+use super::legacy;
 use super::value::{Item, item_size};
 use super::{
     DynamoDb, MAX_ITEM_SIZE, StoredKey, conditional_check_failed, constraint, constraint_errors, delete_stored_item,
-    enum_errors, item_json, load_item, load_table, not_found, parse_item, placeholders, refuse_legacy, require_table,
-    sql, store_item, table_name, table_name_errors,
+    enum_errors, item_json, load_item, load_table, not_found, parse_item, placeholders, require_table, sql, store_item,
+    table_name, table_name_errors,
 };
 use crate::local::protocol::ApiError;
 
@@ -22,11 +23,22 @@ const RETURN_VALUES: [&str; 5] = ["NONE", "ALL_OLD", "UPDATED_OLD", "ALL_NEW", "
 pub(super) struct PutItemInput {
     table_name: Option<String>,
     item: Option<Map<String, Json>>,
+    #[serde(flatten)]
+    write: WriteParams,
+}
+
+/// What PutItem, DeleteItem and UpdateItem share: the condition (ConditionExpression or
+/// the older Expected), the placeholders and what to return.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub(super) struct WriteParams {
     condition_expression: Option<String>,
     expression_attribute_names: Option<HashMap<String, String>>,
     expression_attribute_values: Option<Map<String, Json>>,
     return_values: Option<String>,
-    expected: Option<Json>,
+    return_values_on_condition_check_failure: Option<String>,
+    expected: Option<Map<String, Json>>,
+    conditional_operator: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -46,11 +58,8 @@ pub(super) struct GetItemInput {
 pub(super) struct DeleteItemInput {
     table_name: Option<String>,
     key: Option<Map<String, Json>>,
-    condition_expression: Option<String>,
-    expression_attribute_names: Option<HashMap<String, String>>,
-    expression_attribute_values: Option<Map<String, Json>>,
-    return_values: Option<String>,
-    expected: Option<Json>,
+    #[serde(flatten)]
+    write: WriteParams,
 }
 
 #[derive(Deserialize)]
@@ -59,12 +68,9 @@ pub(super) struct UpdateItemInput {
     table_name: Option<String>,
     key: Option<Map<String, Json>>,
     update_expression: Option<String>,
-    condition_expression: Option<String>,
-    expression_attribute_names: Option<HashMap<String, String>>,
-    expression_attribute_values: Option<Map<String, Json>>,
-    return_values: Option<String>,
-    expected: Option<Json>,
-    attribute_updates: Option<Json>,
+    attribute_updates: Option<Map<String, Json>>,
+    #[serde(flatten)]
+    write: WriteParams,
 }
 
 /// The parts of a request shared by the single-item writes.
@@ -86,8 +92,81 @@ fn return_values(rv: Option<String>, allowed: &[&str]) -> Result<String, ApiErro
     Ok(rv)
 }
 
-fn condition(src: Option<&str>, ph: &mut Placeholders) -> Result<Option<Cond>, ApiError> {
-    src.map(|s| expr::parse_condition(s, ExprKind::Condition, ph)).transpose()
+/// The condition of a single-item write: its ConditionExpression, or the legacy Expected
+/// (never both).
+fn condition(
+    src: Option<&str>,
+    expected: Option<&Map<String, Json>>,
+    conditional_operator: Option<&str>,
+    ph: &mut Placeholders,
+) -> Result<Option<Cond>, ApiError> {
+    match src {
+        Some(s) => expr::parse_condition(s, ExprKind::Condition, ph).map(Some),
+        None => legacy::expected(expected, conditional_operator),
+    }
+}
+
+/// A write's parameters, checked: what to return, whether a failed condition returns the
+/// item, the condition, and UpdateItem's update (parsed with the same placeholders).
+struct ParsedWrite {
+    return_values: String,
+    return_old: bool,
+    cond: Option<Cond>,
+    update: Option<Update>,
+}
+
+impl WriteParams {
+    fn parse(
+        self,
+        allowed: &[&str],
+        update_expression: Option<&str>,
+        attribute_updates: Option<&Map<String, Json>>,
+    ) -> Result<ParsedWrite, ApiError> {
+        let mut expressions = vec![("ConditionExpression", self.condition_expression.is_some())];
+        let mut older =
+            vec![("Expected", self.expected.is_some()), ("ConditionalOperator", self.conditional_operator.is_some())];
+        if update_expression.is_some() || attribute_updates.is_some() {
+            expressions.insert(0, ("UpdateExpression", update_expression.is_some()));
+            older.insert(0, ("AttributeUpdates", attribute_updates.is_some()));
+        }
+        legacy::refuse_mixing(&expressions, &older)?;
+        let return_values = return_values(self.return_values, allowed)?;
+        let return_old = old_on_failure(self.return_values_on_condition_check_failure.as_deref())?;
+        let mut ph = placeholders(
+            self.expression_attribute_names,
+            self.expression_attribute_values,
+            self.condition_expression.is_some() || update_expression.is_some(),
+        )?;
+        let update = match (update_expression, attribute_updates) {
+            (Some(u), _) => Some(expr::parse_update(u, &mut ph)?),
+            (None, Some(au)) => Some(legacy::attribute_updates(au)?),
+            (None, None) => None,
+        };
+        let cond = condition(
+            self.condition_expression.as_deref(),
+            self.expected.as_ref(),
+            self.conditional_operator.as_deref(),
+            &mut ph,
+        )?;
+        ph.check_all_used()?;
+        Ok(ParsedWrite { return_values, return_old, cond, update })
+    }
+}
+
+/// Whether a failed condition returns the item (ReturnValuesOnConditionCheckFailure=ALL_OLD).
+fn old_on_failure(rv: Option<&str>) -> Result<bool, ApiError> {
+    constraint_errors(enum_errors(rv, "returnValuesOnConditionCheckFailure", &["ALL_OLD", "NONE"]))?;
+    Ok(rv == Some("ALL_OLD"))
+}
+
+/// Checks a write's condition against the stored item (empty when there is none).
+fn check_condition(cond: Option<&Cond>, old: Option<&Item>, return_old: bool) -> Result<(), ApiError> {
+    if let Some(cond) = cond
+        && !eval(cond, old.unwrap_or(&Item::new()))
+    {
+        return Err(conditional_check_failed(old.filter(|_| return_old)));
+    }
+    Ok(())
 }
 
 fn attributes(out: Option<Item>) -> Json {
@@ -107,27 +186,19 @@ fn check_size(item: &Item, msg: &str) -> Result<(), ApiError> {
 pub(super) async fn put_item(db: &DynamoDb, input: PutItemInput) -> Result<Json, ApiError> {
     let name = table_name(input.table_name)?;
     let item = parse_item(&required_map(input.item, "item")?)?;
-    refuse_legacy(&[("Expected", input.expected.is_some())])?;
-    let rv = return_values(input.return_values, &["NONE", "ALL_OLD"])?;
-    let mut ph = placeholders(
-        input.expression_attribute_names,
-        input.expression_attribute_values,
-        input.condition_expression.is_some(),
-    )?;
-    let cond = condition(input.condition_expression.as_deref(), &mut ph)?;
-    ph.check_all_used()?;
+    for attr in item.keys() {
+        legacy::check_name(attr)?;
+    }
+    let ParsedWrite { return_values: rv, return_old, cond, .. } =
+        input.write.parse(&["NONE", "ALL_OLD"], None, None)?;
     check_size(&item, "Item size has exceeded the maximum allowed size")?;
     db.db(move |conn| {
         let tx = conn.transaction().map_err(sql)?;
         let meta = require_table(&tx, &name)?;
         let key = meta.key_of_item(&item)?;
         let old = load_item(&tx, &name, &key)?;
-        if let Some(cond) = &cond
-            && !eval(cond, old.as_ref().unwrap_or(&Item::new()))
-        {
-            return Err(conditional_check_failed());
-        }
-        store_item(&tx, &name, &key, &item)?;
+        check_condition(cond.as_ref(), old.as_ref(), return_old)?;
+        store_item(&tx, &meta, &key, &item)?;
         tx.commit().map_err(sql)?;
         Ok(attributes(if rv == "ALL_OLD" { old } else { None }))
     })
@@ -169,7 +240,7 @@ pub(super) fn projection(
         ));
     }
     if let Some(attrs) = attributes_to_get {
-        return Ok(Some(attrs.into_iter().map(|a| vec![PathElem::Attr(a)]).collect()));
+        return legacy::attributes_to_get(attrs).map(Some);
     }
     let mut ph = placeholders(names, None, expression.is_some())?;
     let paths = expression.map(|e| expr::parse_projection(&e, &mut ph)).transpose()?;
@@ -180,27 +251,16 @@ pub(super) fn projection(
 pub(super) async fn delete_item(db: &DynamoDb, input: DeleteItemInput) -> Result<Json, ApiError> {
     let name = table_name(input.table_name)?;
     let key = parse_item(&required_map(input.key, "key")?)?;
-    refuse_legacy(&[("Expected", input.expected.is_some())])?;
-    let rv = return_values(input.return_values, &["NONE", "ALL_OLD"])?;
-    let mut ph = placeholders(
-        input.expression_attribute_names,
-        input.expression_attribute_values,
-        input.condition_expression.is_some(),
-    )?;
-    let cond = condition(input.condition_expression.as_deref(), &mut ph)?;
-    ph.check_all_used()?;
+    let ParsedWrite { return_values: rv, return_old, cond, .. } =
+        input.write.parse(&["NONE", "ALL_OLD"], None, None)?;
     db.db(move |conn| {
         let tx = conn.transaction().map_err(sql)?;
         let meta = require_table(&tx, &name)?;
         let key = meta.key_of_request(&key)?;
         let old = load_item(&tx, &name, &key)?;
-        if let Some(cond) = &cond
-            && !eval(cond, old.as_ref().unwrap_or(&Item::new()))
-        {
-            return Err(conditional_check_failed());
-        }
+        check_condition(cond.as_ref(), old.as_ref(), return_old)?;
         if old.is_some() {
-            delete_stored_item(&tx, &name, &key)?;
+            delete_stored_item(&tx, &meta, &key)?;
         }
         tx.commit().map_err(sql)?;
         Ok(attributes(if rv == "ALL_OLD" { old } else { None }))
@@ -211,38 +271,40 @@ pub(super) async fn delete_item(db: &DynamoDb, input: DeleteItemInput) -> Result
 pub(super) async fn update_item(db: &DynamoDb, input: UpdateItemInput) -> Result<Json, ApiError> {
     let name = table_name(input.table_name)?;
     let key = parse_item(&required_map(input.key, "key")?)?;
-    refuse_legacy(&[("Expected", input.expected.is_some()), ("AttributeUpdates", input.attribute_updates.is_some())])?;
-    let rv = return_values(input.return_values, &RETURN_VALUES)?;
-    let mut ph = placeholders(
-        input.expression_attribute_names,
-        input.expression_attribute_values,
-        input.condition_expression.is_some() || input.update_expression.is_some(),
-    )?;
-    let update = input.update_expression.as_deref().map(|u| expr::parse_update(u, &mut ph)).transpose()?;
-    let cond = condition(input.condition_expression.as_deref(), &mut ph)?;
-    ph.check_all_used()?;
+    let ParsedWrite { return_values: rv, return_old, cond, update } =
+        input.write.parse(&RETURN_VALUES, input.update_expression.as_deref(), input.attribute_updates.as_ref())?;
     let update = update.unwrap_or_default();
+    for path in update.paths() {
+        if let Some(PathElem::Attr(first)) = path.first() {
+            legacy::check_name(first)?;
+        }
+    }
     db.db(move |conn| {
         let tx = conn.transaction().map_err(sql)?;
         let meta = require_table(&tx, &name)?;
         let stored_key = meta.key_of_request(&key)?;
         for path in update.paths() {
             if let Some(PathElem::Attr(first)) = path.first()
-                && meta.is_key(first) {
-                    return Err(ApiError::validation(format!(
-                        "One or more parameter values were invalid: Cannot update attribute {first}. This attribute is part of the key"
-                    )));
-                }
+                && meta.is_key(first)
+            {
+                return Err(ApiError::validation(format!(
+                    "One or more parameter values were invalid: Cannot update attribute {first}. This attribute is part of the key"
+                )));
+            }
         }
         let old = load_item(&tx, &name, &stored_key)?;
-        if let Some(cond) = &cond
-            && !eval(cond, old.as_ref().unwrap_or(&Item::new())) {
-                return Err(conditional_check_failed());
-            }
+        check_condition(cond.as_ref(), old.as_ref(), return_old)?;
+        // Only removing (REMOVE, or DELETE from a set) from an item that is not there
+        // creates nothing, as in DynamoDB; an update with no action at all creates the key.
+        let removes_only = !update.remove.is_empty() || !update.delete.is_empty();
+        if old.is_none() && removes_only && update.set.is_empty() && update.add.is_empty() {
+            tx.commit().map_err(sql)?;
+            return Ok(json!({}));
+        }
         let base = old.clone().unwrap_or_else(|| key.clone());
         let new = apply_update(&update, &base)?;
         check_size(&new, "Item size to update has exceeded the maximum allowed size")?;
-        store_item(&tx, &name, &stored_key, &new)?;
+        store_item(&tx, &meta, &stored_key, &new)?;
         tx.commit().map_err(sql)?;
         let paths: Vec<Path> = update.paths().into_iter().cloned().collect();
         Ok(attributes(match rv.as_str() {
@@ -316,7 +378,13 @@ pub(super) async fn batch_write_item(db: &DynamoDb, input: BatchWriteItemInput) 
     for (table, requests) in &request_items {
         for r in requests {
             let w = match (&r.put_request, &r.delete_request) {
-                (Some(p), None) => Write::Put(parse_item(&required_map(p.item.clone(), "item")?)?),
+                (Some(p), None) => {
+                    let item = parse_item(&required_map(p.item.clone(), "item")?)?;
+                    for attr in item.keys() {
+                        legacy::check_name(attr)?;
+                    }
+                    Write::Put(item)
+                }
                 (None, Some(d)) => Write::Delete(parse_item(&required_map(d.key.clone(), "key")?)?),
                 _ => {
                     return Err(ApiError::validation(
@@ -344,12 +412,12 @@ pub(super) async fn batch_write_item(db: &DynamoDb, input: BatchWriteItemInput) 
                 return Err(ApiError::validation("Provided list of item keys contains duplicates"));
             }
             seen.push((table.clone(), key.clone()));
-            resolved.push((table, key, w));
+            resolved.push((meta, key, w));
         }
-        for (table, key, w) in resolved {
+        for (meta, key, w) in resolved {
             match w {
-                Write::Put(item) => store_item(&tx, table, &key, item)?,
-                Write::Delete(_) => delete_stored_item(&tx, table, &key)?,
+                Write::Put(item) => store_item(&tx, &meta, &key, item)?,
+                Write::Delete(_) => delete_stored_item(&tx, &meta, &key)?,
             }
         }
         tx.commit().map_err(sql)?;

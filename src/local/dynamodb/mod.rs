@@ -7,13 +7,17 @@
 //! and Scan therefore read in key order straight from the primary-key index, and
 //! pagination continues strictly after the last key returned: it cannot skip or repeat.
 //! Every write is one SQLite transaction that reads the current item, checks the
-//! condition and writes, so a condition and its write are atomic.
+//! condition and writes, so a condition and its write are atomic. Secondary indexes
+//! (`indexes.rs`) keep projected copies of items in `ddb_index_items`, written in that same
+//! transaction, so an index never disagrees with its table, even across kill -9.
 //!
 //! This module may touch only the `ddb_` tables of the store.
 
 pub(crate) mod eval;
 pub(crate) mod expr;
+mod indexes;
 mod items;
+mod legacy;
 mod number;
 mod query;
 mod reserved;
@@ -55,7 +59,20 @@ impl DynamoDb {
                      item TEXT NOT NULL,
                      size INTEGER NOT NULL,
                      PRIMARY KEY (table_name, hash_key, range_key)
-                 ) WITHOUT ROWID;",
+                 ) WITHOUT ROWID;
+                 CREATE TABLE IF NOT EXISTS ddb_index_items (
+                     table_name TEXT NOT NULL,
+                     index_name TEXT NOT NULL,
+                     hash_key BLOB NOT NULL,
+                     range_key BLOB NOT NULL,
+                     table_hash BLOB NOT NULL,
+                     table_range BLOB NOT NULL,
+                     item TEXT NOT NULL,
+                     size INTEGER NOT NULL,
+                     PRIMARY KEY (table_name, index_name, hash_key, range_key, table_hash, table_range)
+                 ) WITHOUT ROWID;
+                 CREATE INDEX IF NOT EXISTS ddb_index_items_by_item
+                     ON ddb_index_items (table_name, table_hash, table_range);",
             )?;
             Ok(())
         })?;
@@ -74,6 +91,7 @@ impl DynamoDb {
             "DescribeTable" => tables::describe_table(self, req.json_body()?, &region).await?,
             "ListTables" => tables::list_tables(self, req.json_body()?).await?,
             "DeleteTable" => tables::delete_table(self, req.json_body()?, &region).await?,
+            "UpdateTable" => tables::update_table(self, req.json_body()?, &region).await?,
             "PutItem" => items::put_item(self, req.json_body()?).await?,
             "GetItem" => items::get_item(self, req.json_body()?).await?,
             "DeleteItem" => items::delete_item(self, req.json_body()?).await?,
@@ -109,8 +127,14 @@ fn not_found() -> ApiError {
     ApiError::bad_request("ResourceNotFoundException", "Requested resource not found")
 }
 
-fn conditional_check_failed() -> ApiError {
-    ApiError::bad_request("ConditionalCheckFailedException", "The conditional request failed")
+/// The failed condition's error; with ReturnValuesOnConditionCheckFailure=ALL_OLD it
+/// carries the item as it is (AWS puts it in the error's `Item` member).
+fn conditional_check_failed(old: Option<&Item>) -> ApiError {
+    let mut e = ApiError::bad_request("ConditionalCheckFailedException", "The conditional request failed");
+    if let Some(item) = old {
+        e.extra = Some(Box::new(Map::from_iter([("Item".to_string(), item_json(item))])));
+    }
+    e
 }
 
 /// AWS's framework-level validation message: "N validation error(s) detected: …".
@@ -176,6 +200,9 @@ fn placeholders(
         if names.is_empty() {
             return Err(ApiError::validation("ExpressionAttributeNames must not be empty"));
         }
+        for name in names.values().filter(|n| n.len() > legacy::MAX_ATTRIBUTE_NAME) {
+            legacy::check_name(name)?;
+        }
     }
     let mut parsed = HashMap::new();
     if let Some(values) = &values {
@@ -193,16 +220,6 @@ fn placeholders(
         }
     }
     Ok(Placeholders::new(names.unwrap_or_default(), parsed))
-}
-
-/// Legacy (pre-expression) parameters are not implemented; say so rather than ignore them.
-fn refuse_legacy(params: &[(&str, bool)]) -> Result<(), ApiError> {
-    match params.iter().find(|(_, present)| *present) {
-        Some((name, _)) => Err(ApiError::validation(format!(
-            "The legacy parameter {name} is not supported by the local DynamoDB; use the expression parameters instead"
-        ))),
-        None => Ok(()),
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -225,6 +242,26 @@ struct TableMeta {
     /// Seconds since the epoch.
     created: f64,
     table_id: String,
+    /// Global and local secondary indexes, in the order they were defined.
+    #[serde(default)]
+    indexes: Vec<indexes::IndexMeta>,
+}
+
+/// The key schema a read works on: the table's or an index's.
+#[derive(Clone, Copy)]
+struct KeySchema<'a> {
+    hash: &'a KeyAttr,
+    range: Option<&'a KeyAttr>,
+}
+
+impl<'a> KeySchema<'a> {
+    fn keys(self) -> impl Iterator<Item = &'a KeyAttr> {
+        std::iter::once(self.hash).chain(self.range)
+    }
+
+    fn is_key(self, name: &str) -> bool {
+        self.keys().any(|k| k.name == name)
+    }
 }
 
 /// A primary key as stored: the encoded hash and range values (range empty when the
@@ -238,6 +275,14 @@ struct StoredKey {
 impl TableMeta {
     fn keys(&self) -> impl Iterator<Item = &KeyAttr> {
         std::iter::once(&self.hash).chain(self.range.as_ref())
+    }
+
+    fn schema(&self) -> KeySchema<'_> {
+        KeySchema { hash: &self.hash, range: self.range.as_ref() }
+    }
+
+    fn index(&self, name: &str) -> Option<&indexes::IndexMeta> {
+        self.indexes.iter().find(|i| i.name == name)
     }
 
     fn is_key(&self, name: &str) -> bool {
@@ -282,11 +327,6 @@ impl TableMeta {
             parts.push(key_part(attr, v, i == 0)?);
         }
         Ok(StoredKey { hash: parts.remove(0), range: parts.pop().unwrap_or_default() })
-    }
-
-    /// Just the key attributes of an item (for LastEvaluatedKey and new items).
-    fn key_item(&self, item: &Item) -> Item {
-        self.keys().filter_map(|k| item.get(&k.name).map(|v| (k.name.clone(), v.clone()))).collect()
     }
 }
 
@@ -351,23 +391,27 @@ fn load_item(conn: &Connection, table: &str, key: &StoredKey) -> Result<Option<I
     text.map(|t| decode_item(&t)).transpose()
 }
 
-fn store_item(conn: &Connection, table: &str, key: &StoredKey, item: &Item) -> Result<(), ApiError> {
+/// Writes `item` and its index entries; refused (before anything is written) when the
+/// item breaks an index's key rules. Callers run it inside their write's transaction.
+fn store_item(conn: &Connection, meta: &TableMeta, key: &StoredKey, item: &Item) -> Result<(), ApiError> {
+    let entries = indexes::entries(meta, item, indexes::Mode::Write)?;
     let text = value::item_to_json(item).to_string();
     conn.execute(
         "INSERT OR REPLACE INTO ddb_items (table_name, hash_key, range_key, item, size) VALUES (?1, ?2, ?3, ?4, ?5)",
-        rusqlite::params![table, key.hash, key.range, text, value::item_size(item) as i64],
+        rusqlite::params![meta.name, key.hash, key.range, text, value::item_size(item) as i64],
     )
     .map_err(sql)?;
-    Ok(())
+    indexes::replace_entries(conn, meta, key, &entries)
 }
 
-fn delete_stored_item(conn: &Connection, table: &str, key: &StoredKey) -> Result<(), ApiError> {
+/// Deletes an item and its index entries.
+fn delete_stored_item(conn: &Connection, meta: &TableMeta, key: &StoredKey) -> Result<(), ApiError> {
     conn.execute(
         "DELETE FROM ddb_items WHERE table_name = ?1 AND hash_key = ?2 AND range_key = ?3",
-        rusqlite::params![table, key.hash, key.range],
+        rusqlite::params![meta.name, key.hash, key.range],
     )
     .map_err(sql)?;
-    Ok(())
+    indexes::replace_entries(conn, meta, key, &[])
 }
 
 fn item_json(item: &Item) -> Json {
