@@ -740,12 +740,17 @@ fn draw_help(frame: &mut Frame, area: Rect) {
             Line::from(vec![Span::styled(format!("{k:>22}  "), Style::new().fg(Color::Cyan).bold()), Span::raw(*what)])
         })
         .collect();
-    let width = area.width.min(76);
+    // As wide as its longest line (and the borders), so no line is cut where there is room;
+    // on a narrow terminal the lines wrap rather than end mid-word.
+    let longest = lines.iter().map(|l| l.width()).max().unwrap_or(0) as u16;
+    let width = area.width.min(longest + 2);
     let height = (lines.len() as u16 + 2).min(area.height);
     let popup = Rect { x: area.x + (area.width - width) / 2, y: area.y + (area.height - height) / 2, width, height };
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(Block::new().borders(Borders::ALL).title(" Keys (any key closes) ")),
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::new().borders(Borders::ALL).title(" Keys (any key closes) ")),
         popup,
     );
 }
@@ -1203,6 +1208,10 @@ mod tests {
         update(&mut app, Action::Key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)));
         let screen = render(&mut app, 100, 30);
         assert!(screen.contains("filter the list"), "{screen}");
+        // Wide enough for its longest line: nothing is cut where the terminal has room.
+        let screen = render(&mut app, 160, 48);
+        assert!(screen.contains("Lab: run the step · open an execution · a graph state · a face"), "{screen}");
+        assert!(screen.contains("filter the list (Enter keeps it, Esc clears it)"), "{screen}");
     }
 
     #[test]
