@@ -20,7 +20,7 @@ import urllib.request
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 ENDPOINT, KEY, SECRET = sys.argv[1], sys.argv[2], sys.argv[3]
 KW = dict(endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id=KEY, aws_secret_access_key=SECRET)
@@ -64,7 +64,14 @@ def norm(value, key=None):
 def step(label, call, *args, **kwargs):
     """Runs one call and records its masked response or error; returns the raw response."""
     try:
-        resp = call(*args, **kwargs)
+        try:
+            resp = call(*args, **kwargs)
+        except ConnectionClosedError as e:
+            # A kept-alive connection closed under the request, before any answer (seen about
+            # once in six runs, from one of the two servers): the call is made once more on a
+            # new connection, as every SDK's retry does; API errors are never retried here.
+            print(f"{label}: {e}; retried once", file=sys.stderr)
+            resp = call(*args, **kwargs)
     except ClientError as e:
         err = e.response.get("Error", {})
         records.append({
