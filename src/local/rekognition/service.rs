@@ -163,17 +163,31 @@ async fn analyzer() -> Result<Arc<FaceAnalyzer>, RekognitionError> {
 }
 
 /// Decodes `bytes`, finds the faces (largest first, at most 100) and hands them to `then`,
-/// all on a blocking thread holding one inference slot. The same bytes seen recently reuse
-/// their analysis (see [`super::analyses`]).
+/// on a blocking thread. The same bytes seen recently reuse their analysis (see
+/// [`super::analyses`]) and go straight to `then`; only a new image waits for one of the
+/// inference slots, so the workflow's later steps on a photo (CheckFaceDuplicate,
+/// AddFaceToIndex: milliseconds of work) do not queue behind other photos' detections.
 async fn with_faces<R: Send + 'static>(
     bytes: Vec<u8>,
     then: impl FnOnce(&Embedder, &RgbImage, Vec<DetectedFace>) -> Result<R, RekognitionError> + Send + 'static,
 ) -> Result<R, RekognitionError> {
     let analyzer = analyzer().await?;
-    let _slot = INFERENCE.acquire().await.map_err(|e| E::Internal(e.to_string()))?;
-    tokio::task::spawn_blocking(move || {
+    let stopped = |e: tokio::task::JoinError| E::Internal(format!("face analysis stopped: {e}"));
+    // Hashing a photo of megabytes is CPU work too: off the async threads.
+    let (key, known, bytes) = tokio::task::spawn_blocking(move || {
         let key = image_key(&bytes);
-        let analysis = match ANALYSES.get(&key) {
+        (key, ANALYSES.get(&key), bytes)
+    })
+    .await
+    .map_err(stopped)?;
+    let _slot = match known {
+        Some(_) => None,
+        None => Some(INFERENCE.acquire().await.map_err(|e| E::Internal(e.to_string()))?),
+    };
+    tokio::task::spawn_blocking(move || {
+        // Looked up again: another request may have analysed the same photo while this one
+        // waited for its slot.
+        let analysis = match known.or_else(|| ANALYSES.get(&key)) {
             Some(known) => known,
             None => {
                 let image = analyzer.decode(&bytes)?;
@@ -188,7 +202,7 @@ async fn with_faces<R: Send + 'static>(
         then(&embedder, &analysis.image, analysis.faces.clone())
     })
     .await
-    .map_err(|e| E::Internal(format!("face analysis stopped: {e}")))?
+    .map_err(stopped)?
 }
 
 // ---- request shapes -------------------------------------------------------------------
