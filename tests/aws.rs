@@ -208,3 +208,64 @@ async fn missing_credentials_an_unknown_profile_and_access_denied_each_say_what_
     assert!(text.contains("access denied") && text.contains("--profile"), "{text}");
     assert_eq!(text.lines().count(), 1, "one sentence: {text}");
 }
+
+/// The dashboard's screen, drawn on a TestBackend.
+fn screen(app: &mut wildrydes::tui::app::App, width: u16, height: u16) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).expect("terminal");
+    terminal.draw(|frame| wildrydes::tui::view::view(app, frame)).expect("drawn");
+    let buffer = terminal.backend().buffer().clone();
+    (0..height)
+        .map(|y| (0..width).map(|x| buffer[(x, y)].symbol().to_string()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[tokio::test]
+async fn the_dashboard_reads_a_stand_in_account_and_says_what_it_cannot_tell() {
+    use wildrydes::tui::app::{Action, App, Loaded, Tab, update};
+    use wildrydes::tui::load::{self, Source};
+    let Some(venv) = test_venv("the_dashboard_reads_a_stand_in_account_and_says_what_it_cannot_tell") else {
+        return;
+    };
+    let moto = Moto::spawn(&venv.join("bin/moto_server"));
+    let c = clients(&moto).await;
+    let machine = c
+        .sfn
+        .create_state_machine()
+        .name("RiderPhotoProcessing-4")
+        .role_arn("arn:aws:iam::123456789012:role/StepFunctionsRole")
+        .definition(json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}).to_string())
+        .send()
+        .await
+        .expect("machine in moto");
+    c.sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .name("seen-in-the-dashboard")
+        .input(json!({"userId": "user_a", "s3Key": "1_happy_face.jpg"}).to_string())
+        .send()
+        .await
+        .expect("execution in moto");
+    let names = wildrydes::workshop::WorkshopNames::for_account("123456789012", "us-east-1");
+    let source = Source { ops: wildrydes::ops::Ops::new(c, names, None), deploy: None };
+    let mut app = App::new("AWS (us-east-1)");
+
+    // Executions: the account's execution (moto keeps it RUNNING and answers its history with
+    // canned events, so its user is not known there).
+    update(&mut app, Action::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('2'))));
+    update(&mut app, Action::Loaded(load::load(&source, Tab::Executions).await));
+    let shown = screen(&mut app, 160, 48);
+    assert!(shown.contains("seen-in-the-dashboard") && shown.contains("RiderPhotoProcessing-4"), "{shown}");
+
+    // The Lab: what moto cannot answer (Rekognition) is unknown, not "not yet" or "done".
+    update(&mut app, Action::Key(crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char('1'))));
+    let Loaded::Lab(Ok(steps)) = load::load(&source, Tab::Lab).await else { panic!("the Lab loads") };
+    update(&mut app, Action::Loaded(Loaded::Lab(Ok(steps))));
+    let shown = screen(&mut app, 160, 48);
+    assert!(shown.contains("? unknown"), "{shown}");
+    assert!(!shown.contains("nothing of the workshop is left"), "{shown}");
+
+    // Logs: none of the functions exist there, and the view says so rather than failing.
+    let Loaded::Logs(logs) = load::load(&source, Tab::Logs).await else { panic!("logs load") };
+    assert_eq!(logs.expect("read through CloudWatch Logs' client"), vec![]);
+}
