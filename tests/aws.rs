@@ -58,6 +58,29 @@ async fn clients(moto: &Moto) -> wildrydes::cloud::Clients {
     wildrydes::cloud::Clients::new(&config, &target)
 }
 
+/// RiderPhotoProcessing-4 (one Succeed state) and an execution of it named `name` in moto,
+/// with the workshop's input; the started execution's ARN.
+async fn execution_in_moto(c: &wildrydes::cloud::Clients, name: &str) -> String {
+    let machine = c
+        .sfn
+        .create_state_machine()
+        .name("RiderPhotoProcessing-4")
+        .role_arn("arn:aws:iam::123456789012:role/StepFunctionsRole")
+        .definition(json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}).to_string())
+        .send()
+        .await
+        .expect("machine in moto");
+    c.sfn
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .name(name)
+        .input(json!({"userId": "user_a", "s3Key": "1_happy_face.jpg"}).to_string())
+        .send()
+        .await
+        .expect("execution in moto")
+        .execution_arn
+}
+
 const STACK_TEMPLATE: &str = r#"{
   "Resources": {
     "RiderPhotoS3Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "stack-riderphotos"}},
@@ -130,30 +153,13 @@ async fn the_aws_target_finds_its_account_and_names_and_reads_executions_from_a_
     assert!(said(&missing).contains("there is no CloudFormation stack no-such-stack"), "{}", said(&missing));
 
     // The operator's commands read the account's Step Functions.
-    let machine = c
-        .sfn
-        .create_state_machine()
-        .name("RiderPhotoProcessing-4")
-        .role_arn("arn:aws:iam::123456789012:role/StepFunctionsRole")
-        .definition(json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}).to_string())
-        .send()
-        .await
-        .expect("machine in moto");
-    let started = c
-        .sfn
-        .start_execution()
-        .state_machine_arn(machine.state_machine_arn())
-        .name("from-moto")
-        .input(json!({"userId": "user_a", "s3Key": "1_happy_face.jpg"}).to_string())
-        .send()
-        .await
-        .expect("execution in moto");
+    let started = execution_in_moto(&c, "from-moto").await;
     let listed = on_moto(&moto, &["executions", "list", "--json"]);
     assert!(listed.status.success(), "{}", said(&listed));
     let rows: Value = serde_json::from_slice(&listed.stdout).expect("JSON list");
     let row = rows.as_array().unwrap().iter().find(|r| r["name"] == "from-moto").cloned().expect("listed");
     assert_eq!(row["stateMachine"], "RiderPhotoProcessing-4");
-    assert_eq!(row["executionArn"], started.execution_arn());
+    assert_eq!(row["executionArn"], started.as_str());
     let shown = on_moto(&moto, &["executions", "show", "from-moto"]);
     assert!(shown.status.success(), "{}", said(&shown));
     assert!(said(&shown).contains("Execution  from-moto on RiderPhotoProcessing-4"), "{}", said(&shown));
@@ -229,23 +235,7 @@ async fn the_dashboard_reads_a_stand_in_account_and_says_what_it_cannot_tell() {
     };
     let moto = Moto::spawn(&venv.join("bin/moto_server"));
     let c = clients(&moto).await;
-    let machine = c
-        .sfn
-        .create_state_machine()
-        .name("RiderPhotoProcessing-4")
-        .role_arn("arn:aws:iam::123456789012:role/StepFunctionsRole")
-        .definition(json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}).to_string())
-        .send()
-        .await
-        .expect("machine in moto");
-    c.sfn
-        .start_execution()
-        .state_machine_arn(machine.state_machine_arn())
-        .name("seen-in-the-dashboard")
-        .input(json!({"userId": "user_a", "s3Key": "1_happy_face.jpg"}).to_string())
-        .send()
-        .await
-        .expect("execution in moto");
+    execution_in_moto(&c, "seen-in-the-dashboard").await;
     let names = wildrydes::workshop::WorkshopNames::for_account("123456789012", "us-east-1");
     let source = Source { ops: wildrydes::ops::Ops::new(c, names, None), deploy: None };
     let mut app = App::new("AWS (us-east-1)");

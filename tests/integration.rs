@@ -14,6 +14,7 @@ mod lambda;
 mod limits;
 mod logs;
 mod operator;
+mod photos;
 mod rekognition;
 mod s3;
 mod ses;

@@ -13,6 +13,3 @@ pub mod service;
 pub mod vectors;
 
 pub use service::Rekognition;
-
-#[cfg(test)]
-mod photo_tests;

@@ -1,9 +1,11 @@
-//! Tests on real photos: the committed assets/selfies and, when present, ../shared/photos.
+//! The face models on real photos, through the analyzer's public API: the committed
+//! assets/selfies and test photos and, when present, ../shared/photos. The photos' names
+//! are read here only, to find the files and their manifests; no result depends on one.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use super::faces::{FaceAnalyzer, cosine, similarity};
+use wildrydes::local::rekognition::faces::{FaceAnalyzer, cosine, similarity};
 
 fn analyzer() -> &'static FaceAnalyzer {
     static A: OnceLock<FaceAnalyzer> = OnceLock::new();
@@ -142,7 +144,7 @@ fn a_player_turned_away_is_found_by_the_pose_model_without_an_identity() {
     assert!(turned.bounding_box.left > 0.6 && turned.bounding_box.top < 0.3, "{:?}", turned.bounding_box);
     assert!(turned.pose.yaw < -45.0, "turned to the viewer's left: {:?}", turned.pose);
     assert!(turned.sunglasses.is_none() && turned.eyes_open.is_none());
-    assert!(matches!(a.embed(&image, turned), Err(super::faces::FaceError::TurnedAway)));
+    assert!(matches!(a.embed(&image, turned), Err(wildrydes::local::rekognition::faces::FaceError::TurnedAway)));
     assert!(a.embed(&image, seen[0]).is_ok());
 }
 
@@ -150,7 +152,12 @@ fn a_player_turned_away_is_found_by_the_pose_model_without_an_identity() {
 fn garbage_bytes_are_a_typed_error_not_a_panic() {
     let err = analyzer().decode(b"\x89PNG\r\n\x1a\n garbage after a PNG signature").unwrap_err();
     assert!(
-        matches!(err, super::faces::FaceError::Decode(super::decode::DecodeError::InvalidFormat { .. })),
+        matches!(
+            err,
+            wildrydes::local::rekognition::faces::FaceError::Decode(
+                wildrydes::local::rekognition::decode::DecodeError::InvalidFormat { .. }
+            )
+        ),
         "{err:?}"
     );
 }
@@ -267,8 +274,8 @@ fn measure_shared_photos() {
     }
     let t = std::time::Instant::now();
     let low = FaceAnalyzer::load(
-        &super::faces::default_models_dir(),
-        super::faces::AnalyzerConfig { min_detection_score: 0.1, ..Default::default() },
+        &wildrydes::local::rekognition::faces::default_models_dir(),
+        wildrydes::local::rekognition::faces::AnalyzerConfig { min_detection_score: 0.1, ..Default::default() },
     )
     .unwrap();
     println!("model load (5 models): {:?}", t.elapsed());
@@ -329,7 +336,7 @@ fn measure_shared_photos() {
 
 /// Paints opaque dark lenses (and a bridge) over the detected eyes: how
 /// `assets/selfies/2_sunglass_face.jpg` was made from a public-domain face (see MANIFEST.tsv).
-pub(crate) fn paint_sunglasses(image: &mut image::RgbImage, face: &super::faces::DetectedFace) {
+fn paint_sunglasses(image: &mut image::RgbImage, face: &wildrydes::local::rekognition::faces::DetectedFace) {
     let (l, r) = face.eye_centres().expect("a face the face models saw");
     let d = ((r.0 - l.0).powi(2) + (r.1 - l.1).powi(2)).sqrt();
     let angle = (r.1 - l.1).atan2(r.0 - l.0);
