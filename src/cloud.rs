@@ -88,6 +88,8 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// The roles `--aws deploy` makes when none are given (the local cloud has no IAM).
+    pub iam: aws_sdk_iam::Client,
 }
 
 impl Clients {
@@ -110,6 +112,7 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(config),
             cloudformation: aws_sdk_cloudformation::Client::new(config),
             logs: aws_sdk_cloudwatchlogs::Client::new(config),
+            iam: aws_sdk_iam::Client::new(config),
         }
     }
 
@@ -219,6 +222,25 @@ pub fn is_access_denied(code: &str) -> bool {
             | "ExpiredTokenException"
             | "SignatureDoesNotMatch"
     )
+}
+
+/// Whether the endpoint says it does not implement the call: AWS's codes for an unknown
+/// operation, or an answer without any AWS error (a stand-in such as moto answers a call it
+/// lacks with an HTML page). Not so for 401/403, which are access denied.
+pub fn not_implemented<E>(e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> bool
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    let Some(service) = e.as_service_error() else { return false };
+    match service.code() {
+        Some(code) => {
+            matches!(code, "NotImplemented" | "NotImplementedException" | "UnknownOperationException" | "InvalidAction")
+        }
+        None => {
+            let status = e.raw_response().map(|r| r.status().as_u16()).unwrap_or_default();
+            service.message().is_none() && !matches!(status, 401 | 403)
+        }
+    }
 }
 
 /// The AWS error code of a service error, if the error is one.
