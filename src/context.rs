@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::cloud::{Clients, Target};
-use crate::deploy::{CodeSource, DeployOptions, FunctionSettings, UploadTrigger};
+use crate::deploy::{CodeSource, DeployOptions, FunctionSettings, Role, UploadTrigger};
 use crate::local::{self, LocalCloud, LocalCloudConfig};
 use crate::ops::Ops;
 use crate::workshop::WorkshopNames;
@@ -17,8 +17,8 @@ use crate::workshop::WorkshopNames;
 pub struct Context {
     pub target: Target,
     pub ops: Ops,
-    /// How deploy and the Lab deploy here; an error sentence where they cannot (on AWS
-    /// without roles).
+    /// How deploy and the Lab deploy here; an error sentence where they cannot (no
+    /// directory of function binaries, no region for the roles' names).
     pub deploy: Result<DeployOptions, String>,
     /// The local cloud this process started, stopped by [`Context::close`].
     local_cloud: Option<LocalCloud>,
@@ -54,7 +54,11 @@ pub struct NameFlags {
 #[derive(Debug, Clone, Default)]
 pub struct Functions {
     pub lambda_dir: Option<PathBuf>,
-    pub lambda_zips: PathBuf,
+    /// AWS: zips built for Lambda; `None` packages them with cargo-lambda.
+    pub lambda_zips: Option<PathBuf>,
+    /// AWS: what the functions run on, `arm64` (the default, as the SAM template's) or `x86_64`.
+    pub architecture: Option<String>,
+    /// AWS: the roles to use; `None` makes them.
     pub lambda_role_arn: Option<String>,
     pub states_role_arn: Option<String>,
     pub notification: Option<(String, String)>,
@@ -93,7 +97,8 @@ impl Context {
             Target::Local { endpoint, .. } => Some(endpoint.clone()),
             Target::Aws { .. } => None,
         };
-        let deploy = deploy_options(&target, &names, functions).map_err(|e| format!("{e:#}"));
+        let region = config.region().map(|r| r.to_string());
+        let deploy = deploy_options(&target, region.as_deref(), &names, functions).map_err(|e| format!("{e:#}"));
         Ok(Context { ops: Ops::new(clients, names, local_endpoint), target, deploy, local_cloud })
     }
 
@@ -251,7 +256,12 @@ async fn stack_names(clients: &Clients, stack: &str) -> anyhow::Result<WorkshopN
     })
 }
 
-fn deploy_options(target: &Target, names: &WorkshopNames, functions: &Functions) -> anyhow::Result<DeployOptions> {
+fn deploy_options(
+    target: &Target,
+    region: Option<&str>,
+    names: &WorkshopNames,
+    functions: &Functions,
+) -> anyhow::Result<DeployOptions> {
     match target {
         Target::Local { .. } => {
             let binaries = match &functions.lambda_dir {
@@ -264,22 +274,30 @@ fn deploy_options(target: &Target, names: &WorkshopNames, functions: &Functions)
             Ok(DeployOptions::local(binaries))
         }
         Target::Aws { .. } => {
-            let (Some(lambda_role), Some(states_role)) = (&functions.lambda_role_arn, &functions.states_role_arn)
-            else {
-                anyhow::bail!(
-                    "deploying to AWS needs --lambda-role-arn and --states-role-arn (IAM roles are not made by \
-                     this command). Or deploy with AWS SAM: statemachine/template.yaml makes the roles too."
+            let region = region.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no AWS region is set: give --region R, set AWS_REGION, or set a region in your profile"
                 )
+            })?;
+            // Roles not given are made, under names of this region (see deploy::roles).
+            let (lambda_name, states_name) = crate::deploy::roles::made_names(region);
+            let role = |given: &Option<String>, made: String| match given {
+                Some(arn) => Role::Given(arn.clone()),
+                None => Role::Made(made),
             };
             Ok(DeployOptions {
                 names: names.clone(),
                 functions: FunctionSettings {
-                    code: CodeSource::Zips(functions.lambda_zips.clone()),
-                    role_arn: lambda_role.clone(),
+                    code: match &functions.lambda_zips {
+                        Some(dir) => CodeSource::Zips(dir.clone()),
+                        None => CodeSource::CargoLambda,
+                    },
+                    architecture: functions.architecture.as_deref().unwrap_or("arm64").into(),
                     notification: functions.notification.clone(),
                     wait_for_aws: true,
                 },
-                states_role_arn: states_role.clone(),
+                lambda_role: role(&functions.lambda_role_arn, lambda_name),
+                states_role: role(&functions.states_role_arn, states_name),
                 upload_selfies: true,
                 upload_trigger: functions.upload_trigger.then_some(UploadTrigger { grant_s3_invoke: true }),
             })

@@ -221,13 +221,20 @@ pub struct FunctionArgs {
     /// Local target: the directory holding the workspace's function binaries (default: next to this program)
     #[arg(long, value_name = "DIR")]
     pub lambda_dir: Option<PathBuf>,
-    /// AWS: the directory of `cargo lambda build --release --output-format zip` zips
-    #[arg(long, value_name = "DIR", default_value = "target/lambda")]
-    pub lambda_zips: PathBuf,
-    /// AWS: the execution role of the functions
+    /// AWS: a directory of zips built for Lambda (`<function>/bootstrap.zip`, as `cargo lambda
+    /// build --release --output-format zip` leaves them in target/lambda). Default: deploy runs
+    /// that build itself, in the wildrydes checkout it is run from
+    #[arg(long, value_name = "DIR")]
+    pub lambda_zips: Option<PathBuf>,
+    /// AWS: the architecture the functions run on (and their zips are built for)
+    #[arg(long, value_name = "ARCH", value_parser = ["arm64", "x86_64"], default_value = "arm64")]
+    pub architecture: String,
+    /// AWS: the execution role of the functions. Default: deploy makes wildrydes-lambda-REGION
+    /// (least privilege on this deploy's resources) and cleanup deletes it
     #[arg(long, value_name = "ARN")]
     pub lambda_role_arn: Option<String>,
-    /// AWS: the role Step Functions assumes to invoke the functions
+    /// AWS: the role Step Functions assumes to invoke the functions. Default: deploy makes
+    /// wildrydes-states-REGION (may invoke the six functions) and cleanup deletes it
     #[arg(long, value_name = "ARN")]
     pub states_role_arn: Option<String>,
     /// AWS: send the notification from this verified SES identity (the workshop's extra credit)
@@ -237,7 +244,7 @@ pub struct FunctionArgs {
     #[arg(long, value_name = "EMAILS", requires = "notify_from")]
     pub notify_to: Option<String>,
     /// AWS: also deploy the upload trigger (photos put under uploads/<userId>/ start
-    /// RiderPhotoProcessing-4); the --lambda-role-arn role must allow states:StartExecution.
+    /// RiderPhotoProcessing-4); a --lambda-role-arn role must allow states:StartExecution on it.
     /// Always on locally
     #[arg(long)]
     pub upload_trigger: bool,
@@ -248,7 +255,8 @@ impl FunctionArgs {
     pub fn none() -> Self {
         Self {
             lambda_dir: None,
-            lambda_zips: PathBuf::new(),
+            lambda_zips: None,
+            architecture: "arm64".into(),
             lambda_role_arn: None,
             states_role_arn: None,
             notify_from: None,

@@ -86,6 +86,7 @@ impl From<&FunctionArgs> for Functions {
         Functions {
             lambda_dir: args.lambda_dir.clone(),
             lambda_zips: args.lambda_zips.clone(),
+            architecture: Some(args.architecture.clone()),
             lambda_role_arn: args.lambda_role_arn.clone(),
             states_role_arn: args.states_role_arn.clone(),
             notification: args.notify_from.clone().zip(args.notify_to.clone()),

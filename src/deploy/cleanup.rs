@@ -1,10 +1,11 @@
-//! The workshop's clean-up: delete everything deploy made, emptying the buckets first. A
-//! resource that is already gone is reported as such, so running it twice is safe.
+//! The workshop's clean-up: delete everything deploy made, emptying the buckets first and
+//! the roles it made (not given ones) last. A resource that is already gone is reported as
+//! such, so running it twice is safe.
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 
-use super::{DeployOptions, Outcome, Progress, ProgressSink, find_state_machine, trigger};
-use crate::cloud::{Clients, error_code, error_message};
+use super::{DeployOptions, Outcome, Progress, ProgressSink, find_state_machine, roles, trigger};
+use crate::cloud::{Clients, error_code, error_message, not_implemented};
 use crate::workshop;
 
 /// Deletes every workshop resource that `options` names, reporting each one.
@@ -44,15 +45,22 @@ pub async fn cleanup(clients: &Clients, options: &DeployOptions, progress: Progr
     for bucket in [&names.photo_bucket, &names.thumbnail_bucket] {
         step(format!("bucket {bucket}"), empty_and_delete_bucket(clients, bucket).await)?;
     }
-    let work = deleted(
-        clients.rekognition.delete_collection().collection_id(&names.collection).send().await,
-        "ResourceNotFoundException",
-    );
+    let work = match clients.rekognition.delete_collection().collection_id(&names.collection).send().await {
+        // A stand-in without Rekognition: deploy could not make it either.
+        Err(e) if not_implemented(&e) => Ok(Outcome::NotImplemented("Rekognition DeleteCollection")),
+        answered => deleted(answered, "ResourceNotFoundException"),
+    };
     step(format!("collection {}", names.collection), work)?;
     if let Some((from, _)) = &options.functions.notification {
         let work =
             deleted(clients.sesv2.delete_email_identity().email_identity(from).send().await, "NotFoundException");
         step(format!("email identity {from}"), work)?;
+    }
+    // Last: until the functions and state machines are gone, they are still using them.
+    for role in [&options.states_role, &options.lambda_role] {
+        if let Some((resource, work)) = roles::delete(clients, role).await {
+            step(resource, work)?;
+        }
     }
     Ok(())
 }

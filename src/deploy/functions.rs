@@ -1,6 +1,7 @@
-//! The functions (the workflow's six and the upload trigger): where their code comes from (the workspace's own binaries, zipped
-//! as a `bootstrap` the way `provided.al2023` wants them, or zips `cargo lambda` built for
-//! AWS), their environment, and create-or-update through the Lambda API.
+//! The functions (the workflow's six and the upload trigger): where their code comes from (the
+//! workspace's own binaries, zipped as a `bootstrap` the way `provided.al2023` wants them, or
+//! zips `cargo lambda` built for AWS, given or built by `package`), their environment, and
+//! create-or-update through the Lambda API.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,12 +25,16 @@ pub enum CodeSource {
     /// A directory of zips made for AWS: `<binary>/bootstrap.zip` (the layout of
     /// `cargo lambda build --output-format zip`) or `<binary>.zip`.
     Zips(PathBuf),
+    /// Zips to be built with cargo-lambda in the wildrydes workspace this runs in
+    /// ([`CodeSource::prepared`] builds them).
+    CargoLambda,
 }
 
 #[derive(Debug, Clone)]
 pub struct FunctionSettings {
     pub code: CodeSource,
-    pub role_arn: String,
+    /// What the code is built for: this machine's architecture locally, the zips' on AWS.
+    pub architecture: Architecture,
     /// The notification's sender and recipients (comma-separated); `None` leaves the
     /// notification formatting only, as the workshop's placeholder does.
     pub notification: Option<(String, String)>,
@@ -41,6 +46,32 @@ const TIMEOUT_SECONDS: i32 = 60;
 const MEMORY_MB: i32 = 512;
 
 impl CodeSource {
+    /// The source with its zips built, when they are still to be built; the first time this
+    /// takes minutes (a release cross-build of every function).
+    pub(super) async fn prepared(
+        &self,
+        architecture: &Architecture,
+        progress: super::ProgressSink<'_>,
+    ) -> anyhow::Result<CodeSource> {
+        let CodeSource::CargoLambda = self else { return Ok(self.clone()) };
+        let here = std::env::current_dir().context("reading the current directory")?;
+        let workspace = super::package::find_workspace(&here).ok_or_else(|| {
+            anyhow::anyhow!(
+                "packaging the functions needs the wildrydes source, and {} is not in it: run deploy in its \
+                 checkout, or give --lambda-zips DIR with zips built for Lambda",
+                here.display()
+            )
+        })?;
+        let resource = format!("function packages ({})", super::package::describe(architecture));
+        progress(super::Progress::Working(resource.clone()));
+        let architecture = architecture.clone();
+        let dir = tokio::task::spawn_blocking(move || super::package::build(&workspace, &architecture))
+            .await?
+            .with_context(|| resource.clone())?;
+        progress(super::Progress::Done { resource, outcome: Outcome::Built });
+        Ok(CodeSource::Zips(dir))
+    }
+
     /// The deployment package of one function.
     fn package(&self, binary: &str) -> anyhow::Result<Vec<u8>> {
         match self {
@@ -64,6 +95,7 @@ impl CodeSource {
                     candidates[1].display()
                 )
             }
+            CodeSource::CargoLambda => anyhow::bail!("the functions are not packaged yet"),
         }
     }
 }
@@ -109,13 +141,14 @@ fn code_sha256(zip: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(zip))
 }
 
-/// Creates the function with the environment `env`, or brings its code and configuration
-/// up to date.
+/// Creates the function with the environment `env` and the execution role `role_arn`, or
+/// brings its code and configuration up to date.
 pub async fn ensure_function(
     clients: &Clients,
     spec: &FunctionSpec,
     env: HashMap<String, String>,
     settings: &FunctionSettings,
+    role_arn: &str,
 ) -> anyhow::Result<(String, Outcome)> {
     let name = spec.function_name();
     let code = settings.code.clone();
@@ -130,33 +163,37 @@ pub async fn ensure_function(
         Err(e) => anyhow::bail!("{}", error_message(&e)),
     };
     let Some(current) = existing else {
-        let created = clients
-            .lambda
-            .create_function()
-            .function_name(&name)
-            .runtime(Runtime::Providedal2023)
-            .handler("bootstrap")
-            .architectures(host_architecture())
-            .role(&settings.role_arn)
-            .code(FunctionCode::builder().zip_file(Blob::new(zip)).build())
-            .environment(Environment::builder().set_variables(Some(env)).build())
-            .timeout(TIMEOUT_SECONDS)
-            .memory_size(MEMORY_MB)
-            .description(format!("Wild Rydes workshop: {}", spec.binary))
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", error_message(&e)))?;
+        let zip = Blob::new(zip);
+        let created = while_role_propagates(settings, || {
+            clients
+                .lambda
+                .create_function()
+                .function_name(&name)
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .architectures(settings.architecture.clone())
+                .role(role_arn)
+                .code(FunctionCode::builder().zip_file(zip.clone()).build())
+                .environment(Environment::builder().set_variables(Some(env.clone())).build())
+                .timeout(TIMEOUT_SECONDS)
+                .memory_size(MEMORY_MB)
+                .description(format!("Wild Rydes workshop: {}", spec.binary))
+                .send()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", error_message(&e)))?;
         wait_until_settled(clients, &name, settings).await?;
         return Ok((created.function_arn().unwrap_or_default().to_string(), Outcome::Created));
     };
 
     let arn = current.function_arn().unwrap_or_default().to_string();
     let mut outcome = Outcome::Unchanged;
-    if current.code_sha256() != Some(sha.as_str()) {
+    if current.code_sha256() != Some(sha.as_str()) || current.architectures() != [settings.architecture.clone()] {
         clients
             .lambda
             .update_function_code()
             .function_name(&name)
+            .architectures(settings.architecture.clone())
             .zip_file(Blob::new(zip))
             .send()
             .await
@@ -168,23 +205,41 @@ pub async fn ensure_function(
     let configuration_differs = current_env != env
         || current.timeout() != Some(TIMEOUT_SECONDS)
         || current.memory_size() != Some(MEMORY_MB)
-        || current.role() != Some(settings.role_arn.as_str());
+        || current.role() != Some(role_arn);
     if configuration_differs {
-        clients
-            .lambda
-            .update_function_configuration()
-            .function_name(&name)
-            .role(&settings.role_arn)
-            .environment(Environment::builder().set_variables(Some(env)).build())
-            .timeout(TIMEOUT_SECONDS)
-            .memory_size(MEMORY_MB)
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("updating the configuration: {}", error_message(&e)))?;
+        while_role_propagates(settings, || {
+            clients
+                .lambda
+                .update_function_configuration()
+                .function_name(&name)
+                .role(role_arn)
+                .environment(Environment::builder().set_variables(Some(env.clone())).build())
+                .timeout(TIMEOUT_SECONDS)
+                .memory_size(MEMORY_MB)
+                .send()
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("updating the configuration: {}", error_message(&e)))?;
         wait_until_settled(clients, &name, settings).await?;
         outcome = Outcome::Updated;
     }
     Ok((arn, outcome))
+}
+
+/// On AWS a role made or changed seconds ago may not be assumable yet: wait for it there.
+/// Locally any role of the right shape is accepted at once.
+async fn while_role_propagates<T, E, F, Fut>(
+    settings: &FunctionSettings,
+    mut call: F,
+) -> Result<T, aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<
+            Output = Result<T, aws_sdk_lambda::error::SdkError<E, aws_sdk_lambda::config::http::HttpResponse>>,
+        >,
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata,
+{
+    if settings.wait_for_aws { super::roles::while_role_propagates(call).await } else { call().await }
 }
 
 /// On AWS a created or changed function is `Pending`/`InProgress` for a while, and the
@@ -205,7 +260,7 @@ async fn wait_until_settled(clients: &Clients, name: &str, settings: &FunctionSe
 }
 
 /// Locally the functions run on this machine, so they are built for its architecture.
-fn host_architecture() -> Architecture {
+pub fn host_architecture() -> Architecture {
     if std::env::consts::ARCH == "aarch64" { Architecture::Arm64 } else { Architecture::X8664 }
 }
 
@@ -217,7 +272,7 @@ mod tests {
     fn settings(notification: bool) -> FunctionSettings {
         FunctionSettings {
             code: CodeSource::Binaries(PathBuf::from("/nonexistent")),
-            role_arn: super::super::LOCAL_LAMBDA_ROLE.into(),
+            architecture: host_architecture(),
             notification: notification.then(|| ("from@x.example".into(), "to@x.example".into())),
             wait_for_aws: false,
         }
