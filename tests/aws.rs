@@ -11,17 +11,22 @@ use serde_json::{Value, json};
 use crate::common::{Moto, test_venv};
 
 /// `wildrydes --aws --endpoint-url MOTO --region us-east-1 ARGS` with moto's credentials.
-fn on_moto(moto: &Moto, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wildrydes"))
+pub(crate) fn on_moto(moto: &Moto, args: &[&str]) -> Output {
+    on_moto_command(moto, args).output().expect("wildrydes runs")
+}
+
+/// The command [`on_moto`] runs, for changing its environment first.
+pub(crate) fn on_moto_command(moto: &Moto, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wildrydes"));
+    command
         .args(["--aws", "--endpoint-url", &moto.endpoint, "--region", "us-east-1"])
         .args(args)
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env_remove("AWS_PROFILE")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("wildrydes runs")
+        .stdin(std::process::Stdio::null());
+    command
 }
 
 /// `wildrydes --aws ARGS` with no credentials anywhere: no environment keys, an empty home.
@@ -38,12 +43,12 @@ fn without_credentials(home: &std::path::Path, args: &[&str]) -> Output {
         .expect("wildrydes runs")
 }
 
-fn said(out: &Output) -> String {
+pub(crate) fn said(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 /// SDK clients for moto, for setting the stand-in account up.
-async fn clients(moto: &Moto) -> wildrydes::cloud::Clients {
+pub(crate) async fn clients(moto: &Moto) -> wildrydes::cloud::Clients {
     let target = wildrydes::cloud::Target::Aws {
         region: Some("us-east-1".into()),
         profile: None,

@@ -6,6 +6,7 @@ mod common;
 mod asl_conformance;
 mod auth;
 mod aws;
+mod aws_deploy;
 mod compat;
 mod crash;
 mod dynamodb;

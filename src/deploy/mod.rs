@@ -309,9 +309,8 @@ async fn state_machine(
     let resource = format!("state machine {name}");
     progress(Progress::Working(resource.clone()));
     let definition = workshop::substitute(template, function_arns).with_context(|| resource.clone())?;
-    let (arn, outcome) = ensure_state_machine(clients, name, &definition, role_arn)
-        .await
-        .with_context(|| resource.clone())?;
+    let (arn, outcome) =
+        ensure_state_machine(clients, name, &definition, role_arn).await.with_context(|| resource.clone())?;
     progress(Progress::Done { resource, outcome });
     Ok(arn)
 }

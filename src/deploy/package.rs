@@ -90,7 +90,10 @@ mod tests {
     #[test]
     fn it_builds_each_function_crate_as_a_zip_for_the_architecture_asked() {
         let args = arguments(&Architecture::Arm64, Path::new("/w/target/lambda"));
-        assert_eq!(args[..8], ["lambda", "build", "--release", "--arm64", "--output-format", "zip", "--lambda-dir", "/w/target/lambda"]);
+        assert_eq!(
+            args[..8],
+            ["lambda", "build", "--release", "--arm64", "--output-format", "zip", "--lambda-dir", "/w/target/lambda"]
+        );
         let packages: Vec<&String> = args.iter().skip(8).filter(|a| *a != "--package").collect();
         assert_eq!(packages.len(), 7, "six functions and the upload trigger: {args:?}");
         assert!(packages.iter().any(|p| *p == "wildrydes-face-detection"));

@@ -126,7 +126,8 @@ pub async fn lambda_role(
     match &options.lambda_role {
         Role::Given(arn) => Ok(arn.clone()),
         Role::Made(name) => {
-            ensure(clients, name, "lambda.amazonaws.com", &|scope: &Scope| lambda_policy(scope, options), progress).await
+            ensure(clients, name, "lambda.amazonaws.com", &|scope: &Scope| lambda_policy(scope, options), progress)
+                .await
         }
     }
 }
@@ -375,8 +376,8 @@ mod tests {
     #[test]
     fn documents_iam_answers_url_encoded_compare_as_json() {
         let wanted = trust_policy("lambda.amazonaws.com");
-        let encoded: String = percent_encoding::utf8_percent_encode(&wanted.to_string(), percent_encoding::NON_ALPHANUMERIC)
-            .to_string();
+        let encoded: String =
+            percent_encoding::utf8_percent_encode(&wanted.to_string(), percent_encoding::NON_ALPHANUMERIC).to_string();
         assert!(same_document(Some(&encoded), &wanted));
         assert!(!same_document(Some(&encoded), &trust_policy("states.amazonaws.com")));
         assert!(!same_document(None, &wanted));
