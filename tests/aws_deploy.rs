@@ -189,3 +189,44 @@ async fn without_zips_or_cargo_lambda_deploy_says_how_to_get_either_and_makes_no
 fn percent_decode(text: &str) -> String {
     percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned()
 }
+
+#[tokio::test]
+async fn given_roles_are_used_as_they_are_and_cleanup_leaves_them() {
+    let Some(venv) = test_venv("given_roles_are_used_as_they_are_and_cleanup_leaves_them") else {
+        return;
+    };
+    let moto = Moto::spawn(&venv.join("bin/moto_server"));
+    let c = clients(&moto).await;
+    let mut given = Vec::new();
+    for (name, service) in [("mine-lambda", "lambda.amazonaws.com"), ("mine-states", "states.amazonaws.com")] {
+        let trust = format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{service}"}},"Action":"sts:AssumeRole"}}]}}"#
+        );
+        let made = c.iam.create_role().role_name(name).assume_role_policy_document(trust).send().await.unwrap();
+        given.push(made.role.unwrap().arn);
+    }
+    let zips = tempfile::tempdir().expect("a zips directory");
+    prepared_zips(zips.path());
+    let zips_dir = zips.path().to_str().unwrap();
+    let roles = ["--lambda-role-arn", &given[0], "--states-role-arn", &given[1]];
+
+    let deploy = on_moto(&moto, &[&["deploy", "--lambda-zips", zips_dir][..], &roles].concat());
+    let text = said(&deploy);
+    assert!(deploy.status.success(), "{text}");
+    assert!(!text.contains("role "), "no role is made or changed: {text}");
+    let functions = c.lambda.list_functions().send().await.unwrap();
+    assert!(functions.functions().iter().all(|f| f.role() == Some(given[0].as_str())));
+    let machine = outputs(&text)["StateMachineArns"]["RiderPhotoProcessing-4"].as_str().unwrap().to_string();
+    let machine = c.sfn.describe_state_machine().state_machine_arn(machine).send().await.unwrap();
+    assert_eq!(machine.role_arn(), given[1]);
+    // Nothing is written to a given role.
+    let policies = c.iam.list_role_policies().role_name("mine-lambda").send().await.unwrap();
+    assert!(policies.policy_names().is_empty(), "{policies:?}");
+
+    let cleanup = on_moto(&moto, &[&["cleanup"][..], &roles].concat());
+    assert!(cleanup.status.success(), "{}", said(&cleanup));
+    assert!(!said(&cleanup).contains("role "), "{}", said(&cleanup));
+    for name in ["mine-lambda", "mine-states"] {
+        c.iam.get_role().role_name(name).send().await.expect("a given role is left alone");
+    }
+}
