@@ -19,9 +19,9 @@ const COLUMNS: &[Column] = &[
     col("Status", 1),
     col("Started", 5),
     col("Duration", 6),
-    col("User", 3),
+    col("User", 2),
     col("Photo", 4),
-    flex("Outcome", 2),
+    flex("Outcome", 3),
 ];
 const STATUS: usize = 2;
 
@@ -290,10 +290,7 @@ impl Component for Executions {
             frame,
             area,
             "Executions",
-            &format!(
-                "Executions ({}, {status}) — Enter open · s start · ? all keys",
-                self.list.len()
-            ),
+            &format!("Executions ({}, {status}) — Enter open · s start · ? all keys", self.list.len()),
             "executions",
             "No executions here. Start one with s, or from the Lab view; f changes the status filter.",
         )

@@ -240,10 +240,7 @@ impl Component for Faces {
             frame,
             list,
             "Faces",
-            &format!(
-                "Faces in the collection ({}) — Enter show · Ctrl-D delete · D duplicates",
-                self.list.len()
-            ),
+            &format!("Faces in the collection ({}) — Enter show · Ctrl-D delete · D duplicates", self.list.len()),
             "faces",
             "No faces indexed yet.",
         );

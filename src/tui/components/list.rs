@@ -306,42 +306,41 @@ impl<R: Record> List<R> {
 }
 
 /// The width of each column (`None`: left out) in `room` cells. Columns are taken in the
-/// order of what they keep, at their natural width, while they fit (a flexible column counts
-/// with what it needs at least); the flexible one then gets what is left, up to its natural
-/// width, so nothing is cut that the row has room for.
+/// order of what they keep, each at its natural width while it fits; the flexible column
+/// takes what is left when that is less than it needs (at least a few cells), and the
+/// columns kept less come only if room is still left. So nothing is cut that the row has
+/// room for, and what is cut is the flexible column's end, never a name.
 pub fn fit(columns: &[Column], natural: &[u16], room: u16) -> Vec<Option<u16>> {
     const FLEX_MIN: u16 = 16;
-    let need = |c: usize| if columns[c].flex { natural[c].min(FLEX_MIN) } else { natural[c] };
     let mut by_keep: Vec<usize> = (0..columns.len()).collect();
     by_keep.sort_by_key(|&c| columns[c].keep);
-    let mut taken = vec![false; columns.len()];
+    let mut widths = vec![None; columns.len()];
     let mut used: u16 = 0;
     for c in by_keep {
         // One space between columns.
-        let extra = need(c) + u16::from(used > 0);
-        if used + extra <= room || columns[c].keep == 0 {
-            taken[c] = true;
-            used += extra;
-        }
-    }
-    let mut widths: Vec<Option<u16>> = (0..columns.len()).map(|c| taken[c].then(|| need(c))).collect();
-    let mut left = room.saturating_sub(used);
-    for c in 0..columns.len() {
-        if let Some(w) = widths[c].as_mut()
-            && columns[c].flex
-        {
-            let more = natural[c].saturating_sub(*w).min(left);
-            *w += more;
-            left -= more;
-        }
+        let gap = u16::from(used > 0);
+        let left = room.saturating_sub(used + gap);
+        let width = if natural[c] <= left || columns[c].keep == 0 {
+            natural[c]
+        } else if columns[c].flex && left >= FLEX_MIN.min(natural[c]) {
+            left
+        } else {
+            continue;
+        };
+        widths[c] = Some(width);
+        used += gap + width;
     }
     // Not even the columns that always stay fit: the flexible ones give up their room.
     if used > room {
         let mut over = used - room;
-        for w in widths.iter_mut().enumerate().filter(|(c, _)| columns[*c].flex).filter_map(|(_, w)| w.as_mut()) {
-            let less = over.min(w.saturating_sub(4));
-            *w -= less;
-            over -= less;
+        for (c, w) in widths.iter_mut().enumerate() {
+            if let Some(w) = w.as_mut()
+                && columns[c].flex
+            {
+                let less = over.min(w.saturating_sub(4));
+                *w -= less;
+                over -= less;
+            }
         }
     }
     widths
@@ -356,7 +355,9 @@ mod tests {
     #[test]
     fn columns_fit_their_content_and_the_least_kept_go_first() {
         assert_eq!(fit(COLUMNS, &[36, 22, 9, 40], 200), vec![Some(36), Some(22), Some(9), Some(40)]);
-        // 76 cells: the machine goes, the outcome takes the rest.
+        // 76 cells: the outcome whole, then no room for the machine.
+        assert_eq!(fit(COLUMNS, &[36, 22, 9, 20], 76), vec![Some(36), None, Some(9), Some(20)]);
+        // Less room than the outcome needs: it takes what is left, the machine goes.
         assert_eq!(fit(COLUMNS, &[36, 22, 9, 40], 76), vec![Some(36), None, Some(9), Some(29)]);
         assert_eq!(fit(COLUMNS, &[36, 22, 9, 40], 50), vec![Some(36), None, Some(9), None]);
         // What always stays is drawn even where it does not fit.

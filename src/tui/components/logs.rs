@@ -134,7 +134,7 @@ impl Component for Logs {
         }
         let widest =
             shown.iter().map(|(f, lines)| f.function.chars().count() + lines.len().to_string().len() + 3).max();
-        let list_width = (widest.unwrap_or(20) as u16 + 4).min(area.width / 3);
+        let list_width = (widest.unwrap_or(20) as u16 + 4).min(area.width / 2);
         let [list, text] = Layout::horizontal([Constraint::Length(list_width), Constraint::Fill(1)]).areas(area);
         let height = list.height.saturating_sub(2) as usize;
         let first = window(self.selected, shown.len(), height);

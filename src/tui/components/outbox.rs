@@ -19,7 +19,9 @@ const KEYS: &[Binding] = &[
 
 impl Record for MailRow {
     fn cells(&self) -> Vec<String> {
-        vec![self.sent.clone(), self.to.clone(), self.rider.clone(), self.photo.clone(), self.subject.clone()]
+        // The photo's key: the bucket is the rider photo bucket (the message has it in full).
+        let key = self.photo.rsplit('/').next().unwrap_or_default().to_string();
+        vec![self.sent.clone(), self.to.clone(), self.rider.clone(), key, self.subject.clone()]
     }
 }
 

@@ -103,12 +103,14 @@ pub fn draw(popup: &Popup, frame: &mut Frame, area: Rect) {
                 })
                 .collect();
             // The whole width: no line is cut where the terminal has room; it scrolls.
+            let below = (lines.len() as u16).saturating_sub(area.height.saturating_sub(2) + *scroll);
+            let mut block = Block::new().borders(Borders::ALL).title(" Keys — ↑/↓ scroll, any other key closes ");
+            if below > 0 {
+                block = block.title_bottom(Line::from(format!(" ↓ {below} more lines ")).right_aligned());
+            }
             frame.render_widget(Clear, area);
             frame.render_widget(
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .scroll((*scroll, 0))
-                    .block(Block::new().borders(Borders::ALL).title(" Keys — ↑/↓ scroll, any other key closes ")),
+                Paragraph::new(lines).wrap(Wrap { trim: false }).scroll((*scroll, 0)).block(block),
                 area,
             );
         }
