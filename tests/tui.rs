@@ -457,7 +457,7 @@ fn help_lists_exactly_the_bindings_of_the_view_and_of_every_view() {
 
 #[test]
 fn every_destructive_key_asks_and_only_y_or_the_typed_word_goes_ahead() {
-    use wildrydes::tui::app::{Effect, FaceRow, LabStep, Loaded, Step, StepStatus};
+    use wildrydes::tui::app::{Effect, FaceRow, Loaded, Step};
     let faces = || {
         let mut app = App::new("local");
         update(&mut app, Action::Key(ch('4')));
@@ -478,18 +478,8 @@ fn every_destructive_key_asks_and_only_y_or_the_typed_word_goes_ahead() {
     assert_eq!(update(&mut app, Action::Key(ch('y'))), vec![Effect::DeleteFaces(vec![("f1".into(), "user_a".into())])]);
 
     // Clean-up: the word, typed; y is not enough.
-    let steps: Vec<LabStep> = Step::ALL
-        .into_iter()
-        .map(|step| LabStep {
-            step,
-            title: step.title(),
-            status: StepStatus::Todo,
-            detail: String::new(),
-            execution: None,
-        })
-        .collect();
     let mut app = App::new("local");
-    update(&mut app, Action::Loaded(Loaded::Lab(Ok(steps))));
+    update(&mut app, Action::Loaded(Loaded::Lab(Ok(crate::tui_views::lab_steps()))));
     update(&mut app, Action::Key(code(KeyCode::End)));
     for no in [vec![ch('y'), code(KeyCode::Enter)], vec![code(KeyCode::Enter)], vec![code(KeyCode::Esc)]] {
         update(&mut app, Action::Key(code(KeyCode::Enter)));

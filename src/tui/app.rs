@@ -55,8 +55,9 @@ impl Tab {
 }
 
 /// Data that arrives from a background task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Loadable<T> {
+    #[default]
     NotLoaded,
     Loading,
     Loaded(T),
@@ -64,13 +65,25 @@ pub enum Loadable<T> {
     Failed(String),
 }
 
-impl<T> Default for Loadable<T> {
-    fn default() -> Self {
-        Loadable::NotLoaded
+impl<T: Clone> Loadable<T> {
+    /// What a load delivered: its rows, or its sentence.
+    pub fn from_result(result: &Result<T, String>) -> Self {
+        match result {
+            Ok(rows) => Loadable::Loaded(rows.clone()),
+            Err(e) => Loadable::Failed(e.clone()),
+        }
     }
 }
 
 impl<T> Loadable<T> {
+    /// A load starts: rows already shown stay while it runs; only an empty view says
+    /// "loading".
+    pub fn mark_loading(&mut self) {
+        if !matches!(self, Loadable::Loaded(_)) {
+            *self = Loadable::Loading;
+        }
+    }
+
     pub fn rows(&self) -> Option<&T> {
         match self {
             Loadable::Loaded(rows) => Some(rows),
@@ -166,6 +179,8 @@ pub enum Loaded {
     LabDone(Step, Result<super::lab::Outcome, String>),
 }
 
+// One action at a time goes through the loop; boxing the loads would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     Key(KeyEvent),

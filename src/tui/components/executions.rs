@@ -145,18 +145,12 @@ impl Executions {
     fn run_detail(&mut self, cmd: Cmd) -> Vec<Intent> {
         let Some(detail) = self.detail.as_mut() else { return Vec::new() };
         let events = detail.data.rows().map_or(0, |d| d.events.len());
-        let at = detail.selected as isize;
-        let mut select = |to: isize| {
-            detail.selected = to.clamp(0, events.saturating_sub(1) as isize) as usize;
+        if let Some(to) = super::moved(cmd, detail.selected, events) {
+            detail.selected = to;
             detail.scroll = 0;
-        };
+            return Vec::new();
+        }
         match cmd {
-            Cmd::Up => select(at - 1),
-            Cmd::Down => select(at + 1),
-            Cmd::PageUp => select(at - 10),
-            Cmd::PageDown => select(at + 10),
-            Cmd::Home => select(0),
-            Cmd::End => select(isize::MAX / 2),
             Cmd::ScrollDown => detail.scroll = detail.scroll.saturating_add(1),
             Cmd::ScrollUp => detail.scroll = detail.scroll.saturating_sub(1),
             Cmd::Back => self.detail = None,

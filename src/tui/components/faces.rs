@@ -183,18 +183,12 @@ impl Component for Faces {
             Loaded::Faces(result) => self.list.set(result),
             // Riders are the Riders view's too: not taken here alone.
             Loaded::Riders(result) => {
-                self.riders = match result {
-                    Ok(rows) => Loadable::Loaded(rows.clone()),
-                    Err(e) => Loadable::Failed(e.clone()),
-                };
+                self.riders = Loadable::from_result(result);
                 return false;
             }
             Loaded::Duplicates(result) => {
                 if let Some(view) = self.duplicates.as_mut() {
-                    view.groups = match result {
-                        Ok(groups) => Loadable::Loaded(groups.clone()),
-                        Err(e) => Loadable::Failed(e.clone()),
-                    };
+                    view.groups = Loadable::from_result(result);
                 }
             }
             _ => return false,

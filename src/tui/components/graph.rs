@@ -5,7 +5,7 @@ use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
-use super::{Binding, Cmd, Component, DrawCtx, Drawn, Intent, Key, MOVE, bind_of};
+use super::{Binding, Cmd, Component, DrawCtx, Drawn, Intent, Key, MOVE, bind_of, moved};
 use crate::tui::app::{Effect, GraphCursor, GraphData, Loadable, Loaded};
 
 const KEYS: &[Binding] = &[
@@ -59,15 +59,12 @@ impl Component for Graph {
 
     fn run(&mut self, cmd: Cmd) -> Vec<Intent> {
         let states = self.states();
-        let last = states.len().saturating_sub(1);
         let at = self.cursor.selected;
+        if let Some(to) = moved(cmd, at, states.len()) {
+            self.cursor.selected = to;
+            return Vec::new();
+        }
         match cmd {
-            Cmd::Up => self.cursor.selected = at.saturating_sub(1),
-            Cmd::Down => self.cursor.selected = (at + 1).min(last),
-            Cmd::PageUp => self.cursor.selected = at.saturating_sub(10),
-            Cmd::PageDown => self.cursor.selected = (at + 10).min(last),
-            Cmd::Home => self.cursor.selected = 0,
-            Cmd::End => self.cursor.selected = last,
             Cmd::Open => self.cursor.show_state = !self.cursor.show_state,
             Cmd::Back => self.cursor.show_state = false,
             Cmd::Copy => return states.get(at).map(|s| Intent::Copy(s.clone())).into_iter().collect(),
@@ -87,18 +84,13 @@ impl Component for Graph {
 
     fn loaded(&mut self, loaded: &Loaded) -> bool {
         let Loaded::Graph(result) = loaded else { return false };
-        self.data = match result {
-            Ok(data) => Loadable::Loaded(data.clone()),
-            Err(e) => Loadable::Failed(e.clone()),
-        };
+        self.data = Loadable::from_result(result);
         self.cursor.selected = self.cursor.selected.min(self.states().len().saturating_sub(1));
         true
     }
 
     fn loading(&mut self) {
-        if !matches!(self.data, Loadable::Loaded(_)) {
-            self.data = Loadable::Loading;
-        }
+        self.data.mark_loading();
     }
 
     fn refresh(&self) -> Vec<Effect> {

@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use super::{Binding, Cmd, Component, DrawCtx, Drawn, Intent, Key, ListArea, MOVE, bind_of};
+use super::{Binding, Cmd, Component, DrawCtx, Drawn, Intent, Key, ListArea, MOVE, bind_of, moved};
 use crate::tui::app::{Effect, LabRun, LabStep, Loadable, Loaded, Step, StepStatus, Tab};
 use crate::tui::popups::Question;
 use crate::tui::view::{draw_message, window};
@@ -106,14 +106,11 @@ impl Component for Lab {
     }
 
     fn run(&mut self, cmd: Cmd) -> Vec<Intent> {
-        let last = self.rows().len().saturating_sub(1);
+        if let Some(to) = moved(cmd, self.selected, self.rows().len()) {
+            self.selected = to;
+            return Vec::new();
+        }
         match cmd {
-            Cmd::Up => self.selected = self.selected.saturating_sub(1),
-            Cmd::Down => self.selected = (self.selected + 1).min(last),
-            Cmd::PageUp => self.selected = self.selected.saturating_sub(10),
-            Cmd::PageDown => self.selected = (self.selected + 10).min(last),
-            Cmd::Home => self.selected = 0,
-            Cmd::End => self.selected = last,
             Cmd::RunStep => {
                 let Some(step) = self.selected_step().map(|s| s.step) else { return Vec::new() };
                 return self.run_step(step);
@@ -137,10 +134,7 @@ impl Component for Lab {
     fn loaded(&mut self, loaded: &Loaded) -> bool {
         match loaded {
             Loaded::Lab(result) => {
-                self.steps = match result {
-                    Ok(steps) => Loadable::Loaded(steps.clone()),
-                    Err(e) => Loadable::Failed(e.clone()),
-                };
+                self.steps = Loadable::from_result(result);
                 let rows = self.rows().len();
                 self.selected = self.selected.min(rows.saturating_sub(1));
             }
@@ -163,9 +157,7 @@ impl Component for Lab {
     }
 
     fn loading(&mut self) {
-        if !matches!(self.steps, Loadable::Loaded(_)) {
-            self.steps = Loadable::Loading;
-        }
+        self.steps.mark_loading();
     }
 
     fn refresh(&self) -> Vec<Effect> {

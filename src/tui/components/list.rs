@@ -99,19 +99,14 @@ impl<R: Record> List<R> {
 
     /// What a load delivered; a failed refresh keeps no stale rows.
     pub fn set(&mut self, result: &Result<Vec<R>, String>) {
-        self.rows = match result {
-            Ok(rows) => Loadable::Loaded(rows.clone()),
-            Err(e) => Loadable::Failed(e.clone()),
-        };
+        self.rows = Loadable::from_result(result);
         self.haystack = self.all().iter().map(|r| r.cells().join(" ").to_lowercase()).collect();
         self.rebuild();
     }
 
     pub fn loading(&mut self) {
         // Keep showing old rows while a refresh runs; only an empty view says "loading".
-        if !matches!(self.rows, Loadable::Loaded(_)) {
-            self.rows = Loadable::Loading;
-        }
+        self.rows.mark_loading();
     }
 
     pub fn filter(&self) -> &str {
@@ -196,15 +191,11 @@ impl<R: Record> List<R> {
 
     /// Runs a moving or sorting command; `false` when `cmd` is neither.
     pub fn nav(&mut self, cmd: Cmd) -> bool {
-        let last = self.order.len().saturating_sub(1) as isize;
-        let to = |delta: isize, at: usize| (at as isize + delta).clamp(0, last.max(0)) as usize;
+        if let Some(to) = super::moved(cmd, self.selected, self.order.len()) {
+            self.selected = to;
+            return true;
+        }
         match cmd {
-            Cmd::Up => self.selected = to(-1, self.selected),
-            Cmd::Down => self.selected = to(1, self.selected),
-            Cmd::PageUp => self.selected = to(-10, self.selected),
-            Cmd::PageDown => self.selected = to(10, self.selected),
-            Cmd::Home => self.selected = 0,
-            Cmd::End => self.selected = last.max(0) as usize,
             Cmd::SortNext | Cmd::SortPrev => {
                 let n = self.columns.len();
                 let step = if cmd == Cmd::SortNext { 1 } else { n - 1 };

@@ -8,7 +8,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
 
-use super::{Binding, Cmd, Component, DrawCtx, Drawn, Intent, Key, ListArea, MOVE, bind_of};
+use super::{Binding, Cmd, Component, DrawCtx, Drawn, Intent, Key, ListArea, MOVE, bind_of, moved};
 use crate::tui::app::{Effect, FunctionLogs, Loadable, Loaded, Tab};
 use crate::tui::view::{draw_message, window};
 
@@ -46,38 +46,27 @@ impl Component for Logs {
     }
 
     fn run(&mut self, cmd: Cmd) -> Vec<Intent> {
-        let last = self.shown().len().saturating_sub(1);
-        match cmd {
-            Cmd::Up => self.selected = self.selected.saturating_sub(1),
-            Cmd::Down => self.selected = (self.selected + 1).min(last),
-            Cmd::PageUp => self.selected = self.selected.saturating_sub(10),
-            Cmd::PageDown => self.selected = (self.selected + 10).min(last),
-            Cmd::Home => self.selected = 0,
-            Cmd::End => self.selected = last,
-            Cmd::Copy => {
-                let shown = self.shown();
-                return shown.get(self.selected).map(|(f, _)| Intent::Copy(f.function.clone())).into_iter().collect();
-            }
-            _ => {}
+        if let Some(to) = moved(cmd, self.selected, self.shown().len()) {
+            self.selected = to;
+            return Vec::new();
         }
-        Vec::new()
+        if cmd != Cmd::Copy {
+            return Vec::new();
+        }
+        let shown = self.shown();
+        shown.get(self.selected).map(|(f, _)| Intent::Copy(f.function.clone())).into_iter().collect()
     }
 
     fn loaded(&mut self, loaded: &Loaded) -> bool {
         let Loaded::Logs(result) = loaded else { return false };
-        self.logs = match result {
-            Ok(logs) => Loadable::Loaded(logs.clone()),
-            Err(e) => Loadable::Failed(e.clone()),
-        };
+        self.logs = Loadable::from_result(result);
         let shown = self.shown().len();
         self.selected = self.selected.min(shown.saturating_sub(1));
         true
     }
 
     fn loading(&mut self) {
-        if !matches!(self.logs, Loadable::Loaded(_)) {
-            self.logs = Loadable::Loading;
-        }
+        self.logs.mark_loading();
     }
 
     fn refresh(&self) -> Vec<Effect> {

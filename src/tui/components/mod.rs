@@ -175,6 +175,20 @@ pub const GLOBAL: &[Binding] = &[
     bind_of(&[Key::ctrl('c')], "Ctrl-C", "quit now", Cmd::QuitNow),
 ];
 
+/// Where a moving command takes a cursor at `at` in `len` rows; `None` for other commands.
+pub fn moved(cmd: Cmd, at: usize, len: usize) -> Option<usize> {
+    let last = len.saturating_sub(1);
+    Some(match cmd {
+        Cmd::Up => at.saturating_sub(1),
+        Cmd::Down => (at + 1).min(last),
+        Cmd::PageUp => at.saturating_sub(10),
+        Cmd::PageDown => (at + 10).min(last),
+        Cmd::Home => 0,
+        Cmd::End => last,
+        _ => return None,
+    })
+}
+
 /// The command a key runs in a set of binding groups, the first group first.
 pub fn lookup(groups: &[&'static [Binding]], key: &KeyEvent) -> Option<Cmd> {
     groups.iter().flat_map(|g| g.iter()).find(|b| b.keys.iter().any(|k| k.matches(key))).map(|b| b.cmd)
@@ -249,6 +263,9 @@ pub trait Component {
     }
     /// Its rows after the filter, for the mouse and the tests.
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn selected(&self) -> usize;
     fn select(&mut self, row: usize);
     /// The images it shows now ("bucket/key"), to load if they are not there.
