@@ -495,6 +495,25 @@ fn every_destructive_key_asks_and_only_y_or_the_typed_word_goes_ahead() {
     assert!(!app.quit && app.question().is_some_and(|q| q.text().contains("still running")));
     update(&mut app, Action::Key(code(KeyCode::Enter)));
     assert!(!app.quit, "Enter is no");
+
+    // So does an action whose answer has not come back (a start, here).
+    let mut app = App::new("local");
+    update(&mut app, Action::Key(ch('2')));
+    update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![]))));
+    let mut keys = vec![ch('s')];
+    keys.extend(text("1_happy_face.jpg"));
+    keys.push(code(KeyCode::Tab));
+    keys.extend(text("user_a"));
+    keys.push(code(KeyCode::Enter));
+    let effects: Vec<Effect> = keys.into_iter().flat_map(|k| update(&mut app, Action::Key(k))).collect();
+    assert!(matches!(effects.as_slice(), [Effect::Start { .. }]), "{effects:?}");
+    update(&mut app, Action::Key(ch('q')));
+    let asked = app.question().map(|q| q.text()).unwrap_or_default();
+    assert!(!app.quit && asked.contains("an action you asked for is still running"), "{asked}");
+    update(&mut app, Action::Key(ch('n')));
+    update(&mut app, Action::Loaded(Loaded::Done(Ok("Started.".into()))));
+    update(&mut app, Action::Key(ch('q')));
+    assert!(app.quit, "nothing runs any more: q quits at once");
 }
 
 #[test]

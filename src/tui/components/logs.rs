@@ -40,6 +40,16 @@ impl Logs {
     }
 }
 
+impl Logs {
+    /// A filter naming a function (the link from a Task event) selects it.
+    fn select_named(&mut self) {
+        let named = self.shown().iter().position(|(f, _)| f.function == self.filter);
+        if let Some(i) = named {
+            self.selected = i;
+        }
+    }
+}
+
 impl Component for Logs {
     fn bindings(&self) -> Vec<&'static [Binding]> {
         vec![KEYS, MOVE]
@@ -62,6 +72,8 @@ impl Component for Logs {
         self.logs = Loadable::from_result(result);
         let shown = self.shown().len();
         self.selected = self.selected.min(shown.saturating_sub(1));
+        // The logs often arrive after the filter that names a function.
+        self.select_named();
         true
     }
 
@@ -78,13 +90,9 @@ impl Component for Logs {
     }
 
     fn set_filter(&mut self, filter: String) {
-        // A filter naming a function (the link from a Task event) selects it.
         self.selected = 0;
         self.filter = filter;
-        let named = self.shown().iter().position(|(f, _)| f.function == self.filter);
-        if let Some(i) = named {
-            self.selected = i;
-        }
+        self.select_named();
     }
 
     fn len(&self) -> usize {

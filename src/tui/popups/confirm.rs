@@ -82,10 +82,14 @@ impl Question {
                                   table, both buckets with their photos, and the collection with its faces? This \
                                   cannot be undone."
                 .to_string(),
-            Question::Quit { running } => format!(
-                "{} is still running: quitting stops it, and the execution it started fails. Quit anyway?",
-                running.join(", ")
-            ),
+            Question::Quit { running } => {
+                let (verb, it) = if running.len() == 1 { ("is", "it") } else { ("are", "them") };
+                format!(
+                    "{} {verb} still running: quitting stops {it}, and an execution a Lab step started fails. \
+                     Quit anyway?",
+                    running.join(", ")
+                )
+            }
         }
     }
 
