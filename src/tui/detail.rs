@@ -84,7 +84,11 @@ pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
     };
     let height = list.height.saturating_sub(3) as usize;
     let start = window(detail.selected, data.events.len(), height);
-    let rows: Vec<Row> = data.events[start..(start + height).min(data.events.len())]
+    let shown = &data.events[start..(start + height).min(data.events.len())];
+    // The type as wide as the longest on screen; the state takes the rest, so neither is
+    // cut where the row has room.
+    let type_width = shown.iter().map(|e| e.kind.chars().count()).max().unwrap_or(4).max(4) as u16;
+    let rows: Vec<Row> = shown
         .iter()
         .map(|e| {
             Row::new(vec![
@@ -109,8 +113,8 @@ pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
         rows,
         [
             Constraint::Length(4),
-            Constraint::Fill(2),
-            Constraint::Fill(2),
+            Constraint::Length(type_width),
+            Constraint::Fill(1),
             Constraint::Length(8),
             Constraint::Length(10),
         ],
