@@ -1,6 +1,9 @@
 //! What opens over the views, in a stack (the top one gets the keys): the help, a question,
 //! the start and upload forms, the describe popup, and the prompt of the `/` filter or the
 //! `:` command line. Each is drawn here from its own state.
+//!
+//! May use `app`'s forms and effects, the components' bindings (for the help) and
+//! `detail`'s JSON colouring; what a popup's answer does is carried out by `app`.
 
 pub mod confirm;
 
