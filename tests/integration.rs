@@ -23,4 +23,5 @@ mod stepfunctions;
 mod trigger;
 mod tui;
 mod tui_tmux;
+mod tui_views;
 mod workflow;

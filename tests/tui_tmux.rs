@@ -134,10 +134,10 @@ fn the_dashboard_runs_the_lab_shows_the_execution_and_face_and_deletes_it() {
     terminal
         .wait_for(&["LambdaFunctionFailed", "PhotoDoesNotMeetRequirementError", "sunglasses"], Duration::from_secs(30));
 
-    // Delete the face, after a confirmation that names the user.
+    // Delete the face (Ctrl-D; `d` describes it), after a confirmation that names the user.
     terminal.keys(&["Escape", "4"]);
     terminal.wait_for(&["Faces in the collection (1)", "user_a"], Duration::from_secs(30));
-    terminal.keys(&["d"]);
+    terminal.keys(&["C-d"]);
     terminal.wait_for(&["Delete the face of user user_a"], Duration::from_secs(10));
     terminal.keys(&["y"]);
     terminal.wait_for(&["Faces in the collection (0)"], Duration::from_secs(30));

@@ -28,13 +28,43 @@ pub struct RiderRow {
     pub thumbnail: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct MailRow {
     pub sent: String,
     pub from: String,
     pub to: String,
     pub subject: String,
     pub body: String,
+    /// The rider and the photo the message is about, as the notification function names
+    /// them ("Hello user_b, the photo you uploaded (s3://bucket/key) …"); empty for other mail.
+    pub rider: String,
+    pub photo: String,
+}
+
+impl MailRow {
+    /// A row with the rider and the photo read from its body.
+    pub fn new(sent: String, from: String, to: String, subject: String, body: String) -> Self {
+        let (rider, photo) = about(&body);
+        Self { sent, from, to, subject, body, rider, photo }
+    }
+}
+
+/// The rider and the photo a notification names: its greeting and the photo in brackets
+/// after "the photo you uploaded" (the notification function's wording).
+fn about(body: &str) -> (String, String) {
+    let rider = body
+        .strip_prefix("Hello ")
+        .and_then(|rest| rest.split_once(','))
+        .map(|(user, _)| user.trim())
+        .filter(|user| !user.is_empty() && *user != "rider" && !user.contains(' '))
+        .unwrap_or_default()
+        .to_string();
+    let photo = body
+        .split_once("the photo you uploaded (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(photo, _)| photo.strip_prefix("s3://").unwrap_or(photo).to_string())
+        .unwrap_or_default();
+    (rider, photo)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -170,12 +200,8 @@ impl Ops {
             .as_array()
             .into_iter()
             .flatten()
-            .map(|m| MailRow {
-                sent: text(m, "timestamp"),
-                from: text(m, "from"),
-                to: text(m, "to"),
-                subject: text(m, "subject"),
-                body: text(m, "text"),
+            .map(|m| {
+                MailRow::new(text(m, "timestamp"), text(m, "from"), text(m, "to"), text(m, "subject"), text(m, "text"))
             })
             .collect())
     }
@@ -259,4 +285,21 @@ fn log_line(timestamp_ms: i64, message: &str) -> String {
         .unwrap_or_default();
     let plain = strip_ansi_escapes::strip_str(message);
     format!("{when} {}", plain.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_names_its_rider_and_photo() {
+        let body = "Hello user_b, the photo you uploaded (s3://wildrydes-riderphotos/2_sunglass_face.jpg) does not \
+                    meet the requirements for a rider photo: Face is wearing sunglasses.";
+        let row = MailRow::new("05:00".into(), "a@x".into(), "ops@x".into(), "S".into(), body.into());
+        assert_eq!((row.rider.as_str(), row.photo.as_str()), ("user_b", "wildrydes-riderphotos/2_sunglass_face.jpg"));
+        let other = MailRow::new(String::new(), String::new(), String::new(), String::new(), "Hi there".into());
+        assert_eq!((other.rider.as_str(), other.photo.as_str()), ("", ""));
+        let anonymous = about("Hello rider, the photo you uploaded could not be processed.");
+        assert_eq!(anonymous, (String::new(), String::new()));
+    }
 }

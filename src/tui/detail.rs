@@ -1,5 +1,5 @@
-//! Drawing the opened execution (history table + JSON pane), the Graph tab and the Logs
-//! tab. Pure rendering from the [`App`].
+//! Drawing the opened execution (history table + JSON pane) and the Graph tab's canvas.
+//! Pure rendering from the Executions and Graph components' state.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
-use super::app::{App, DetailView, ExecutionDetail, HistoryRow, Loadable};
+use super::app::{DetailView, ExecutionDetail, GraphCursor, GraphData, HistoryRow, Loadable};
 use super::graph::{self, EdgeKind, RunEvent, StateRun};
 use super::view::{draw_message, status_color, window};
 
@@ -84,7 +84,11 @@ pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
     };
     let height = list.height.saturating_sub(3) as usize;
     let start = window(detail.selected, data.events.len(), height);
-    let rows: Vec<Row> = data.events[start..(start + height).min(data.events.len())]
+    let shown = &data.events[start..(start + height).min(data.events.len())];
+    // The type as wide as the longest on screen; the state takes the rest, so neither is
+    // cut where the row has room.
+    let type_width = shown.iter().map(|e| e.kind.chars().count()).max().unwrap_or(4).max(4) as u16;
+    let rows: Vec<Row> = shown
         .iter()
         .map(|e| {
             Row::new(vec![
@@ -97,7 +101,7 @@ pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let title = format!(
-        " {} · {} · {} · {} events — Esc back, o graph, L logs, J/K scroll ",
+        " {} · {} · {} · {} events — Esc back, o graph, l logs, J/K scroll ",
         data.name,
         data.state_machine,
         data.status,
@@ -109,8 +113,8 @@ pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
         rows,
         [
             Constraint::Length(4),
-            Constraint::Fill(2),
-            Constraint::Fill(2),
+            Constraint::Length(type_width),
+            Constraint::Fill(1),
             Constraint::Length(8),
             Constraint::Length(10),
         ],
@@ -132,7 +136,7 @@ fn draw_event_json(data: &ExecutionDetail, detail: &DetailView, frame: &mut Fram
     if let Some(function) = &event.function {
         lines.insert(
             0,
-            Line::from(Span::styled(format!("function {function} — L shows its logs"), Style::new().fg(Color::Gray))),
+            Line::from(Span::styled(format!("function {function} — l shows its logs"), Style::new().fg(Color::Gray))),
         );
     }
     frame.render_widget(
@@ -154,8 +158,8 @@ pub fn run_color(run: Option<StateRun>) -> Color {
     }
 }
 
-pub fn draw_graph(app: &App, frame: &mut Frame, area: Rect) {
-    let data = match &app.graph {
+pub fn draw_graph(graph: &Loadable<GraphData>, cursor: &GraphCursor, frame: &mut Frame, area: Rect) {
+    let data = match graph {
         Loadable::Loaded(d) => d,
         Loadable::Failed(message) => return draw_message(frame, area, "Graph", message),
         _ => return draw_message(frame, area, "Graph", "Loading the state machine…"),
@@ -179,8 +183,8 @@ pub fn draw_graph(app: &App, frame: &mut Frame, area: Rect) {
             .collect();
         graph::state_runs(&events)
     });
-    let selected = painted.boxes.get(app.graph_cursor.selected).map(|b| b.0.clone());
-    let (canvas, side) = if app.graph_cursor.show_state {
+    let selected = painted.boxes.get(cursor.selected).map(|b| b.0.clone());
+    let (canvas, side) = if cursor.show_state {
         let [a, b] = if area.width >= 120 {
             Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(area)
         } else {
@@ -212,7 +216,7 @@ pub fn draw_graph(app: &App, frame: &mut Frame, area: Rect) {
     // Scroll so that the selected state is in view.
     let (sx, sy) = painted
         .boxes
-        .get(app.graph_cursor.selected)
+        .get(cursor.selected)
         .map(|&(_, x, y, w, h)| {
             let fit = |pos: u16, size: u16, view: u16| (pos + size).saturating_sub(view).min(pos);
             (fit(x, w, inner.width), fit(y, h, inner.height))
@@ -306,43 +310,5 @@ fn draw_state_pane(execution: Option<&ExecutionDetail>, name: &str, frame: &mut 
             .wrap(Wrap { trim: false })
             .block(Block::new().borders(Borders::ALL).title(format!(" {name} (Esc closes) "))),
         area,
-    );
-}
-
-pub fn draw_logs(app: &App, frame: &mut Frame, area: Rect) {
-    let logs = match &app.logs {
-        Loadable::Loaded(l) => l,
-        Loadable::Failed(message) => return draw_message(frame, area, "Logs", message),
-        _ => return draw_message(frame, area, "Logs", "Loading the functions' logs…"),
-    };
-    if logs.is_empty() {
-        return draw_message(frame, area, "Logs", "No functions yet: deploy the workshop (Lab) first.");
-    }
-    let [list, text] =
-        Layout::horizontal([Constraint::Length(28.min(area.width / 3)), Constraint::Fill(1)]).areas(area);
-    let rows: Vec<Row> = logs.iter().map(|f| Row::new(vec![format!("{} ({})", f.function, f.lines.len())])).collect();
-    // The filter picks a function when it names one (the link from a Task event).
-    let selected = logs
-        .iter()
-        .position(|f| !app.filter.is_empty() && f.function == app.filter)
-        .unwrap_or(app.selected.min(logs.len() - 1));
-    let table = Table::new(rows, [Constraint::Fill(1)])
-        .block(Block::new().borders(Borders::ALL).title(" Functions "))
-        .row_highlight_style(Style::new().bg(Color::DarkGray).add_modifier(Modifier::BOLD))
-        .highlight_symbol("› ");
-    frame.render_stateful_widget(table, list, &mut TableState::default().with_selected(Some(selected)));
-    let function = &logs[selected];
-    let height = text.height.saturating_sub(2) as usize;
-    // The newest lines, at the bottom, like a terminal.
-    let lines: Vec<Line> = function
-        .lines
-        .iter()
-        .skip(function.lines.len().saturating_sub(height))
-        .map(|l| Line::from(l.clone()))
-        .collect();
-    let body = if lines.is_empty() { vec![Line::from("No output yet.")] } else { lines };
-    frame.render_widget(
-        Paragraph::new(body).block(Block::new().borders(Borders::ALL).title(format!(" {} ", function.function))),
-        text,
     );
 }

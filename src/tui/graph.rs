@@ -188,10 +188,28 @@ pub fn layout(definition: &Value) -> Result<Graph, GraphError> {
         nodes.insert(n.clone(), Node { name: n.clone(), kind, terminal, rank: rank[n], x: 0, y: 0, w, h, children });
     }
 
+    // The labels of the edges coming down into a state are written after its arrowhead,
+    // two cells right of its middle ("▼ PhotoDoesNotMeetRequirementError"), all on one line:
+    // the room they take past the box's right side is kept free, so the next box's arrow
+    // (or the graph's edge) does not cut them.
+    let overhang_of = |n: &str| -> u16 {
+        let labels: Vec<usize> = edges
+            .iter()
+            .filter(|e| e.to == n && rank[&e.to] > rank[&e.from])
+            .filter_map(|e| e.label.as_ref().map(|l| l.chars().count()))
+            .collect();
+        if labels.is_empty() {
+            return 0;
+        }
+        let text = labels.iter().sum::<usize>() + 3 * (labels.len() - 1);
+        let w = nodes[n].w;
+        (w / 2 + 2 + text as u16 + 1).saturating_sub(w)
+    };
+    let overhang: HashMap<String, u16> = names.iter().map(|n| (n.clone(), overhang_of(n))).collect();
     // Coordinates: ranks top to bottom, each rank centred on the widest.
     let widths: Vec<u16> = layers
         .iter()
-        .map(|l| l.iter().map(|n| nodes[n].w).sum::<u16>() + GAP_X * l.len().saturating_sub(1) as u16)
+        .map(|l| l.iter().map(|n| nodes[n].w + overhang[n]).sum::<u16>() + GAP_X * l.len().saturating_sub(1) as u16)
         .collect();
     let total_w = widths.iter().copied().max().unwrap_or(0);
     let mut y = 0;
@@ -199,10 +217,11 @@ pub fn layout(definition: &Value) -> Result<Graph, GraphError> {
         let mut x = (total_w - widths[r]) / 2;
         let row_h = layer.iter().map(|n| nodes[n].h).max().unwrap_or(0);
         for n in layer {
+            let extra = overhang[n];
             if let Some(node) = nodes.get_mut(n) {
                 node.x = x;
                 node.y = y;
-                x += node.w + GAP_X;
+                x += node.w + extra + GAP_X;
             }
         }
         y += row_h + GAP_Y;
@@ -561,6 +580,20 @@ mod tests {
     }
 
     #[test]
+    fn every_label_of_an_edge_coming_down_is_drawn_in_full() {
+        for step in 1..=4 {
+            let g = layout(&machine(step)).unwrap();
+            let text = paint(&g).text();
+            let forward = |e: &&Edge| g.node(&e.to).unwrap().rank > g.node(&e.from).unwrap().rank;
+            for edge in g.edges.iter().filter(forward) {
+                if let Some(label) = &edge.label {
+                    assert!(text.contains(label.as_str()), "step {step}: {label} cut in\n{text}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn the_full_workflow_ranks_follow_the_longest_path_and_parallel_branches_sit_side_by_side() {
         let g = layout(&machine(4)).unwrap();
         let rank = |n: &str| g.node(n).unwrap().rank;
@@ -581,7 +614,10 @@ mod tests {
         let catch = g.edges.iter().filter(|e| e.kind == EdgeKind::Catch).count();
         assert_eq!(catch, 2);
         let text = paint(&g).text();
-        assert!(text.contains("PhotoDoesNotMeetRequirementError | F"), "catch labels drawn:\n{text}");
+        assert!(
+            text.contains("▼ PhotoDoesNotMeetRequirementError | FaceAlreadyExistsError"),
+            "catch labels drawn in full:\n{text}"
+        );
         assert!(text.contains("Task · End"), "end states marked:\n{text}");
     }
 

@@ -76,16 +76,25 @@ pub async fn graph(source: &Source, execution: Option<&str>) -> Result<GraphData
     let Some(machine) = machines.first() else {
         return Err("No state machine yet: deploy the workshop (Lab) to create them.".into());
     };
-    let described = sfn
-        .describe_state_machine()
-        .state_machine_arn(machine.state_machine_arn())
-        .send()
-        .await
-        .map_err(|e| sdk_message(&e))?;
+    machine_definition(source, machine.state_machine_arn(), machine.name()).await
+}
+
+/// The Graph tab's data for the state machine of this name (`:name` on the command line).
+pub async fn machine_graph(source: &Source, name: &str) -> Result<GraphData, String> {
+    let list = source.clients.sfn.list_state_machines().send().await.map_err(|e| sdk_message(&e))?;
+    let Some(machine) = list.state_machines().iter().find(|m| m.name() == name) else {
+        return Err(format!("There is no state machine named {name}: the Lab creates the workshop's."));
+    };
+    machine_definition(source, machine.state_machine_arn(), machine.name()).await
+}
+
+async fn machine_definition(source: &Source, arn: &str, name: &str) -> Result<GraphData, String> {
+    let described =
+        source.clients.sfn.describe_state_machine().state_machine_arn(arn).send().await.map_err(|e| sdk_message(&e))?;
     let definition = serde_json::from_str(described.definition())
-        .map_err(|e| format!("The definition of {} is not JSON: {e}", machine.name()))?;
+        .map_err(|e| format!("The definition of {name} is not JSON: {e}"))?;
     Ok(GraphData {
-        title: format!("{} — open an execution (Executions, o) to see its states coloured", machine.name()),
+        title: format!("{name} — open an execution (Executions, o) to see its states coloured"),
         definition,
         execution: None,
     })
