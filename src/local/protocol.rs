@@ -56,10 +56,19 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
-    /// The operation named by `X-Amz-Target` (the part after the dot).
-    pub fn target_operation(&self) -> Option<&str> {
-        let target = self.headers.get("x-amz-target")?.to_str().ok()?;
-        target.rsplit_once('.').map(|(_, op)| op)
+    /// The `X-Amz-Target` header as sent, `""` when there is none (for error messages).
+    pub fn target(&self) -> &str {
+        self.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The operation `X-Amz-Target: <prefix>.<Operation>` names: every awsJson service reads
+    /// its operation here. `None` when the header is missing or names another prefix (the
+    /// target of another service or API version).
+    pub fn target_operation(&self, prefix: &str) -> Option<&str> {
+        match self.target().split_once('.') {
+            Some((p, operation)) if p == prefix => Some(operation),
+            _ => None,
+        }
     }
 
     pub fn query_param(&self, name: &str) -> Option<&str> {
