@@ -62,3 +62,83 @@ impl Services {
         self.iter().find_map(|s| s.downcast_ref::<T>())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::LocalCloudConfig;
+    use crate::local::storage::Store;
+
+    async fn started(dir: &std::path::Path) -> Services {
+        let config = LocalCloudConfig::new(dir.to_path_buf());
+        let store = Store::open(dir).unwrap();
+        Services::start(Wiring::new(store, config, "http://127.0.0.1:1".into())).await.unwrap()
+    }
+
+    fn own_name(s: &dyn Service) -> &'static str {
+        s.declaration().signing_names[0]
+    }
+
+    #[tokio::test]
+    async fn every_service_starts_and_answers_to_its_own_signing_names_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = started(dir.path()).await;
+        assert_eq!(services.iter().count(), SERVICES.len());
+        let mut names: Vec<&str> =
+            services.iter().flat_map(|s| s.declaration().signing_names.iter().copied()).collect();
+        let all = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all, "a signing name is claimed twice: {names:?}");
+        for name in ["s3", "dynamodb", "ses", "states", "lambda", "rekognition", "logs"] {
+            assert_eq!(services.by_signing_name(name).map(own_name), Some(name));
+        }
+        assert!(services.by_signing_name("sqs").is_none());
+        for s in services.iter().rev() {
+            s.before_stop();
+        }
+        for s in services.iter().rev() {
+            s.stop().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn unsigned_requests_go_to_the_service_whose_mark_they_bear_else_to_s3() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = started(dir.path()).await;
+        let guess = |target, path| services.guess(target, path).map(own_name);
+        assert_eq!(guess("DynamoDB_20120810.ListTables", "/"), Some("dynamodb"));
+        assert_eq!(guess("AWSStepFunctions.ListStateMachines", "/"), Some("states"));
+        assert_eq!(guess("RekognitionService.DetectFaces", "/"), Some("rekognition"));
+        assert_eq!(guess("Logs_20140328.GetLogEvents", "/"), Some("logs"));
+        assert_eq!(guess("", "/2015-03-31/functions"), Some("lambda"));
+        assert_eq!(guess("", "/v2/email/identities"), Some("ses"));
+        assert_eq!(guess("", "/a-bucket/a-key"), Some("s3"));
+        assert_eq!(services.iter().filter(|s| matches!(s.declaration().unsigned, Mark::Unclaimed)).count(), 1);
+        for s in services.iter().rev() {
+            s.before_stop();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_service_finds_the_services_before_it_by_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let services = started(dir.path()).await;
+        assert!(services.get::<lambda::Lambda>().is_some());
+        assert!(services.get::<s3::S3>().is_some());
+        for s in services.iter().rev() {
+            s.before_stop();
+        }
+    }
+
+    #[test]
+    fn a_service_started_before_what_it_needs_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LocalCloudConfig::new(dir.path().to_path_buf());
+        let wiring = Wiring::new(Store::open(dir.path()).unwrap(), config, "http://127.0.0.1:1".into());
+        let missing = wiring.need::<Arc<dyn crate::local::stepfunctions::TaskRunner>>("states");
+        let Err(LocalCloudError::Wiring { service, needs }) = missing else { panic!("a missing runner is an error") };
+        assert_eq!(service, "states");
+        assert!(needs.contains("TaskRunner"), "{needs}");
+    }
+}

@@ -133,21 +133,27 @@ impl Request {
 
 impl CloudWatchLogs {
     pub async fn handle(&self, req: ApiRequest) -> Result<Response, ApiError> {
-        let operation = req.target_operation(TARGET_PREFIX).unwrap_or(req.target()).to_string();
+        let operation = req.target_operation(TARGET_PREFIX);
         let body: Request = req.json_body()?;
         self.functions.flush().await;
-        let value = match operation.as_str() {
-            "DescribeLogGroups" => self.describe_log_groups(&body).await?,
-            "DescribeLogStreams" => self.describe_log_streams(&body).await?,
-            "GetLogEvents" => self.get_log_events(&body).await?,
-            "FilterLogEvents" => self.filter_log_events(&body).await?,
-            "" => {
+        let value = match operation {
+            Some("DescribeLogGroups") => self.describe_log_groups(&body).await?,
+            Some("DescribeLogStreams") => self.describe_log_streams(&body).await?,
+            Some("GetLogEvents") => self.get_log_events(&body).await?,
+            Some("FilterLogEvents") => self.filter_log_events(&body).await?,
+            None if !req.target().is_empty() => {
+                return Err(ApiError::bad_request(
+                    "UnknownOperationException",
+                    format!("The operation '{}' is not a CloudWatch Logs operation.", req.target()),
+                ));
+            }
+            Some("") | None => {
                 return Err(ApiError::bad_request(
                     "UnknownOperationException",
                     "The request names no operation (X-Amz-Target).",
                 ));
             }
-            other => {
+            Some(other) => {
                 return Err(ApiError::bad_request(
                     "NotImplemented",
                     format!(
