@@ -1,7 +1,7 @@
 //! The one list of the local cloud's services. The router finds a request's service here,
 //! an unsigned request's service is guessed here, and start-up and shutdown go over this
-//! list. Adding a service is its folder (see [`super::service::Service`]) and one line in
-//! [`SERVICES`].
+//! list. Adding a service is its folder (see [`super::service::Service`]), its `pub mod`
+//! line in `local/mod.rs` and one line in [`SERVICES`] (docs/local-cloud.md shows one).
 
 use std::sync::Arc;
 
