@@ -9,7 +9,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Environment, FunctionCode, InvocationType, LogType, Runtime};
 use base64::Engine;
 use serde_json::{Value, json};
-use wildrydes::local::lambda::{InvokeOutcome, code::zip_bootstrap};
+use wildrydes::local::lambda::{InvokeOutcome, Lambda, code::zip_bootstrap};
 
 use crate::common::TestCloud;
 
@@ -190,7 +190,7 @@ async fn invoke_echoes_the_payload_on_a_reused_warm_instance() {
     let (b, _) = invoke(&cloud, "echo", json!({"action": "env"})).await;
     assert_eq!(a["AWS_LAMBDA_RUNTIME_API"], b["AWS_LAMBDA_RUNTIME_API"], "the same (warm) instance answered");
     let router = cloud.cloud.as_ref().unwrap().router();
-    assert_eq!(router.lambda.instance_count("echo"), 1);
+    assert_eq!(router.service::<Lambda>().instance_count("echo"), 1);
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn concurrent_invocations_start_more_instances_up_to_the_limit() {
     assert!(instances.len() >= 2, "concurrent invocations ran on more than one instance: {instances:?}");
     assert!(instances.len() <= 4, "never more than 4 instances of one function: {instances:?}");
     let router = cloud.cloud.as_ref().unwrap().router();
-    assert!(router.lambda.instance_count("busy") <= 4);
+    assert!(router.service::<Lambda>().instance_count("busy") <= 4);
 }
 
 #[tokio::test]
@@ -351,7 +351,7 @@ async fn output_is_logged_between_start_end_and_report() {
 
     // The same lines are kept per function, for the dashboard and over HTTP.
     let router = cloud.cloud.as_ref().unwrap().router();
-    let logged = router.lambda.logs("chatty", 100).await.unwrap();
+    let logged = router.service::<Lambda>().logs("chatty", 100).await.unwrap();
     let messages: Vec<&str> = logged.iter().map(|l| l.message.as_str()).collect();
     assert!(messages.contains(&"to stdout") && messages.iter().any(|m| m.starts_with("REPORT")), "{messages:?}");
     let request_id = lines[0].trim_start_matches("START RequestId: ").split(' ').next().unwrap();
@@ -389,7 +389,7 @@ async fn event_invocations_are_accepted_and_run_in_the_background() {
     let router = cloud.cloud.as_ref().unwrap().router();
     // Bounded wait for the background run to log its REPORT line.
     for _ in 0..600 {
-        let logged = router.lambda.logs("events", 100).await.unwrap();
+        let logged = router.service::<Lambda>().logs("events", 100).await.unwrap();
         if logged.iter().any(|l| l.message == marker) && logged.iter().any(|l| l.message.starts_with("REPORT")) {
             return;
         }
@@ -458,7 +458,8 @@ async fn unknown_function_is_resource_not_found() {
     let err = lambda.update_function_code().function_name("nope").zip_file(Blob::new(probe_zip())).send().await;
     assert_eq!(code(&err.unwrap_err().into_service_error()), "ResourceNotFoundException");
     let router = cloud.cloud.as_ref().unwrap().router();
-    let err = router.lambda.invoke("arn:aws:lambda:us-east-1:000000000000:function:nope", b"{}".to_vec()).await;
+    let err =
+        router.service::<Lambda>().invoke("arn:aws:lambda:us-east-1:000000000000:function:nope", b"{}".to_vec()).await;
     assert_eq!(err.unwrap_err().code(), "ResourceNotFoundException");
 }
 
@@ -512,7 +513,7 @@ async fn bad_parameters_get_lambdas_errors() {
 async fn the_engine_api_returns_results_and_function_errors() {
     let cloud = TestCloud::start().await;
     create_probe(&cloud, "engine").await;
-    let lambda = &cloud.cloud.as_ref().unwrap().router().lambda;
+    let lambda = cloud.cloud.as_ref().unwrap().router().service::<Lambda>();
     let arn = "arn:aws:lambda:us-east-1:000000000000:function:engine";
     let outcome = lambda.invoke(arn, br#"{"s3Key":"1_happy_face.jpg"}"#.to_vec()).await.unwrap();
     let InvokeOutcome::Ok(bytes) = outcome else { panic!("expected a result, got {outcome:?}") };

@@ -104,6 +104,23 @@ async fn aws_logs_commands_and_wildrydes_logs_read_a_functions_log_group() {
     );
     let missing = aws(&venv, e, &["logs", "describe-log-streams", "--log-group-name", "/aws/lambda/nope"]);
     assert!(String::from_utf8_lossy(&missing.stderr).contains("ResourceNotFoundException"));
+    // Signed for `logs` but named under another service's prefix: not a Logs operation.
+    let foreign = clients
+        .logs
+        .describe_log_groups()
+        .customize()
+        .mutate_request(|req| {
+            req.headers_mut().insert("x-amz-target", "DynamoDB_20120810.DescribeLogGroups");
+        })
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(foreign.meta().code(), Some("UnknownOperationException"));
+    assert_eq!(
+        foreign.meta().message(),
+        Some("The operation 'DynamoDB_20120810.DescribeLogGroups' is not a CloudWatch Logs operation.")
+    );
 
     // The CLI reads the same group through the SDK's CloudWatch Logs client, escapes gone.
     let out = Command::new(env!("CARGO_BIN_EXE_wildrydes"))

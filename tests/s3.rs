@@ -17,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http_body_util::BodyExt;
 use md5::{Digest, Md5};
+use wildrydes::local::s3::S3;
 
 use crate::common::TestCloud;
 
@@ -822,7 +823,7 @@ async fn blobs_left_by_an_interrupted_write_are_swept_at_start_up() {
 #[tokio::test]
 async fn plain_api_reads_and_writes_what_the_sdk_sees() {
     let cloud = cloud_with_bucket("photos").await;
-    let s3 = &cloud.cloud.as_ref().unwrap().router().s3;
+    let s3 = cloud.cloud.as_ref().unwrap().router().service::<S3>();
     let mut events = s3.subscribe();
     let info = s3.put_object_bytes("photos", "from-api.jpg", b"api bytes".to_vec(), Some("image/jpeg")).await.unwrap();
     assert_eq!(info.etag, hex::encode(Md5::digest(b"api bytes")));
@@ -1367,12 +1368,12 @@ async fn a_completed_upload_records_the_complete_multipart_upload_event() {
         .unwrap();
     // With delivery stopped, the recorded event stays in the outbox to be read.
     let router = cloud.cloud.as_ref().unwrap().router();
-    router.s3.shutdown();
+    router.service::<S3>().shutdown();
     let id = start_upload(s3, "photos", "uploads/u/big.jpg").await;
     let part = upload_part(s3, "photos", "uploads/u/big.jpg", &id, 1, b"body").await;
     let done = complete(s3, "photos", "uploads/u/big.jpg", &id, vec![part]).await.unwrap();
 
-    let pending = router.s3.pending_events().await.unwrap();
+    let pending = router.service::<S3>().pending_events().await.unwrap();
     assert_eq!(pending.len(), 1, "{pending:?}");
     let message: serde_json::Value = serde_json::from_str(&pending[0].payload).unwrap();
     let record = &message["Records"][0];

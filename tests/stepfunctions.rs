@@ -1106,3 +1106,28 @@ async fn a_redriven_execution_survives_a_restart() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_target_under_another_services_prefix_is_an_unknown_operation() {
+    let sfn = Sfn::start().await;
+    // Signed for `states`, but named as DynamoDB's ListTables: Step Functions reads only its
+    // own `AWSStepFunctions.` targets.
+    let e = sfn
+        .client
+        .list_state_machines()
+        .customize()
+        .mutate_request(|req| {
+            req.headers_mut().insert("x-amz-target", "DynamoDB_20120810.ListStateMachines");
+        })
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert_eq!(code(&e), "UnknownOperationException");
+    assert_eq!(
+        e.message(),
+        Some("The local Step Functions does not support the operation 'DynamoDB_20120810.ListStateMachines'.")
+    );
+    let listed = sfn.client.list_state_machines().send().await.expect("its own target is served");
+    assert!(listed.state_machines().is_empty());
+}

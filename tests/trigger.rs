@@ -12,6 +12,8 @@ use aws_sdk_s3::types::{
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::{Value, json};
 use wildrydes::deploy::{self, DeployOptions};
+use wildrydes::local::lambda::Lambda;
+use wildrydes::local::s3::S3;
 use wildrydes::local::s3::notifications::{self, CreatedBy, CreatedObject};
 use wildrydes::run;
 use wildrydes::workshop::{TRIGGERED_STATE_MACHINE, UPLOAD_NOTIFICATION_ID, WorkshopNames};
@@ -232,7 +234,7 @@ async fn execution_for(cloud: &TestCloud, machine: &str, key: &str) -> (String, 
 
 /// Waits until every recorded S3 event has been handled by its function.
 async fn outbox_drained(cloud: &TestCloud) {
-    let s3 = &cloud.cloud.as_ref().expect("running").router().s3;
+    let s3 = cloud.cloud.as_ref().expect("running").router().service::<S3>();
     for _ in 0..1200 {
         if s3.pending_events().await.expect("outbox").is_empty() {
             return;
@@ -318,7 +320,7 @@ async fn photos_put_under_uploads_user_start_the_newest_state_machine_once_each_
     outbox_drained(&cloud).await;
     assert_eq!(executions(&cloud, &machine).await.len(), 3, "only the three uploads started executions");
     let router = cloud.cloud.as_ref().unwrap().router();
-    let logs = router.lambda.logs("wildrydes-upload-trigger", 500).await.expect("trigger logs");
+    let logs = router.service::<Lambda>().logs("wildrydes-upload-trigger", 500).await.expect("trigger logs");
     assert!(
         logs.iter().any(|l| l.message.contains("uploads/selfie.jpg") && l.message.contains("names no user")),
         "the trigger says why it skipped the key: {logs:?}"

@@ -1,10 +1,16 @@
 //! The local cloud: one AWS-compatible HTTP endpoint on 127.0.0.1 that speaks the wire
-//! protocols of S3, DynamoDB, SES v2, Step Functions, Lambda and Rekognition, backed by one
-//! data directory.
+//! protocols of S3, DynamoDB, SES v2, Step Functions, Lambda, Rekognition and CloudWatch
+//! Logs, backed by one data directory (`storage`).
 //!
-//! This module knows nothing of the dashboard; it may use `storage` and its services.
-//! Requests are routed by the service named in their SigV4 credential scope and
-//! verified against the configured local credentials before any service sees them.
+//! Every service is a folder implementing [`service::Service`], listed once in
+//! `registry.rs`; the router (`router.rs`) picks a request's service by the signing name in
+//! its SigV4 credential scope and verifies the signature (`sigv4.rs`) against the configured
+//! local credentials before the service sees it; `protocol.rs` holds the wire shapes the
+//! JSON services share. Services reach each other only through traits handed over at
+//! start-up ([`service::Wiring`]).
+//!
+//! This module knows nothing of the dashboard, the deployment or the CLI; it may use
+//! `storage` and its services.
 
 pub mod cloudwatch_logs;
 pub mod dynamodb;
@@ -12,11 +18,13 @@ pub mod lambda;
 pub mod protocol;
 pub mod rekognition;
 pub mod s3;
+pub mod service;
 pub mod ses;
 pub mod sigv4;
 pub mod stepfunctions;
 pub mod storage;
 
+mod registry;
 mod router;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -46,6 +54,8 @@ pub enum LocalCloudError {
     S3(String),
     #[error("cannot start the Step Functions service: {0}")]
     StepFunctions(String),
+    #[error("the {service} service needs {needs}, which no service started before it provides")]
+    Wiring { service: &'static str, needs: &'static str },
 }
 
 #[derive(Debug, Clone)]
@@ -101,7 +111,11 @@ impl LocalCloud {
         let addr = SocketAddr::new(config.bind, config.port);
         let listener = TcpListener::bind(addr).await.map_err(|source| LocalCloudError::Bind { addr, source })?;
         let addr = listener.local_addr().map_err(|source| LocalCloudError::Bind { addr, source })?;
-        let router = Arc::new(Router::new(store, &config, format!("http://{addr}"), task_runner).await?);
+        let mut wiring = service::Wiring::new(store, config, format!("http://{addr}"));
+        if let Some(task_runner) = task_runner {
+            wiring.provide(task_runner);
+        }
+        let router = Arc::new(Router::new(wiring).await?);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let task = tokio::spawn(router::serve(listener, router.clone(), shutdown_rx));
         Ok(Self { addr, shutdown, task, router })
@@ -122,14 +136,17 @@ impl LocalCloud {
 
     /// Stops accepting connections, lets requests in flight finish, and returns.
     pub async fn shutdown(self) {
-        // Undelivered S3 events stay in the outbox for the next start.
-        self.router.s3.shutdown();
-        // Function processes hold long-polling Runtime API requests: stop them first.
-        self.router.lambda.shutdown();
+        // In reverse start order (see `registry.rs`): what holds requests open lets go first,
+        // e.g. Lambda's function processes and their long-polling Runtime API requests.
+        for service in self.router.services().iter().rev() {
+            service.before_stop();
+        }
         let _ = self.shutdown.send(true);
         let _ = self.task.await;
-        // Running executions pause here and resume from disk on the next start.
-        self.router.stepfunctions.shutdown().await;
+        // E.g. Step Functions: running executions pause here and resume from disk on the next start.
+        for service in self.router.services().iter().rev() {
+            service.stop().await;
+        }
     }
 }
 

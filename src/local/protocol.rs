@@ -56,10 +56,19 @@ pub struct ApiRequest {
 }
 
 impl ApiRequest {
-    /// The operation named by `X-Amz-Target` (the part after the dot).
-    pub fn target_operation(&self) -> Option<&str> {
-        let target = self.headers.get("x-amz-target")?.to_str().ok()?;
-        target.rsplit_once('.').map(|(_, op)| op)
+    /// The `X-Amz-Target` header as sent, `""` when there is none (for error messages).
+    pub fn target(&self) -> &str {
+        self.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+
+    /// The operation `X-Amz-Target: <prefix>.<Operation>` names: every awsJson service reads
+    /// its operation here. `None` when the header is missing or names another prefix (the
+    /// target of another service or API version).
+    pub fn target_operation(&self, prefix: &str) -> Option<&str> {
+        match self.target().split_once('.') {
+            Some((p, operation)) if p == prefix => Some(operation),
+            _ => None,
+        }
     }
 
     pub fn query_param(&self, name: &str) -> Option<&str> {
@@ -165,4 +174,45 @@ pub fn request_id() -> String {
 
 pub fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_target(target: Option<&str>) -> ApiRequest {
+        let mut headers = HeaderMap::new();
+        if let Some(t) = target {
+            headers.insert("x-amz-target", HeaderValue::from_str(t).unwrap());
+        }
+        let scope = CredentialScope {
+            access_key: "wildrydes".into(),
+            date: "20261206".into(),
+            region: "us-east-1".into(),
+            service: "dynamodb".into(),
+        };
+        ApiRequest { method: Method::POST, path: "/".into(), query: Vec::new(), headers, body: Bytes::new(), scope }
+    }
+
+    #[test]
+    fn the_operation_is_read_only_under_the_services_own_prefix() {
+        let req = with_target(Some("DynamoDB_20120810.PutItem"));
+        assert_eq!(req.target_operation("DynamoDB_20120810"), Some("PutItem"));
+        assert_eq!(req.target_operation("DynamoDB_20111205"), None, "another API version");
+        assert_eq!(req.target_operation("DynamoDB"), None, "a prefix of the prefix is not the prefix");
+        assert_eq!(req.target(), "DynamoDB_20120810.PutItem");
+    }
+
+    #[test]
+    fn a_missing_or_dotless_target_names_no_operation() {
+        assert_eq!(with_target(None).target_operation("AWSStepFunctions"), None);
+        assert_eq!(with_target(None).target(), "");
+        assert_eq!(with_target(Some("AWSStepFunctions")).target_operation("AWSStepFunctions"), None);
+    }
+
+    #[test]
+    fn everything_after_the_first_dot_is_the_operation() {
+        let req = with_target(Some("RekognitionService.Detect.Faces"));
+        assert_eq!(req.target_operation("RekognitionService"), Some("Detect.Faces"));
+    }
 }

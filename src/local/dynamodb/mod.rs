@@ -13,6 +13,7 @@
 //!
 //! This module may touch only the `ddb_` tables of the store.
 
+mod api;
 pub(crate) mod eval;
 pub(crate) mod expr;
 mod indexes;
@@ -25,20 +26,24 @@ mod tables;
 pub(crate) mod value;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use http::StatusCode;
+use futures::future::BoxFuture;
+use http::Request;
+use hyper::body::Incoming;
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json};
 
-use super::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
+use super::LocalCloudError;
+use super::protocol::{ApiError, Protocol, Response};
+use super::service::{Declaration, Gate, MIB, Mark, Service, Wiring};
 use super::storage::{StorageError, Store};
 use expr::Placeholders;
 use value::{AttrValue, Item};
 
 /// The largest item DynamoDB stores.
 const MAX_ITEM_SIZE: usize = 400 * 1024;
-const TARGET_PREFIX: &str = "DynamoDB_20120810";
 
 pub struct DynamoDb {
     store: Store,
@@ -79,43 +84,35 @@ impl DynamoDb {
         Ok(Self { store })
     }
 
-    pub async fn handle(&self, req: ApiRequest) -> Result<Response, ApiError> {
-        let target = req.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let op = match target.split_once('.') {
-            Some((TARGET_PREFIX, op)) => op.to_string(),
-            _ => String::new(),
-        };
-        let region = req.scope.region.clone();
-        let out = match op.as_str() {
-            "CreateTable" => tables::create_table(self, req.json_body()?, &region).await?,
-            "DescribeTable" => tables::describe_table(self, req.json_body()?, &region).await?,
-            "ListTables" => tables::list_tables(self, req.json_body()?).await?,
-            "DeleteTable" => tables::delete_table(self, req.json_body()?, &region).await?,
-            "UpdateTable" => tables::update_table(self, req.json_body()?, &region).await?,
-            "PutItem" => items::put_item(self, req.json_body()?).await?,
-            "GetItem" => items::get_item(self, req.json_body()?).await?,
-            "DeleteItem" => items::delete_item(self, req.json_body()?).await?,
-            "UpdateItem" => items::update_item(self, req.json_body()?).await?,
-            "BatchWriteItem" => items::batch_write_item(self, req.json_body()?).await?,
-            "BatchGetItem" => items::batch_get_item(self, req.json_body()?).await?,
-            "Query" => query::query(self, req.json_body()?).await?,
-            "Scan" => query::scan(self, req.json_body()?).await?,
-            _ => {
-                return Err(ApiError::bad_request(
-                    "UnknownOperationException",
-                    format!("The operation '{target}' is not supported by the local DynamoDB."),
-                ));
-            }
-        };
-        Ok(json_response(Protocol::AwsJson10, StatusCode::OK, &out))
-    }
-
     /// Runs `f` on the database on a blocking thread.
     async fn db<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
         self.store.call(move |conn| Ok(f(conn))).await?
+    }
+}
+
+/// Starts DynamoDB: its tables in the store (see `registry.rs`).
+pub fn start(wiring: &mut Wiring) -> BoxFuture<'_, Result<Arc<dyn Service>, LocalCloudError>> {
+    Box::pin(async move { Ok(Arc::new(DynamoDb::new(wiring.store.clone())?) as Arc<dyn Service>) })
+}
+
+const DECLARATION: Declaration = Declaration {
+    signing_names: &["dynamodb"],
+    protocol: Protocol::AwsJson10,
+    max_body: 16 * MIB,
+    unsigned: Mark::Target("DynamoDB_"),
+    routes: &[],
+};
+
+impl Service for DynamoDb {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn serve<'a>(&'a self, req: Request<Incoming>, gate: &'a Gate) -> BoxFuture<'a, Response> {
+        gate.verified(self, req, |req| self.handle(req))
     }
 }
 

@@ -6,26 +6,34 @@
 //! blobs). The router hands every S3-bound request here unverified: S3 checks its own
 //! signatures because only s3s understands streaming chunk signatures and trailers.
 //!
-//! Besides HTTP, [`S3`] offers a plain async API for the other services of the local
-//! cloud (Rekognition reads photos). Bucket notifications (`notifications`) send S3 event
-//! records to Lambda functions through an [`EventTarget`], durably.
+//! `api` holds the operations (s3s's `S3` trait); this file is the service and its wiring.
+//! Besides HTTP, [`S3`] offers a plain async API for the dashboard, the deployment and
+//! tests; Rekognition reads photos through `images` (its `ImageObjects` trait). Bucket
+//! notifications (`notifications`) send S3 event records to Lambda functions through an
+//! [`EventTarget`], durably.
 //!
 //! May touch: `storage` (through `objects`), `sigv4::Credentials`, `protocol`'s body type;
 //! Lambda only through [`EventTarget`].
 
+mod api;
+mod images;
 mod names;
 pub mod notifications;
 mod objects;
-mod service;
 mod wire;
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use http::Request;
+use hyper::body::Incoming;
 use tokio::sync::broadcast;
 
-use super::protocol::Response;
+use super::LocalCloudError;
+use super::protocol::{Protocol, Response};
+use super::rekognition::ImageObjects;
+use super::service::{Declaration, Gate, Mark, Service, Wiring};
 use super::sigv4::Credentials;
 use super::storage::{StorageError, Store};
 
@@ -88,7 +96,7 @@ impl S3 {
     ) -> Result<Self, S3Error> {
         let objects = Arc::new(ObjectStore::open(store.clone(), region)?);
         let dispatcher = notifications::Dispatcher::start(store, events.clone(), objects.outbox_signal());
-        let mut builder = s3s::service::S3ServiceBuilder::new(service::Backend::new(objects.clone(), events));
+        let mut builder = s3s::service::S3ServiceBuilder::new(api::Backend::new(objects.clone(), events));
         builder.set_auth(wire::LocalAuth::new(credentials));
         builder.set_access(wire::SignedRequestsOnly);
         builder.set_host(wire::LocalHosts);
@@ -203,5 +211,46 @@ impl S3 {
                 _ => return Ok(objects),
             }
         }
+    }
+}
+
+/// Starts S3 with the event target a service before it provides, and provides it to those
+/// after it as the source of Rekognition's images (see `registry.rs`).
+pub fn start(wiring: &mut Wiring) -> BoxFuture<'_, Result<Arc<dyn Service>, LocalCloudError>> {
+    Box::pin(async move {
+        let events = wiring.need::<Arc<dyn EventTarget>>("s3")?;
+        let config = &wiring.config;
+        let s3 = Arc::new(
+            S3::new(wiring.store.clone(), &config.credentials, &config.region, events)
+                .map_err(|e| LocalCloudError::S3(e.to_string()))?,
+        );
+        wiring.provide::<Arc<dyn ImageObjects>>(s3.clone());
+        Ok(s3 as Arc<dyn Service>)
+    })
+}
+
+/// S3 reads bodies itself, streaming, and refuses objects over its own limit.
+const MAX_BODY: usize = objects::MAX_OBJECT_SIZE as usize;
+
+const DECLARATION: Declaration = Declaration {
+    signing_names: &["s3"],
+    protocol: Protocol::RestXml,
+    max_body: MAX_BODY,
+    unsigned: Mark::Unclaimed,
+    routes: &[],
+};
+
+impl Service for S3 {
+    fn declaration(&self) -> &'static Declaration {
+        &DECLARATION
+    }
+
+    fn serve<'a>(&'a self, req: Request<Incoming>, _gate: &'a Gate) -> BoxFuture<'a, Response> {
+        Box::pin(self.handle(req))
+    }
+
+    /// Undelivered events stay in the outbox for the next start.
+    fn before_stop(&self) {
+        self.shutdown();
     }
 }

@@ -358,7 +358,7 @@ pub fn event_message(region: &str, target_id: &str, object: &CreatedObject<'_>, 
                 "arn": format!("arn:aws:s3:::{}", object.bucket),
             },
             "object": {
-                "key": super::service::url_encode(object.key),
+                "key": super::api::url_encode(object.key),
                 "size": object.size,
                 "eTag": object.etag,
                 "sequencer": sequencer,

@@ -1,4 +1,4 @@
-//! The Rekognition API of the local cloud: awsJson1_1, `X-Amz-Target: RekognitionService.*`,
+//! The Rekognition API's operations: awsJson1_1, `X-Amz-Target: RekognitionService.*`,
 //! with AWS's shapes, errors and limits, so the SDK client and `aws rekognition …` work
 //! unchanged. Faces are found and compared by the real models of [`super::faces`].
 //!
@@ -6,7 +6,7 @@
 //! stays instant and every cloud in a test process shares one copy); inference runs on
 //! blocking threads, at most [`INFERENCE_SLOTS`] at a time.
 //!
-//! May touch: `collections`, `faces`, the local S3's plain API, `protocol`.
+//! May touch: `collections`, `faces`, `protocol`, and images in S3 through [`ImageObjects`].
 
 use std::sync::Arc;
 
@@ -18,18 +18,19 @@ use serde_json::{Value, json};
 use tokio::sync::{OnceCell, Semaphore};
 
 use super::analyses::{Analyses, Analysis, Embedder, image_key};
-use super::collections::{CollectionError, Collections, NewFace, StoredFace};
+use super::collections::{CollectionError, NewFace, StoredFace};
 use super::decode::DecodeError;
 use super::faces::{
     BoundingBox, DetectedFace, FaceAnalyzer, FaceError, SIMILARITY_COSINE_AT_80, SIMILARITY_SLOPE, cosine,
     similarity_from_cosine,
 };
 use super::vectors::Vector;
+use super::{ImageObjects, ObjectError, Rekognition};
 use crate::local::LocalCloudError;
 use crate::local::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
-use crate::local::s3::{S3, S3Error};
 use crate::local::storage::StorageError;
 
+const TARGET_PREFIX: &str = "RekognitionService";
 /// The local cloud's one account (as in its other services' ARNs).
 const ACCOUNT_ID: &str = "000000000000";
 
@@ -562,30 +563,16 @@ fn decode_token(token: Option<String>) -> Result<Option<String>, RekognitionErro
     text.strip_prefix("v1:").map(|s| Some(s.to_string())).ok_or_else(bad)
 }
 
-// ---- the service ----------------------------------------------------------------------
-
-pub struct Rekognition {
-    collections: Collections,
-    region: String,
-}
+// ---- the operations -------------------------------------------------------------------
 
 impl Rekognition {
-    /// Opens the face collections (creating their tables) and loads their vectors. The
-    /// models are not loaded here: the first request that needs them does.
-    pub fn new(store: crate::local::storage::Store, region: &str) -> Result<Self, LocalCloudError> {
-        Ok(Self { collections: Collections::open(store)?, region: region.to_string() })
-    }
-
-    pub fn collections(&self) -> &Collections {
-        &self.collections
-    }
-
-    pub async fn handle(&self, req: ApiRequest, s3: &S3) -> Result<Response, ApiError> {
-        let target = req.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let Some(op) = target.strip_prefix("RekognitionService.") else {
+    pub async fn handle(&self, req: ApiRequest) -> Result<Response, ApiError> {
+        let Some(op) = req.target_operation(TARGET_PREFIX) else {
+            let target = req.target();
             return Err(E::UnknownOperation(format!("The operation '{target}' is not a Rekognition operation")).into());
         };
         let op = op.to_string();
+        let s3 = &*self.images;
         let body: Value = req.json_body()?;
         let result = match op.as_str() {
             "CreateCollection" => self.create_collection(parse(body)?).await,
@@ -609,7 +596,7 @@ impl Rekognition {
     }
 
     /// The image's bytes, from the request or from the local S3, within AWS's limits.
-    async fn image_bytes(&self, image: Option<ImageInput>, field: &str, s3: &S3) -> Result<Vec<u8>, E> {
+    async fn image_bytes(&self, image: Option<ImageInput>, field: &str, s3: &dyn ImageObjects) -> Result<Vec<u8>, E> {
         let image = required(image, field)?;
         match (image.bytes, image.s3_object) {
             (Some(b64), None) => {
@@ -640,21 +627,21 @@ impl Rekognition {
                         "Unable to get object metadata from S3. The local S3 does not keep object versions.".into(),
                     ));
                 }
-                let not_found = |e: S3Error| match e {
-                    S3Error::Storage(s) => E::from(s),
-                    _ => E::InvalidS3Object(
+                let not_found = |e: ObjectError| match e {
+                    ObjectError::Storage(s) => E::from(s),
+                    ObjectError::Missing => E::InvalidS3Object(
                         "Unable to get object metadata from S3. Check object key, region and/or access permissions."
                             .into(),
                     ),
                 };
-                let info = s3.head_object(&bucket, &name).await.map_err(not_found)?;
-                if info.size > MAX_S3_IMAGE_BYTES {
+                let size = s3.object_size(&bucket, &name).await.map_err(not_found)?;
+                if size > MAX_S3_IMAGE_BYTES {
                     return Err(E::ImageTooLarge(format!(
                         "Image size is too large: {} bytes exceeds the limit of {MAX_S3_IMAGE_BYTES} bytes for S3 objects",
-                        info.size
+                        size
                     )));
                 }
-                let bytes = s3.get_object_bytes(&bucket, &name).await.map_err(not_found)?;
+                let bytes = s3.object_bytes(&bucket, &name).await.map_err(not_found)?;
                 if bytes.len() as u64 > MAX_S3_IMAGE_BYTES {
                     return Err(E::ImageTooLarge("Image size is too large.".into()));
                 }
@@ -717,7 +704,7 @@ impl Rekognition {
         Ok(out)
     }
 
-    async fn detect_faces(&self, input: DetectFacesInput, s3: &S3) -> Result<Value, E> {
+    async fn detect_faces(&self, input: DetectFacesInput, s3: &dyn ImageObjects) -> Result<Value, E> {
         let attrs = attributes(input.attributes, "attributes")?;
         let bytes = self.image_bytes(input.image, "image", s3).await?;
         let details =
@@ -725,7 +712,7 @@ impl Rekognition {
         Ok(json!({ "FaceDetails": Value::Array(details) }))
     }
 
-    async fn index_faces(&self, input: IndexFacesInput, s3: &S3) -> Result<Value, E> {
+    async fn index_faces(&self, input: IndexFacesInput, s3: &dyn ImageObjects) -> Result<Value, E> {
         let id = collection_id(input.collection_id)?;
         if let Some(ext) = &input.external_image_id {
             external_image_id(ext)?;
@@ -782,7 +769,7 @@ impl Rekognition {
         }))
     }
 
-    async fn search_faces_by_image(&self, input: SearchByImageInput, s3: &S3) -> Result<Value, E> {
+    async fn search_faces_by_image(&self, input: SearchByImageInput, s3: &dyn ImageObjects) -> Result<Value, E> {
         let id = collection_id(input.collection_id)?;
         let max_faces = int_in(input.max_faces, "maxFaces", 1, MAX_PAGE as i64, MAX_PAGE as i64)?;
         let threshold = percent(input.face_match_threshold, "faceMatchThreshold", 80.0)?;
@@ -873,7 +860,7 @@ impl Rekognition {
         Ok(json!({ "DeletedFaces": deleted, "UnsuccessfulFaceDeletions": unsuccessful }))
     }
 
-    async fn compare_faces(&self, input: CompareFacesInput, s3: &S3) -> Result<Value, E> {
+    async fn compare_faces(&self, input: CompareFacesInput, s3: &dyn ImageObjects) -> Result<Value, E> {
         let threshold = percent(input.similarity_threshold, "similarityThreshold", 80.0)?;
         let bar = quality_filter(input.quality_filter, QualityBar::None)?;
         let source = self.image_bytes(input.source_image, "sourceImage", s3).await?;

@@ -1,14 +1,5 @@
-//! SES v2 (REST-JSON, signing name `ses`): email identities and SendEmail, with every sent
-//! message kept in a durable outbox instead of being delivered.
-//!
-//! Operations: CreateEmailIdentity, GetEmailIdentity, ListEmailIdentities (both the
-//! current `POST /v2/email/list-identities` and the older `GET /v2/email/identities`),
-//! DeleteEmailIdentity, SendEmail (Content.Simple and Content.Raw). The outbox is the
-//! SQLite table `ses_outbox`; `GET /_wildrydes/outbox` shows it, newest first.
-//!
-//! Locally an identity is verified the moment it is created: there is no mailbox or DNS
-//! to prove ownership against. The account behaves as one with production access, so
-//! only the sender is checked, never the recipients (AWS's sandbox checks both).
+//! SES v2's operations: `handle` maps method and path to the operation; identities and the
+//! outbox are SQLite tables (`ses_identities`, `ses_outbox`).
 
 use std::collections::HashMap;
 
@@ -18,8 +9,9 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
-use super::storage::{StorageError, Store};
+use super::Ses;
+use crate::local::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
+use crate::local::storage::StorageError;
 
 /// SES v2 accepts raw messages of up to 40 MB.
 const MAX_RAW_MESSAGE: usize = 40 * 1024 * 1024;
@@ -66,43 +58,7 @@ fn missing(member: &str) -> SesError {
     ))
 }
 
-pub struct Ses {
-    store: Store,
-}
-
 impl Ses {
-    pub fn new(store: Store) -> Result<Self, StorageError> {
-        store.call_blocking(|conn| {
-            conn.execute_batch(
-                "CREATE TABLE IF NOT EXISTS ses_identities (
-                     key TEXT PRIMARY KEY,
-                     name TEXT NOT NULL,
-                     identity_type TEXT NOT NULL,
-                     configuration_set TEXT,
-                     tags TEXT NOT NULL,
-                     created_at INTEGER NOT NULL
-                 );
-                 CREATE TABLE IF NOT EXISTS ses_outbox (
-                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                     id TEXT NOT NULL UNIQUE,
-                     timestamp TEXT NOT NULL,
-                     kind TEXT NOT NULL,
-                     from_address TEXT NOT NULL,
-                     to_addresses TEXT NOT NULL,
-                     cc_addresses TEXT NOT NULL,
-                     bcc_addresses TEXT NOT NULL,
-                     reply_to_addresses TEXT NOT NULL,
-                     subject TEXT,
-                     text_body TEXT,
-                     html_body TEXT,
-                     raw BLOB
-                 );",
-            )?;
-            Ok(())
-        })?;
-        Ok(Self { store })
-    }
-
     pub async fn handle(&self, req: ApiRequest) -> Result<Response, ApiError> {
         let path = req.path.trim_end_matches('/');
         let result = match (&req.method, path) {

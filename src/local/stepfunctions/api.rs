@@ -1,5 +1,6 @@
 //! The Step Functions API (awsJson1_0, `X-Amz-Target: AWSStepFunctions.<Operation>`): state
-//! machines and executions stored in SQLite, executions run by the durable [`Executor`].
+//! machines and executions stored in SQLite, executions run by the durable
+//! [`Executor`](super::executor::Executor).
 //! Requests are checked as AWS checks them, and refused with AWS's error codes and messages
 //! before anything is written.
 
@@ -11,14 +12,16 @@ use base64::Engine;
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
+use super::StepFunctions;
 use super::asl::{
     Definition, Diagnostic, ExecutionContext, ExecutionStatus, MAX_DEFINITION_BYTES, MAX_JSON_DEPTH, MAX_PAYLOAD_BYTES,
 };
-use super::executor::{Executor, ExecutorError, Started, TaskRunner, now_ms, status_update};
+use super::executor::{ExecutorError, Started, now_ms, status_update};
 use super::store::{self, ExecutionRow, StateMachineRow};
 use crate::local::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
-use crate::local::storage::{StorageError, Store};
+use crate::local::storage::StorageError;
 
+const TARGET_PREFIX: &str = "AWSStepFunctions";
 /// The account id of every local ARN.
 pub const ACCOUNT_ID: &str = "000000000000";
 /// AWS's default and largest page sizes for the list operations.
@@ -282,7 +285,7 @@ const CACHED_DEFINITIONS: usize = 256;
 /// definition again each time (the text was validated when it was stored). Keyed by the
 /// text itself, so an UpdateStateMachine can never leave a stale entry behind.
 #[derive(Default)]
-struct DefinitionCache {
+pub(super) struct DefinitionCache {
     parsed: Mutex<HashMap<String, Arc<Definition>>>,
 }
 
@@ -301,37 +304,9 @@ impl DefinitionCache {
     }
 }
 
-/// The local Step Functions service.
-pub struct StepFunctions {
-    store: Store,
-    region: String,
-    executor: Executor,
-    definitions: DefinitionCache,
-}
-
 impl StepFunctions {
-    /// Opens the tables, resumes every execution left RUNNING, and serves.
-    pub async fn new(store: Store, region: &str, runner: Arc<dyn TaskRunner>) -> Result<Self, StepFunctionsError> {
-        store::init(&store)?;
-        let executor = Executor::new(store.clone(), runner);
-        let resumed = executor.resume_all().await?;
-        if resumed > 0 {
-            tracing::info!("Step Functions: resumed {resumed} running executions");
-        }
-        Ok(Self { store, region: region.to_string(), executor, definitions: DefinitionCache::default() })
-    }
-
-    pub fn executor(&self) -> &Executor {
-        &self.executor
-    }
-
-    /// Stops the executions' actors (they resume from disk on the next start).
-    pub async fn shutdown(&self) {
-        self.executor.shutdown().await;
-    }
-
     pub async fn handle(&self, req: ApiRequest) -> Result<Response, ApiError> {
-        let op = req.target_operation().unwrap_or_default().to_string();
+        let op = req.target_operation(TARGET_PREFIX).unwrap_or(req.target()).to_string();
         let body = Body::parse(&req)?;
         let out = match op.as_str() {
             "CreateStateMachine" => self.create_state_machine(&body).await?,

@@ -1,30 +1,20 @@
-//! CloudWatch Logs for the functions' log groups (`/aws/lambda/<function>`), read from the
-//! lines the local Lambda stores (`lambda::logs`): DescribeLogGroups, DescribeLogStreams,
-//! GetLogEvents and FilterLogEvents, in AWS's JSON protocol (`Logs_20140328.*`), so
-//! `aws logs …` and the SDK's CloudWatch Logs client read them as they would on AWS. The
-//! groups are Lambda's: every other operation (creating groups, putting events) is refused
-//! with NotImplemented.
-//!
-//! May touch `lambda` (its log store, through its public reads) and `protocol`.
+//! CloudWatch Logs' operations: the awsJson1_1 `X-Amz-Target` names the operation; the log
+//! groups, streams and events are read through [`FunctionLogs`].
 
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::lambda::{self, logs};
-use super::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
-use super::storage::Store;
+use super::CloudWatchLogs;
+use crate::local::lambda::logs;
+use crate::local::protocol::{ApiError, ApiRequest, Protocol, Response, json_response};
 
+const TARGET_PREFIX: &str = "Logs_20140328";
 const GROUP_PREFIX: &str = "/aws/lambda/";
 /// AWS's default and largest page of events.
 const MAX_EVENTS: usize = 10_000;
-
-#[derive(Clone)]
-pub struct CloudWatchLogs {
-    store: Store,
-    lambda: lambda::Lambda,
-    region: String,
-}
+/// The local cloud's one account (as in its other services' ARNs).
+const ACCOUNT_ID: &str = "000000000000";
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::bad_request("InvalidParameterException", message)
@@ -142,26 +132,28 @@ impl Request {
 }
 
 impl CloudWatchLogs {
-    pub fn new(store: Store, lambda: lambda::Lambda, region: &str) -> Self {
-        Self { store, lambda, region: region.to_string() }
-    }
-
     pub async fn handle(&self, req: ApiRequest) -> Result<Response, ApiError> {
-        let operation = req.target_operation().unwrap_or_default().to_string();
+        let operation = req.target_operation(TARGET_PREFIX);
         let body: Request = req.json_body()?;
-        self.lambda.flush_logs().await;
-        let value = match operation.as_str() {
-            "DescribeLogGroups" => self.describe_log_groups(&body).await?,
-            "DescribeLogStreams" => self.describe_log_streams(&body).await?,
-            "GetLogEvents" => self.get_log_events(&body).await?,
-            "FilterLogEvents" => self.filter_log_events(&body).await?,
-            "" => {
+        self.functions.flush().await;
+        let value = match operation {
+            Some("DescribeLogGroups") => self.describe_log_groups(&body).await?,
+            Some("DescribeLogStreams") => self.describe_log_streams(&body).await?,
+            Some("GetLogEvents") => self.get_log_events(&body).await?,
+            Some("FilterLogEvents") => self.filter_log_events(&body).await?,
+            None if !req.target().is_empty() => {
+                return Err(ApiError::bad_request(
+                    "UnknownOperationException",
+                    format!("The operation '{}' is not a CloudWatch Logs operation.", req.target()),
+                ));
+            }
+            Some("") | None => {
                 return Err(ApiError::bad_request(
                     "UnknownOperationException",
                     "The request names no operation (X-Amz-Target).",
                 ));
             }
-            other => {
+            Some(other) => {
                 return Err(ApiError::bad_request(
                     "NotImplemented",
                     format!(
@@ -174,14 +166,14 @@ impl CloudWatchLogs {
     }
 
     fn group_arn(&self, group: &str) -> String {
-        format!("arn:aws:logs:{}:{}:log-group:{group}", self.region, lambda::model::ACCOUNT_ID)
+        format!("arn:aws:logs:{}:{}:log-group:{group}", self.region, ACCOUNT_ID)
     }
 
     async fn describe_log_groups(&self, req: &Request) -> Result<Value, ApiError> {
         let page = limit(req.limit, 50)?;
         let after = req.next_token.as_deref().map(|t| t.to_string());
         let prefix = req.log_group_name_prefix.clone().unwrap_or_default();
-        let groups = self.store.call(|conn| logs::groups(conn)).await?;
+        let groups = self.functions.groups().await?;
         let mut listed: Vec<Value> = groups
             .into_iter()
             .map(|g| (format!("{GROUP_PREFIX}{}", g.function), g))
@@ -218,11 +210,8 @@ impl CloudWatchLogs {
         if by_time && req.log_stream_name_prefix.is_some() {
             return Err(invalid("Cannot order by LastEventTime with a logStreamNamePrefix."));
         }
-        let f = function.clone();
-        let mut streams = self.store.call(move |conn| logs::streams(conn, &f)).await?;
-        if streams.is_empty()
-            && !self.lambda.function_names().await.map_err(|e| ApiError::internal(e.to_string()))?.contains(&function)
-        {
+        let mut streams = self.functions.streams(function.clone()).await?;
+        if streams.is_empty() && !self.functions.function_names().await?.contains(&function) {
             return Err(not_found(&group));
         }
         if let Some(prefix) = &req.log_stream_name_prefix {
@@ -277,11 +266,9 @@ impl CloudWatchLogs {
             newest_first,
             limit: page,
         };
-        let f = function.clone();
-        let mut found = self.store.call(move |conn| logs::events(conn, &f, &query)).await?;
+        let mut found = self.functions.events(function.clone(), query).await?;
         if found.is_empty() && after_id.is_none() {
-            let f = function.clone();
-            let streams = self.store.call(move |conn| logs::streams(conn, &f)).await?;
+            let streams = self.functions.streams(function.clone()).await?;
             if !streams.iter().any(|s| s.name == stream) {
                 return Err(ApiError::bad_request(
                     "ResourceNotFoundException",
@@ -315,8 +302,7 @@ impl CloudWatchLogs {
         let pattern = Pattern::parse(req.filter_pattern.as_deref().unwrap_or(""))?;
         let mut streams = req.log_stream_names.clone();
         if let Some(prefix) = &req.log_stream_name_prefix {
-            let f = function.clone();
-            let all = self.store.call(move |conn| logs::streams(conn, &f)).await?;
+            let all = self.functions.streams(function.clone()).await?;
             streams = Some(all.into_iter().map(|s| s.name).filter(|n| n.starts_with(prefix.as_str())).collect());
         }
         let mut after_id = match &req.next_token {
@@ -324,12 +310,10 @@ impl CloudWatchLogs {
             None => None,
         };
         if after_id.is_none()
-            && !self.lambda.function_names().await.map_err(|e| ApiError::internal(e.to_string()))?.contains(&function)
+            && !self.functions.function_names().await?.contains(&function)
+            && self.functions.streams(function.clone()).await?.is_empty()
         {
-            let f = function.clone();
-            if self.store.call(move |conn| logs::streams(conn, &f)).await?.is_empty() {
-                return Err(not_found(&group));
-            }
+            return Err(not_found(&group));
         }
         // Reads in batches until a page of matches, or the end; a long run of lines that do
         // not match still ends in a token, so no request scans the whole log at once.
@@ -345,8 +329,7 @@ impl CloudWatchLogs {
                 newest_first: false,
                 limit: 1_000,
             };
-            let f = function.clone();
-            let batch = self.store.call(move |conn| logs::events(conn, &f, &query)).await?;
+            let batch = self.functions.events(function.clone(), query).await?;
             if batch.is_empty() {
                 exhausted = true;
                 break;
