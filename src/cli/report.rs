@@ -195,6 +195,7 @@ fn step_status(status: crate::tui::app::StepStatus) -> &'static str {
         StepStatus::Todo => "to do",
         StepStatus::Running => "running",
         StepStatus::Unavailable => "unknown",
+        StepStatus::Unexpected => "other",
     }
 }
 

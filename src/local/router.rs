@@ -38,6 +38,8 @@ pub struct Router {
     pub lambda: lambda::Lambda,
     pub rekognition: rekognition::Rekognition,
     pub logs: super::cloudwatch_logs::CloudWatchLogs,
+    /// The dashboards and commands using this cloud (`/_wildrydes/clients`).
+    pub leases: super::leases::Leases,
 }
 
 /// What the router knows of a service before it reads the body.
@@ -103,6 +105,7 @@ impl Router {
         let logs = super::cloudwatch_logs::CloudWatchLogs::new(store.clone(), lambda.clone(), &config.region);
         Ok(Self {
             logs,
+            leases: Default::default(),
             lambda,
             credentials: config.credentials.clone(),
             region: config.region.clone(),
@@ -242,6 +245,9 @@ impl Router {
                 &serde_json::json!({"status": "ok", "dataDir": self.data_dir, "region": self.region}),
             )),
             (&http::Method::GET, "/_wildrydes/outbox") => self.ses.outbox_response().await,
+            (method, p) if p.starts_with(super::leases::PATH) => {
+                self.leases.respond(method, &p[super::leases::PATH.len()..])
+            }
             (&http::Method::GET, p) if p.starts_with("/_wildrydes/logs/") => {
                 self.lambda.logs_response(&p["/_wildrydes/logs/".len()..], req.uri().query()).await
             }

@@ -81,6 +81,8 @@ pub enum StepStatus {
     Running,
     /// The target cannot do this step (yet): the detail says why.
     Unavailable,
+    /// It ran and ended otherwise than the workshop expects: the detail says how.
+    Unexpected,
 }
 
 /// A Lab step run from this dashboard: its progress while it runs, then how it ended.
@@ -201,12 +203,14 @@ pub struct DetailView {
     pub scroll: u16,
     /// Set until the first load placed the cursor (on the failing event, if any).
     pub placed: bool,
+    /// The replay (←/→): the graph as it was at the selected event, instead of the table.
+    pub replay: bool,
 }
 
 impl DetailView {
     /// An execution being opened: its history loads next.
     pub fn opening(arn: String) -> Self {
-        Self { arn, data: Loadable::Loading, selected: 0, scroll: 0, placed: false }
+        Self { arn, data: Loadable::Loading, selected: 0, scroll: 0, placed: false, replay: false }
     }
 }
 
@@ -866,6 +870,7 @@ fn on_tab_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
             let step = app.selected_lab_step()?.step;
             Some(app.run_lab_step(step))
         }
+        (Tab::Lab, KeyCode::Char('a')) => Some(super::lab::start_everything(app)),
         (Tab::Lab, KeyCode::Char('e')) => {
             let step = app.selected_lab_step()?.clone();
             match app.lab_execution(&step) {
@@ -985,6 +990,8 @@ fn on_detail_key(app: &mut App, key: KeyEvent) -> Option<Vec<Effect>> {
     };
     let at = detail.selected as isize;
     match key.code {
+        KeyCode::Esc | KeyCode::Backspace if detail.replay => detail.replay = false,
+        KeyCode::Left | KeyCode::Right => super::detail::replay_key(detail, key.code == KeyCode::Right),
         KeyCode::Esc | KeyCode::Backspace => app.detail = None,
         KeyCode::Down | KeyCode::Char('j') => select(detail, at + 1),
         KeyCode::Up | KeyCode::Char('k') => select(detail, at - 1),
@@ -1525,7 +1532,7 @@ mod tests {
     #[test]
     fn enter_runs_a_lab_step_once_shows_its_progress_and_e_opens_its_execution() {
         let mut app = on_lab();
-        for _ in 0..6 {
+        for _ in 0..3 {
             update(&mut app, key(KeyCode::Down));
         }
         assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::RunLabStep(Step::Photo(0))]);
@@ -1535,7 +1542,8 @@ mod tests {
         update(&mut app, Action::Loaded(Loaded::LabProgress(Step::Photo(0), "→ FaceDetection".into())));
         assert_eq!(app.lab_runs.get(&Step::Photo(0)).map(|r| r.lines().to_vec()), Some(vec!["→ FaceDetection".into()]));
         let arn = execution("happy", "SUCCEEDED").arn;
-        let outcome = super::super::lab::Outcome { message: "SUCCEEDED".into(), execution: Some(arn.clone()) };
+        let outcome =
+            super::super::lab::Outcome { message: "SUCCEEDED".into(), execution: Some(arn.clone()), as_expected: true };
         let effects = update(&mut app, Action::Loaded(Loaded::LabDone(Step::Photo(0), Ok(outcome))));
         assert!(effects.contains(&Effect::Load(Tab::Lab)), "the Lab reads the target again: {effects:?}");
         assert!(matches!(app.lab_runs.get(&Step::Photo(0)), Some(LabRun::Finished { result: Ok(_), .. })));

@@ -44,7 +44,10 @@ pub async fn load(source: &Source, tab: Tab) -> Loaded {
 pub async fn health(source: &Source) -> Loaded {
     match source.clients.s3.list_buckets().send().await {
         Ok(_) => Loaded::Health(Ok(())),
-        Err(e) => Loaded::Health(Err(sdk_message(&e))),
+        Err(e) => Loaded::Health(Err(match &source.restart_hint {
+            Some(hint) => format!("{} — {hint}", sdk_message(&e)),
+            None => sdk_message(&e),
+        })),
     }
 }
 

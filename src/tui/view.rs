@@ -272,6 +272,7 @@ fn lab_mark(app: &App, step: &LabStep) -> (&'static str, Color) {
         StepStatus::Todo => ("○ to do", Color::Yellow),
         StepStatus::Running => ("⟳ running", Color::Yellow),
         StepStatus::Unavailable => ("? unknown", Color::DarkGray),
+        StepStatus::Unexpected => ("≠ other", Color::Magenta),
     }
 }
 
@@ -287,8 +288,7 @@ fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
     let wide = area.width >= 120;
     let rows = steps
         .iter()
-        .enumerate()
-        .map(|(i, step)| {
+        .map(|step| {
             let (mark, color) = lab_mark(app, step);
             let detail = match app.lab_runs.get(&step.step) {
                 Some(LabRun::Running { lines }) => lines.last().cloned().unwrap_or_else(|| "starting…".into()),
@@ -296,7 +296,7 @@ fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
                 _ => step.detail.clone(),
             };
             Row::new(vec![
-                Cell::from(format!("{}.", i + 1)),
+                Cell::from(step.step.number()),
                 Cell::from(step.title.clone()),
                 Cell::from(mark).style(Style::new().fg(color)),
                 Cell::from(detail).style(Style::new().fg(if color == Color::Red { Color::Red } else { Color::Gray })),
@@ -307,7 +307,7 @@ fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
     draw_table(
         frame,
         list,
-        " Lab: the rider-photo workshop — Enter run · e its execution ".into(),
+        " Lab: the rider-photo workshop — Enter run · e its execution · a every step ".into(),
         &["", "Step", "Status", "What is there"],
         &[Constraint::Length(3), Constraint::Length(title_width), Constraint::Length(10), Constraint::Fill(1)],
         rows,
@@ -324,7 +324,8 @@ fn draw_lab(app: &App, frame: &mut Frame, area: Rect) {
         Some(LabRun::Finished { result, lines: progress }) => {
             lines.extend(progress.iter().map(|l| Line::from(format!("  {l}")).dark_gray()));
             lines.push(match result {
-                Ok(outcome) => Line::from(format!("✔ {}", outcome.message)).fg(Color::Green),
+                Ok(outcome) if outcome.as_expected => Line::from(format!("✔ {}", outcome.message)).fg(Color::Green),
+                Ok(outcome) => Line::from(format!("≠ {}", outcome.message)).fg(Color::Magenta).bold(),
                 Err(e) => Line::from(format!("✖ {e}")).fg(Color::Red).bold(),
             });
         }
@@ -719,11 +720,13 @@ fn draw_help(frame: &mut Frame, area: Rect) {
         ("1-8, Tab, ←/→, h/l", "switch view"),
         ("Enter", "Lab: run the step · open an execution · a graph state · a face"),
         ("e", "Lab: open the execution the step started"),
+        ("a", "Lab: every step still to do, one after the other"),
         ("Esc", "back, close, clear the filter"),
         ("f", "Executions: cycle the status filter"),
         ("s / x / r / R", "Executions: start · stop, rerun, redrive (asks)"),
         ("o", "Executions: show the execution in the Graph"),
         ("J/K, L", "execution: scroll the event JSON · its function's logs"),
+        ("←/→", "execution: replay it event by event on its graph"),
         ("d / D, +/-", "Faces: delete · find duplicates, threshold"),
         ("u", "Photos: upload a file from disk"),
         ("↑/↓, j/k", "move"),
@@ -1023,7 +1026,7 @@ mod tests {
             app
         };
         let mut app = lab();
-        for _ in 0..6 {
+        for _ in 0..3 {
             press(&mut app, KeyCode::Down);
         }
         press(&mut app, KeyCode::Enter);
@@ -1041,7 +1044,7 @@ mod tests {
         );
         cases.push(("lab failed", app, vec!["✖ failed", "cannot read the binary"]));
         let mut app = lab();
-        for _ in 0..7 {
+        for _ in 0..4 {
             press(&mut app, KeyCode::Down);
         }
         press(&mut app, KeyCode::Enter);
@@ -1054,6 +1057,7 @@ mod tests {
                               PhotoDoesNotMeetRequirementError — Face is wearing sunglasses"
                         .into(),
                     execution: Some(exec(2, "SUCCEEDED").arn),
+                    as_expected: true,
                 }),
             )),
         );
