@@ -159,12 +159,8 @@ async fn local_target(selection: &Selection) -> anyhow::Result<(Target, Hold)> {
         );
     }
     // `wildrydes serve`, a dashboard or a command already serves this data: share it.
-    let restart_hint = format!(
-        "the local cloud on port {port} has stopped: run `wildrydes --data-dir {} --port {port}` again, or \
-         `wildrydes serve --data-dir {} --port {port}`",
-        found.display(),
-        found.display()
-    );
+    let restart_hint =
+        format!("the local cloud has stopped: run `wildrydes serve --data-dir {} --port {port}`", found.display());
     let hold = Hold::take(endpoint.clone(), restart_hint).await;
     Ok((Target::Local { endpoint, region }, hold))
 }
