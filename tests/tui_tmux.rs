@@ -123,6 +123,23 @@ fn eventually(what: &str, within: Duration, done: impl Fn() -> bool) {
     }
 }
 
+/// A dashboard on a fresh data directory (kept while the session lives), once its Lab is up.
+fn fresh_dashboard(test: &str) -> Option<(tempfile::TempDir, TmuxSession, String)> {
+    let binary = dashboard_binary()?;
+    let dir = tempfile::tempdir().expect("temporary data directory");
+    let terminal = TmuxSession::start(test, &binary, dir.path(), 0);
+    let lab = wait_for_the_lab(&terminal);
+    Some((dir, terminal, lab))
+}
+
+impl TmuxSession {
+    /// `q`, and the dashboard ends with status 0.
+    fn quit(&self) {
+        self.keys(&["q"]);
+        self.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    }
+}
+
 /// The Lab as a fresh start leaves it: the stack deployed (section 2), the rest to the attendee.
 fn wait_for_the_lab(terminal: &TmuxSession) -> String {
     terminal.wait_for(&["Lab: the rider-photo workshop", "Create RiderPhotoProcessing-1"], Duration::from_secs(600));
@@ -131,12 +148,9 @@ fn wait_for_the_lab(terminal: &TmuxSession) -> String {
 
 #[test]
 fn the_lab_runs_the_workshop_from_an_empty_collection_through_machine_1s_two_photos() {
-    let Some(binary) = dashboard_binary() else { return };
-    let dir = tempfile::tempdir().expect("temporary data directory");
-    let terminal = TmuxSession::start("lab", &binary, dir.path(), 0);
+    let Some((_dir, terminal, lab)) = fresh_dashboard("lab") else { return };
 
     // The stack is there, the collection and the machines are the attendee's to make.
-    let lab = wait_for_the_lab(&terminal);
     let row = |screen: &str, text: &str| screen.lines().find(|l| l.contains(text)).unwrap_or_default().to_string();
     assert!(row(&lab, "Deploy buckets, table, functions").contains("✔ done"), "{lab}");
     assert!(row(&lab, "Create the collection rider-photos").contains("○ to do"), "{lab}");
@@ -180,16 +194,12 @@ fn the_lab_runs_the_workshop_from_an_empty_collection_through_machine_1s_two_pho
         .wait_for(&["Enter runs RiderPhotoProcessing-1 on 2_sunglass_face.jpg as user_b"], Duration::from_secs(10));
     assert!(row(&lab, "Run 2_sunglass_face.jpg as user_b").contains('›'), "{lab}");
 
-    terminal.keys(&["q"]);
-    terminal.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    terminal.quit();
 }
 
 #[test]
 fn replay_steps_through_a_caught_refusal_on_the_graph() {
-    let Some(binary) = dashboard_binary() else { return };
-    let dir = tempfile::tempdir().expect("temporary data directory");
-    let terminal = TmuxSession::start("replay", &binary, dir.path(), 0);
-    wait_for_the_lab(&terminal);
+    let Some((_dir, terminal, _)) = fresh_dashboard("replay") else { return };
 
     // Machine 1 and the sunglasses photo: caught by FaceDetection's Catch.
     terminal.keys(&["j", "j", "Enter"]);
@@ -222,8 +232,7 @@ fn replay_steps_through_a_caught_refusal_on_the_graph() {
     terminal.keys(&["Escape"]);
     let history = terminal.wait_for(&["Elapsed", "ExecutionStarted"], Duration::from_secs(10));
     assert!(!history.contains("Replay "), "{history}");
-    terminal.keys(&["q"]);
-    terminal.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    terminal.quit();
 }
 
 /// The processes of this binary whose command line names `dir`, and `serve` or not: the
@@ -261,8 +270,7 @@ fn a_second_dashboard_keeps_its_local_cloud_when_the_first_quits() {
     assert_eq!(wildrydes_on(dir.path(), true).len(), 1, "one local cloud, of its own, for both");
 
     // The first, which started the cloud, quits; the second still works on it.
-    first.keys(&["q"]);
-    first.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    first.quit();
     second.keys(&["Enter"]);
     second.wait_for(&["Collection rider-photos: created"], Duration::from_secs(60));
     second.keys(&["F5"]);
@@ -287,16 +295,12 @@ fn a_second_dashboard_keeps_its_local_cloud_when_the_first_quits() {
     kill_9(clouds[0]);
     third.keys(&["F5"]);
     third.wait_for(&["the local cloud has stopped: run `wildrydes serve --data-dir"], Duration::from_secs(30));
-    third.keys(&["q"]);
-    third.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    third.quit();
 }
 
 #[test]
 fn the_demo_key_runs_every_step_and_the_faces_it_made_can_be_deleted() {
-    let Some(binary) = dashboard_binary() else { return };
-    let dir = tempfile::tempdir().expect("temporary data directory");
-    let terminal = TmuxSession::start("demo", &binary, dir.path(), 0);
-    wait_for_the_lab(&terminal);
+    let Some((dir, terminal, _)) = fresh_dashboard("demo") else { return };
 
     // `a` runs every step still to do, in the workshop's order, each as expected.
     terminal.keys(&["a"]);
@@ -326,7 +330,6 @@ fn the_demo_key_runs_every_step_and_the_faces_it_made_can_be_deleted() {
     // q quits cleanly; the local cloud it started, with nobody else on it, stops by itself
     // and its function processes (running until now) go with it.
     assert!(!processes_in(dir.path()).is_empty(), "the functions ran as processes from the data directory");
-    terminal.keys(&["q"]);
-    terminal.wait_for(&["EXITED 0"], Duration::from_secs(60));
+    terminal.quit();
     eventually("the function processes ending", Duration::from_secs(120), || processes_in(dir.path()).is_empty());
 }

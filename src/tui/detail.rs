@@ -460,3 +460,42 @@ pub fn draw_logs(app: &App, frame: &mut Frame, area: Rect) {
         text,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrows_open_the_replay_where_the_cursor_is_then_step_within_the_history() {
+        let row = |id: i64, kind: &str| HistoryRow {
+            id,
+            previous: id - 1,
+            kind: kind.into(),
+            state: String::new(),
+            time: String::new(),
+            elapsed_ms: 0,
+            json: serde_json::Value::Null,
+            function: None,
+        };
+        let mut detail = DetailView::opening("arn".into());
+        detail.data = Loadable::Loaded(ExecutionDetail {
+            arn: "arn".into(),
+            name: "e".into(),
+            status: "SUCCEEDED".into(),
+            state_machine: "M".into(),
+            events: vec![row(1, "ExecutionStarted"), row(2, "PassStateEntered"), row(3, "ExecutionSucceeded")],
+            definition: None,
+        });
+        detail.selected = 1;
+        replay_key(&mut detail, true);
+        assert!(detail.replay);
+        assert_eq!(detail.selected, 1, "the first press shows the event the cursor is on");
+        replay_key(&mut detail, true);
+        replay_key(&mut detail, true);
+        assert_eq!(detail.selected, 2, "not past the last event");
+        for _ in 0..5 {
+            replay_key(&mut detail, false);
+        }
+        assert_eq!(detail.selected, 0, "nor before the first");
+    }
+}
