@@ -372,7 +372,8 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
         Ok(d) => {
             faces = d.face_count().unwrap_or(0);
             left.push(format!("collection {}", n.collection));
-            row(Step::Collection, StepStatus::Done, format!("{}: {faces} faces", n.collection))
+            let noun = if faces == 1 { "face" } else { "faces" };
+            row(Step::Collection, StepStatus::Done, format!("{}: {faces} {noun}", n.collection))
         }
         Err(e) => {
             let status = status_of(&e);
