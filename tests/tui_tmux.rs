@@ -19,8 +19,8 @@ fn tmux(args: &[&str]) -> Output {
 }
 
 impl TmuxSession {
-    /// The dashboard on `data_dir` and `port` (0: any free one) in a session named after
-    /// `test`, so that the tests of one run do not share a session.
+    /// The dashboard on `data_dir` and `port` (0: any free one) in a tmux session named
+    /// after `test`, so that the tests of one run do not share a tmux session.
     fn start(test: &str, binary: &Path, data_dir: &Path, port: u16) -> Self {
         let name = format!("wildrydes-e2e-{}-{test}", std::process::id());
         // The shell stays after the dashboard so its exit status can be read off the pane.
@@ -123,7 +123,7 @@ fn eventually(what: &str, within: Duration, done: impl Fn() -> bool) {
     }
 }
 
-/// A dashboard on a fresh data directory (kept while the session lives), once its Lab is up.
+/// A dashboard on a fresh data directory (kept while its tmux session lives), once its Lab is up.
 fn fresh_dashboard(test: &str) -> Option<(tempfile::TempDir, TmuxSession, String)> {
     let binary = dashboard_binary()?;
     let dir = tempfile::tempdir().expect("temporary data directory");
