@@ -572,7 +572,7 @@ pub fn start_everything(app: &mut super::app::App) -> Vec<super::app::Effect> {
     }
     for row in app.lab.rows().into_iter().flatten() {
         if in_everything(row.step) && row.status != StepStatus::Done {
-            app.lab_runs.insert(row.step, LabRun::Running { lines: vec!["waits for the steps above".into()] });
+            app.lab_runs.insert(row.step, LabRun::Running { lines: vec!["queued: runs after the steps above".into()] });
         }
     }
     vec![Effect::RunLabStep(Step::Everything)]
@@ -788,6 +788,27 @@ mod tests {
         assert!(said.starts_with("FAILED — failed at Thumbnail: States.TaskFailed;"), "{said}");
         assert_eq!(judge(&m3_happy, "RUNNING", Some(&Verdict::Running)).0, StepStatus::Running);
         assert_eq!(judge(&m3_happy, "SUCCEEDED", None).0, StepStatus::Unavailable);
+    }
+
+    #[test]
+    fn a_queues_every_step_still_to_do_and_not_twice() {
+        use super::super::app::{App, Effect, LabRun, Loaded, update};
+        let mut app = App::new("local");
+        let steps = Step::ALL
+            .into_iter()
+            .map(|step| {
+                let status = if step == Step::Resources { StepStatus::Done } else { StepStatus::Todo };
+                LabStep { step, title: step.title(), status, detail: String::new(), execution: None }
+            })
+            .collect();
+        update(&mut app, Action::Loaded(Loaded::Lab(Ok(steps))));
+        assert_eq!(start_everything(&mut app), vec![Effect::RunLabStep(Step::Everything)]);
+        let queued = |step| matches!(app.lab_runs.get(&step), Some(LabRun::Running { .. }));
+        assert!(queued(Step::Collection) && queued(Step::Photo(7)) && queued(Step::Duplicate));
+        assert!(!queued(Step::Resources), "done already");
+        assert!(!queued(Step::Results) && !queued(Step::Cleanup), "never part of it");
+        assert!(start_everything(&mut app).is_empty(), "not while a step runs");
+        assert!(app.notice.as_ref().is_some_and(|(m, error)| *error && m.contains("still running")));
     }
 
     #[test]
