@@ -1,15 +1,22 @@
 //! The one `Context` a run of `wildrydes` works in, resolved once from the command line:
-//! the target (the local cloud this process runs or joins, another endpoint, or AWS), its
+//! the target (the local cloud this process starts or joins, another endpoint, or AWS), its
 //! region, the workshop's resource names there, and the operations on it. The dashboard and
 //! every command take it from here, so they never disagree about where they are.
+//!
+//! The local cloud is never a part of the process that starts it: it runs as `wildrydes
+//! serve --until-idle` on its own, and every dashboard and command on it holds a lease
+//! (`local::leases`) while it runs, so quitting the one that started it pulls it from under
+//! nobody; it stops itself once the last has gone.
 //!
 //! May use `cloud`, `local` (to start or join the local cloud), `ops`, `deploy` and `workshop`.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::cloud::{Clients, Target};
 use crate::deploy::{CodeSource, DeployOptions, FunctionSettings, Role, UploadTrigger};
-use crate::local::{self, LocalCloud, LocalCloudConfig};
+use crate::local;
 use crate::ops::Ops;
 use crate::workshop::WorkshopNames;
 
@@ -20,8 +27,9 @@ pub struct Context {
     /// How deploy and the Lab deploy here; an error sentence where they cannot (no
     /// directory of function binaries, no region for the roles' names).
     pub deploy: Result<DeployOptions, String>,
-    /// The local cloud this process started, stopped by [`Context::close`].
-    local_cloud: Option<LocalCloud>,
+    /// This process's lease on the local cloud it started or joined, given back by
+    /// [`Context::close`].
+    hold: Option<Hold>,
 }
 
 /// What selects the target: the command line's global options.
@@ -70,7 +78,7 @@ impl Context {
     /// on `port` — the one already serving there (when it serves the same data directory),
     /// or a new one in this process.
     pub async fn resolve(selection: &Selection, functions: &Functions) -> anyhow::Result<Context> {
-        let mut local_cloud = None;
+        let mut hold = None;
         let target = if selection.aws {
             Target::Aws {
                 region: selection.region.clone(),
@@ -83,8 +91,8 @@ impl Context {
                 region: selection.region.clone().unwrap_or_else(|| local::DEFAULT_REGION.into()),
             }
         } else {
-            let (target, cloud) = local_target(selection).await?;
-            local_cloud = cloud;
+            let (target, held) = local_target(selection).await?;
+            hold = Some(held);
             target
         };
         let config = crate::cloud::sdk_config(&target).await;
@@ -99,18 +107,16 @@ impl Context {
         };
         let region = config.region().map(|r| r.to_string());
         let deploy = deploy_options(&target, region.as_deref(), &names, functions).map_err(|e| format!("{e:#}"));
-        Ok(Context { ops: Ops::new(clients, names, local_endpoint), target, deploy, local_cloud })
+        let mut ops = Ops::new(clients, names, local_endpoint);
+        ops.restart_hint = hold.as_ref().map(|h| h.restart_hint.clone());
+        Ok(Context { ops, target, deploy, hold })
     }
 
-    /// Whether this process runs the local cloud itself (rather than joining one).
-    pub fn runs_local_cloud(&self) -> bool {
-        self.local_cloud.is_some()
-    }
-
-    /// Ends the context: stops the local cloud this process started.
+    /// Ends the context: gives back its lease on the local cloud, which stops once no
+    /// dashboard or command holds one.
     pub async fn close(self) {
-        if let Some(cloud) = self.local_cloud {
-            cloud.shutdown().await;
+        if let Some(hold) = self.hold {
+            hold.give_back().await;
         }
     }
 }
@@ -120,39 +126,159 @@ pub fn data_dir(selection: &Selection) -> PathBuf {
     selection.data_dir.clone().unwrap_or_else(local::default_data_dir)
 }
 
-/// The local cloud on the selected port: a new one in this process, or the one already
-/// serving there.
-async fn local_target(selection: &Selection) -> anyhow::Result<(Target, Option<LocalCloud>)> {
+/// How long a starting local cloud may take to answer (opening a large data directory,
+/// resuming executions): a bound against hanging, not an expectation.
+const START_WITHIN: Duration = Duration::from_secs(120);
+
+/// The local cloud on the selected port: the one already serving there, or a new one
+/// started as its own process; either way with a lease held on it.
+async fn local_target(selection: &Selection) -> anyhow::Result<(Target, Hold)> {
     let dir = data_dir(selection);
-    let mut config = LocalCloudConfig::new(dir.clone());
-    config.port = selection.port;
-    if let Some(region) = &selection.region {
-        config.region = region.clone();
-    }
-    match LocalCloud::start(config.clone()).await {
-        Ok(cloud) => Ok((Target::Local { endpoint: cloud.endpoint(), region: config.region.clone() }, Some(cloud))),
-        Err(local::LocalCloudError::Bind { addr, source }) if source.kind() == std::io::ErrorKind::AddrInUse => {
-            let endpoint = format!("http://{addr}");
-            match serving(&endpoint).await {
-                None => anyhow::bail!(
-                    "port {} is in use by another program. Stop it, pick another port with --port, or reach a \
-                     running local cloud with --endpoint-url URL.",
-                    addr.port()
-                ),
-                Some(other) if selection.data_dir.is_some() && !same_dir(&other, &dir) => anyhow::bail!(
-                    "the local cloud on port {} serves {}, not {}. Stop it, or use --port to run another one \
-                     on {}.",
-                    addr.port(),
-                    other.display(),
-                    dir.display(),
-                    dir.display()
-                ),
-                // `wildrydes serve` (or a dashboard) already serves this data: share it.
-                Some(_) => Ok((Target::Local { endpoint, region: config.region.clone() }, None)),
+    let region = selection.region.clone().unwrap_or_else(|| local::DEFAULT_REGION.into());
+    let port = match selection.port {
+        // Any free port: asked of the system, then handed to the cloud to bind.
+        0 => std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port(),
+        port => port,
+    };
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let found = match serving(&endpoint).await {
+        Some(found) => found,
+        None => {
+            if let Err(e) = std::net::TcpListener::bind(("127.0.0.1", port))
+                && e.kind() == std::io::ErrorKind::AddrInUse
+            {
+                anyhow::bail!(
+                    "port {port} is in use by another program. Stop it, pick another port with --port, or reach a \
+                     running local cloud with --endpoint-url URL."
+                );
             }
+            start_cloud(&dir, port, selection.region.as_deref(), &endpoint).await?
         }
-        Err(e) => Err(e.into()),
+    };
+    if selection.data_dir.is_some() && !same_dir(&found, &dir) {
+        anyhow::bail!(
+            "the local cloud on port {port} serves {}, not {}. Stop it, or use --port to run another one on {}.",
+            found.display(),
+            dir.display(),
+            dir.display()
+        );
     }
+    // `wildrydes serve`, a dashboard or a command already serves this data: share it.
+    let restart_hint =
+        format!("the local cloud has stopped: run `wildrydes serve --data-dir {} --port {port}`", found.display());
+    let hold = Hold::take(endpoint.clone(), restart_hint).await;
+    Ok((Target::Local { endpoint, region }, hold))
+}
+
+/// Starts `wildrydes serve --until-idle` on `dir` and `port` as a process of its own (its
+/// own process group, so the terminal's Ctrl-C does not reach it), its output appended to
+/// `cloud.log` in the data directory; returns once it answers, with the data directory it
+/// serves (another process may have won the port meanwhile: then that one's).
+async fn start_cloud(dir: &Path, port: u16, region: Option<&str>, endpoint: &str) -> anyhow::Result<PathBuf> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(dir)?;
+    let log_path = dir.join("cloud.log");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    let mut command = std::process::Command::new(std::env::current_exe()?);
+    command.arg("--data-dir").arg(dir).arg("--port").arg(port.to_string());
+    if let Some(region) = region {
+        command.arg("--region").arg(region);
+    }
+    let mut child = command
+        .args(["serve", "--until-idle"])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("cannot start the local cloud (`wildrydes serve`): {e}"))?;
+    let deadline = Instant::now() + START_WITHIN;
+    loop {
+        if let Some(found) = serving(endpoint).await {
+            // Reaped when it ends, so it leaves no zombie behind this process.
+            std::thread::spawn(move || child.wait());
+            return Ok(found);
+        }
+        if let Some(status) = child.try_wait()? {
+            let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+            let last = said.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").trim().to_string();
+            anyhow::bail!("the local cloud did not start ({status}): {last} (its log: {})", log_path.display());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!(
+                "the local cloud did not answer on port {port} within {} s; its log: {}",
+                START_WITHIN.as_secs(),
+                log_path.display()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A lease on the local cloud, renewed in the background every third of its lifetime; a
+/// renewal the cloud does not know (it was restarted) takes a new one.
+struct Hold {
+    endpoint: String,
+    lease: Arc<Mutex<Option<String>>>,
+    keeper: tokio::task::JoinHandle<()>,
+    /// What to run if the cloud is gone after all (see [`Ops::restart_hint`]).
+    restart_hint: String,
+}
+
+impl Hold {
+    async fn take(endpoint: String, restart_hint: String) -> Hold {
+        let lease = Arc::new(Mutex::new(take_lease(&endpoint).await));
+        let keeper = tokio::spawn({
+            let (endpoint, lease) = (endpoint.clone(), lease.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(local::leases::LEASE_TTL / 3).await;
+                    let held = lease.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let renewed = match &held {
+                        Some(id) => {
+                            let uri = format!("{endpoint}{}/{id}", local::leases::PATH);
+                            match local_call(http::Method::PUT, &uri).await {
+                                // Unreachable: the dashboard's status line says so; try again later.
+                                None => continue,
+                                Some((status, _)) => status.is_success(),
+                            }
+                        }
+                        None => false,
+                    };
+                    if !renewed {
+                        let new = take_lease(&endpoint).await;
+                        *lease.lock().unwrap_or_else(|e| e.into_inner()) = new;
+                    }
+                }
+            }
+        });
+        Hold { endpoint, lease, keeper, restart_hint }
+    }
+
+    async fn give_back(self) {
+        self.keeper.abort();
+        let held = self.lease.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(id) = held {
+            local_call(http::Method::DELETE, &format!("{}{}/{id}", self.endpoint, local::leases::PATH)).await;
+        }
+    }
+}
+
+async fn take_lease(endpoint: &str) -> Option<String> {
+    let (status, body) = local_call(http::Method::POST, &format!("{endpoint}{}", local::leases::PATH)).await?;
+    status.is_success().then(|| body["id"].as_str().map(str::to_string)).flatten()
+}
+
+/// One call to the local cloud's own unsigned endpoints; `None` when it does not answer.
+async fn local_call(method: http::Method, uri: &str) -> Option<(http::StatusCode, serde_json::Value)> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Empty<bytes::Bytes>>();
+    let request = http::Request::builder().method(method).uri(uri).body(http_body_util::Empty::new()).ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(2), client.request(request)).await.ok()?.ok()?;
+    let status = response.status();
+    let body = response.into_body().collect().await.ok()?.to_bytes();
+    Some((status, serde_json::from_slice(&body).unwrap_or_default()))
 }
 
 fn same_dir(a: &Path, b: &Path) -> bool {
@@ -163,17 +289,9 @@ fn same_dir(a: &Path, b: &Path) -> bool {
 /// The data directory of the wildrydes local cloud answering at `endpoint`, or `None` when
 /// what answers there is not one.
 pub async fn serving(endpoint: &str) -> Option<PathBuf> {
-    use http_body_util::BodyExt;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let uri = format!("{endpoint}/_wildrydes/health").parse::<http::Uri>().ok()?;
-    let response = tokio::time::timeout(std::time::Duration::from_secs(2), client.get(uri)).await.ok()?.ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let body = response.into_body().collect().await.ok()?.to_bytes();
-    let health: serde_json::Value = serde_json::from_slice(&body).ok()?;
-    (health["status"] == "ok").then(|| PathBuf::from(health["dataDir"].as_str().unwrap_or_default()))
+    let (status, health) = local_call(http::Method::GET, &format!("{endpoint}/_wildrydes/health")).await?;
+    (status.is_success() && health["status"] == "ok")
+        .then(|| PathBuf::from(health["dataDir"].as_str().unwrap_or_default()))
 }
 
 impl NameFlags {

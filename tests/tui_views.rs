@@ -241,6 +241,18 @@ fn cases() -> Vec<(&'static str, App, Vec<&'static str>)> {
     press(&mut app, KeyCode::Enter);
     update(&mut app, Action::Loaded(Loaded::History(exec(1, "FAILED").arn, Ok(failed_detail()))));
     cases.push(("detail", app, vec!["LambdaFunctionFailed", "PhotoDoesNotMeetRequirementError", "Event 3"]));
+    // The replay of the caught refusal: → from the failing event shows the graph then.
+    let mut app = at('2');
+    update(&mut app, Action::Loaded(Loaded::Executions(Ok(vec![exec(1, "FAILED")]))));
+    press(&mut app, KeyCode::Enter);
+    update(&mut app, Action::Loaded(Loaded::History(exec(1, "FAILED").arn, Ok(failed_detail()))));
+    press(&mut app, KeyCode::Right);
+    press(&mut app, KeyCode::Right);
+    cases.push((
+        "detail_replay",
+        app,
+        vec!["Replay exec-00001", "event 4 of 4", "PhotoDoesNotMeetRequirement", "so far:"],
+    ));
     let graph = |title: &str| {
         Loaded::Graph(Ok(GraphData { title: title.into(), definition: workflow(), execution: Some(failed_detail()) }))
     };
@@ -368,7 +380,7 @@ fn cases() -> Vec<(&'static str, App, Vec<&'static str>)> {
     let app = lab();
     cases.push(("lab", app, vec!["Create the collection", "✔ done", "○ to do"]));
     let mut app = lab();
-    for _ in 0..6 {
+    for _ in 0..3 {
         press(&mut app, KeyCode::Down);
     }
     press(&mut app, KeyCode::Enter);
@@ -386,7 +398,7 @@ fn cases() -> Vec<(&'static str, App, Vec<&'static str>)> {
     );
     cases.push(("lab_failed", app, vec!["✖ failed", "cannot read the binary"]));
     let mut app = lab();
-    for _ in 0..7 {
+    for _ in 0..4 {
         press(&mut app, KeyCode::Down);
     }
     press(&mut app, KeyCode::Enter);
@@ -399,10 +411,30 @@ fn cases() -> Vec<(&'static str, App, Vec<&'static str>)> {
                           PhotoDoesNotMeetRequirementError — Face is wearing sunglasses"
                     .into(),
                 execution: Some(exec(2, "SUCCEEDED").arn),
+                as_expected: true,
             }),
         )),
     );
     cases.push(("lab_done", app, vec!["✔ 2_sunglass_face.jpg as user_b", "sunglasses", "Execution: exec-00002"]));
+    let mut app = lab();
+    for _ in 0..3 {
+        press(&mut app, KeyCode::Down);
+    }
+    press(&mut app, KeyCode::Enter);
+    update(
+        &mut app,
+        Action::Loaded(Loaded::LabDone(
+            Step::Photo(0),
+            Ok(wildrydes::tui::lab::Outcome {
+                message: "1_happy_face.jpg as user_a: SUCCEEDED in 1.2 s — refused at CheckFaceDuplicate: \
+                          FaceAlreadyExistsError; the workshop expects user_a registered"
+                    .into(),
+                execution: Some(exec(1, "SUCCEEDED").arn),
+                as_expected: false,
+            }),
+        )),
+    );
+    cases.push(("lab_unexpected", app, vec!["≠ other", "≠ 1_happy_face.jpg as user_a", "FaceAlreadyExistsError"]));
     let mut app = lab();
     press(&mut app, KeyCode::End);
     press(&mut app, KeyCode::Enter);
@@ -436,10 +468,18 @@ fn a_list_longer_than_the_screen_says_how_much_more_there_is() {
     let mut app = at('1');
     update(&mut app, Action::Loaded(Loaded::Lab(Ok(lab_steps()))));
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains("↓ 1 more"), "13 steps in 12 rows:\n{screen}");
+    let steps = lab_steps().len();
+    let rows = screen.lines().filter(|l| l.contains("○ to do") || l.contains("✔ done")).count();
+    assert!(
+        rows < steps && screen.contains(&format!("↓ {} more", steps - rows)),
+        "{steps} steps in {rows} rows:\n{screen}"
+    );
     press(&mut app, KeyCode::End);
     let screen = render(&mut app, 80, 24);
-    assert!(screen.contains("↑ 1 above · ↓ 0 more") && screen.contains("Clean up"), "{screen}");
+    assert!(
+        screen.contains(&format!("↑ {} above · ↓ 0 more", steps - rows)) && screen.contains("Clean up"),
+        "{screen}"
+    );
 }
 
 #[test]

@@ -81,6 +81,10 @@ pub enum Command {
         /// Address to listen on; anything but loopback makes the endpoint reachable from other machines
         #[arg(long, default_value = "127.0.0.1")]
         bind: IpAddr,
+        /// Stop once no dashboard or command has used it for a few seconds (how the dashboard
+        /// and the commands start it, so that it outlives whichever of them started it)
+        #[arg(long)]
+        until_idle: bool,
     },
     /// Create or update every workshop resource (collection, buckets, table, functions, state machines, selfies)
     Deploy {

@@ -102,7 +102,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         _ => Functions::from(&FunctionArgs::none()),
     };
     match &cli.command {
-        Some(Command::Serve { bind }) => serve(*bind, &selection).await.map(|()| Exit::Done),
+        Some(Command::Serve { bind, until_idle }) => serve(*bind, *until_idle, &selection).await.map(|()| Exit::Done),
         None | Some(Command::Tui) => dashboard(&selection, cli.no_deploy).await.map(|()| Exit::Done),
         Some(command) => {
             let ctx = Context::resolve(&selection, &functions).await?;
@@ -322,7 +322,7 @@ fn print_ending(ending: &crate::run::Ending, verdict: &Verdict) {
 }
 
 /// Opens the dashboard on the selected target; on the local cloud it starts (or joins),
-/// after deploying the workshop there unless told not to.
+/// after deploying the workshop's stack there unless told not to.
 async fn dashboard(selection: &Selection, no_deploy: bool) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() {
         anyhow::bail!("the dashboard needs a terminal. Use `wildrydes serve` to run the local cloud without one.");
@@ -350,20 +350,25 @@ async fn dashboard(selection: &Selection, no_deploy: bool) -> anyhow::Result<()>
     result
 }
 
-/// On the local cloud the dashboard opens on a deployed workshop: deploy (idempotent, so
-/// quick when nothing changed) with its progress on the terminal first. A failure is shown
-/// and the dashboard opens anyway, so the user can still look around.
+/// On the local cloud the dashboard opens where the workshop's attendee starts: what its
+/// CloudFormation stack makes (section 2) deployed (idempotent, so quick when nothing
+/// changed), with its progress on the terminal first; the collection and the state machines
+/// are the Lab's steps. A failure is shown and the dashboard opens anyway, so the user can
+/// still look around.
 async fn deploy_before_the_dashboard(ctx: &Context) {
     let Ok(options) = &ctx.deploy else { return };
-    println!("Deploying the workshop to {} (skip with --no-deploy)", ctx.target.describe());
-    if let Err(e) = crate::deploy::deploy(&ctx.ops.clients, options, &mut print_progress).await {
+    println!(
+        "Deploying the workshop's stack (buckets, table, functions, test photos) to {} (skip with --no-deploy)",
+        ctx.target.describe()
+    );
+    if let Err(e) = crate::deploy::deploy_resources(&ctx.ops.clients, options, &mut print_progress).await {
         println!("\nThe workshop could not be deployed: {e:#}\nPress Enter to open the dashboard anyway.");
         let mut line = String::new();
         let _ = std::io::stdin().read_line(&mut line);
     }
 }
 
-async fn serve(bind: IpAddr, selection: &Selection) -> anyhow::Result<()> {
+async fn serve(bind: IpAddr, until_idle: bool, selection: &Selection) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WILDRYDES_LOG").unwrap_or_else(|_| "wildrydes=info".into()),
@@ -403,7 +408,19 @@ async fn serve(bind: IpAddr, selection: &Selection) -> anyhow::Result<()> {
     println!("  try: aws --endpoint-url {} s3 ls", cloud.endpoint());
     let _ = std::io::stdout().flush();
 
-    wait_for_shutdown_signal().await?;
+    // Started for its clients: it ends when the last of them has gone (see `local::leases`).
+    let idle = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            if cloud.idle_for().is_some_and(|d| d >= local::leases::IDLE_GRACE) {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        result = wait_for_shutdown_signal() => result?,
+        () = idle, if until_idle => eprintln!("no dashboard or command has used the local cloud for {} s", local::leases::IDLE_GRACE.as_secs()),
+    }
     eprintln!("shutting down…");
     cloud.shutdown().await;
     Ok(())

@@ -195,6 +195,7 @@ fn step_status(status: crate::tui::app::StepStatus) -> &'static str {
         StepStatus::Todo => "to do",
         StepStatus::Running => "running",
         StepStatus::Unavailable => "unknown",
+        StepStatus::Unexpected => "other",
     }
 }
 
@@ -216,7 +217,13 @@ Riders table      {}
     );
     let width = steps.iter().map(|s| s.title.chars().count()).max().unwrap_or(0);
     for s in steps {
-        out.push_str(&format!("  {:7}  {:width$}  {}\n", step_status(s.status), s.title, s.detail));
+        out.push_str(&format!(
+            "  {:3} {:7}  {:width$}  {}\n",
+            s.step.number(),
+            step_status(s.status),
+            s.title,
+            s.detail
+        ));
     }
     out
 }
@@ -226,7 +233,7 @@ pub fn status_json(target: &crate::cloud::Target, names: &WorkshopNames, steps: 
         "target": target.describe(),
         "names": {"collection": names.collection, "photoBucket": names.photo_bucket,
                   "thumbnailBucket": names.thumbnail_bucket, "ridersTable": names.riders_table},
-        "steps": steps.iter().map(|s| json!({"step": s.title, "status": step_status(s.status), "detail": s.detail})).collect::<Vec<_>>(),
+        "steps": steps.iter().map(|s| json!({"section": s.step.section(), "step": s.title, "status": step_status(s.status), "detail": s.detail})).collect::<Vec<_>>(),
     })
 }
 

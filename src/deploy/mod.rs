@@ -144,6 +144,10 @@ pub struct Outputs {
 
 /// Creates or updates every workshop resource, reporting each one to `progress`.
 pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: ProgressSink<'_>) -> anyhow::Result<Outputs> {
+    let resource = format!("collection {}", options.names.collection);
+    progress(Progress::Working(resource.clone()));
+    let outcome = ensure_collection(clients, &options.names.collection).await.with_context(|| resource.clone())?;
+    progress(Progress::Done { resource, outcome });
     let (mut outputs, functions) = resources(clients, options, progress).await?;
     let states_role = roles::states_role(clients, options, &outputs.function_arns, progress).await?;
     for (name, _) in workshop::STATE_MACHINES {
@@ -157,10 +161,11 @@ pub async fn deploy(clients: &Clients, options: &DeployOptions, progress: Progre
     Ok(outputs)
 }
 
-/// Everything but the state machines (the workshop's SAM step): the collection, the buckets,
-/// the table, the email identity, the functions (with their role and zips, on AWS, when
-/// not given) and the test selfies. The dashboard's Lab runs this and then each state
-/// machine on its own, as the workshop does.
+/// The scope of the workshop's CloudFormation stack (its section 2): the buckets, the table,
+/// the email identity, the functions (with their role and zips, on AWS, when not given) and
+/// the test selfies — not the collection (section 1) nor the state machines (sections 3–6),
+/// which the attendee makes. The dashboard deploys this much on start; its Lab makes the
+/// rest step by step, as the workshop does.
 pub async fn deploy_resources(
     clients: &Clients,
     options: &DeployOptions,
@@ -191,11 +196,6 @@ async fn resources(
         collection_id: names.collection.clone(),
         ..Outputs::default()
     };
-
-    let resource = format!("collection {}", names.collection);
-    progress(Progress::Working(resource.clone()));
-    let outcome = ensure_collection(clients, &names.collection).await.with_context(|| resource.clone())?;
-    progress(Progress::Done { resource, outcome });
 
     for bucket in [&names.photo_bucket, &names.thumbnail_bucket] {
         let resource = format!("bucket {bucket}");

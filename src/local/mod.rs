@@ -15,6 +15,7 @@
 pub mod cloudwatch_logs;
 pub mod dynamodb;
 pub mod lambda;
+pub mod leases;
 pub mod protocol;
 pub mod rekognition;
 pub mod s3;
@@ -132,6 +133,11 @@ impl LocalCloud {
 
     pub fn router(&self) -> &Arc<Router> {
         &self.router
+    }
+
+    /// How long no dashboard or command has held a lease on this cloud; `None` while one does.
+    pub fn idle_for(&self) -> Option<std::time::Duration> {
+        self.router.leases.idle_for()
     }
 
     /// Stops accepting connections, lets requests in flight finish, and returns.

@@ -35,6 +35,8 @@ pub struct Router {
     data_dir: std::path::PathBuf,
     store: Store,
     services: Services,
+    /// The dashboards and commands using this cloud (`/_wildrydes/clients`).
+    pub leases: super::leases::Leases,
 }
 
 /// Reads a request's body and verifies its signature against the local credentials and
@@ -51,7 +53,7 @@ impl Router {
         let data_dir = std::fs::canonicalize(&config.data_dir).unwrap_or_else(|_| config.data_dir.clone());
         let store = wiring.store.clone();
         let services = Services::start(wiring).await?;
-        Ok(Self { gate, data_dir, store, services })
+        Ok(Self { gate, data_dir, store, services, leases: Default::default() })
     }
 
     pub fn store(&self) -> &Store {
@@ -103,8 +105,9 @@ impl Router {
         self.services.guess(target, req.uri().path()).expect("the registry has a service for unclaimed requests")
     }
 
-    /// The local cloud's own unsigned endpoint `/_wildrydes/health`; the other paths under
-    /// `/_wildrydes/` belong to the services that declare them.
+    /// The local cloud's own unsigned endpoints, `/_wildrydes/health` and the clients'
+    /// leases (`/_wildrydes/clients`); the other paths under `/_wildrydes/` belong to the
+    /// services that declare them.
     fn internal(&self, req: Request<Incoming>) -> Response {
         let path = req.uri().path();
         let result = match (req.method(), path) {
@@ -113,6 +116,9 @@ impl Router {
                 StatusCode::OK,
                 &serde_json::json!({"status": "ok", "dataDir": self.data_dir, "region": self.gate.region}),
             )),
+            (method, p) if p.starts_with(super::leases::PATH) => {
+                self.leases.respond(method, &p[super::leases::PATH.len()..])
+            }
             _ => Err(no_local_endpoint(req.method(), path)),
         };
         result.unwrap_or_else(|e| e.to_response(Protocol::RestJson))

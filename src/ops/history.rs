@@ -216,6 +216,67 @@ fn container_of(rows: &[HistoryRow], by_id: &HashMap<i64, usize>, mut at: Option
     None
 }
 
+/// What a state was doing at one moment of an execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateRun {
+    NotReached,
+    /// Entered, its work not yet started.
+    Entered,
+    /// Its task (or its branches) started, or started again after a retry.
+    Running,
+    Succeeded,
+    Failed,
+    /// Failed, and a Catch carried the execution on to another state.
+    Caught,
+}
+
+/// Every state the execution reached, as it was just after the event at index `at` of
+/// `rows` (the history in order, with its states attributed; `at` past the end means the
+/// whole history): the replay's frame at that event, and with the whole history the
+/// execution's final picture. States not in the map were not reached by then.
+pub fn states_at(rows: &[HistoryRow], at: usize) -> HashMap<String, StateRun> {
+    let mut runs: HashMap<String, StateRun> = HashMap::new();
+    for row in rows.iter().take(at.saturating_add(1)) {
+        let kind = row.kind.as_str();
+        let state = row.state.as_str();
+        if kind.starts_with("Execution") {
+            if kind != "ExecutionStarted" && kind != "ExecutionRedriven" {
+                // The execution ended: whatever was still at work stopped there.
+                let ended = if kind == "ExecutionSucceeded" { StateRun::Succeeded } else { StateRun::Failed };
+                for run in runs.values_mut().filter(|r| matches!(r, StateRun::Entered | StateRun::Running)) {
+                    *run = ended;
+                }
+            }
+        } else if kind.ends_with("StateEntered") {
+            // Entering another state after a failure that did not end the execution: a Catch.
+            for (_, run) in runs.iter_mut().filter(|(name, r)| **r == StateRun::Failed && name.as_str() != state) {
+                *run = StateRun::Caught;
+            }
+            runs.insert(state.to_string(), StateRun::Entered);
+        } else if kind.ends_with("StateExited") {
+            // A failed state leaves only through a Catch: an uncaught failure ends the
+            // execution (or its branch) without an exit.
+            let run = runs.entry(state.to_string()).or_insert(StateRun::Succeeded);
+            *run = match *run {
+                StateRun::Failed => StateRun::Caught,
+                StateRun::Entered | StateRun::Running => StateRun::Succeeded,
+                other => other,
+            };
+        } else if row.is_failure() {
+            if !state.is_empty() {
+                runs.insert(state.to_string(), StateRun::Failed);
+            }
+        } else if (kind.ends_with("Scheduled") || kind.ends_with("Started") || kind.ends_with("Submitted"))
+            && let Some(run) = runs.get_mut(state)
+            && matches!(run, StateRun::Entered | StateRun::Failed)
+        {
+            // Its work starts, or starts again after a Retry.
+            *run = StateRun::Running;
+        }
+    }
+    runs
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,5 +329,95 @@ mod tests {
         let got =
             states(vec![row(1, 0, "TaskStateEntered", json!({"name": "A"})), row(2, 0, "TaskScheduled", json!({}))]);
         assert_eq!(got[1].1, "A");
+    }
+
+    /// The workshop's sunglasses photo on RiderPhotoProcessing-4, as AWS records it.
+    fn caught_refusal() -> Vec<HistoryRow> {
+        let mut rows = vec![
+            row(1, 0, "ExecutionStarted", json!({"input": {"userId": "user_b"}})),
+            row(2, 1, "TaskStateEntered", json!({"name": "FaceDetection", "input": {"userId": "user_b"}})),
+            row(3, 2, "LambdaFunctionScheduled", json!({})),
+            row(4, 3, "LambdaFunctionStarted", json!({})),
+            row(5, 4, "LambdaFunctionFailed", json!({"error": "PhotoDoesNotMeetRequirementError"})),
+            row(6, 5, "TaskStateExited", json!({"name": "FaceDetection"})),
+            row(7, 6, "TaskStateEntered", json!({"name": "PhotoDoesNotMeetRequirement"})),
+            row(8, 7, "LambdaFunctionScheduled", json!({})),
+            row(9, 8, "LambdaFunctionStarted", json!({})),
+            row(10, 9, "LambdaFunctionSucceeded", json!({})),
+            row(11, 10, "TaskStateExited", json!({"name": "PhotoDoesNotMeetRequirement"})),
+            row(12, 11, "ExecutionSucceeded", json!({})),
+        ];
+        attribute_states(&mut rows);
+        rows
+    }
+
+    #[test]
+    fn replay_shows_each_state_as_it_was_at_each_event_of_a_caught_refusal() {
+        use StateRun::*;
+        let rows = caught_refusal();
+        let at = |k: usize, state: &str| states_at(&rows, k).get(state).copied().unwrap_or(NotReached);
+        let detection: Vec<StateRun> = (0..rows.len()).map(|k| at(k, "FaceDetection")).collect();
+        assert_eq!(
+            detection,
+            vec![NotReached, Entered, Running, Running, Failed, Caught, Caught, Caught, Caught, Caught, Caught, Caught]
+        );
+        let notify: Vec<StateRun> = (0..rows.len()).map(|k| at(k, "PhotoDoesNotMeetRequirement")).collect();
+        assert_eq!(
+            notify,
+            vec![
+                NotReached, NotReached, NotReached, NotReached, NotReached, NotReached, Entered, Running, Running,
+                Running, Succeeded, Succeeded
+            ]
+        );
+        assert!(!states_at(&rows, usize::MAX).contains_key("CheckFaceDuplicate"), "never reached");
+        assert_eq!(states_at(&rows, usize::MAX), states_at(&rows, rows.len() - 1), "past the end: the whole history");
+    }
+
+    #[test]
+    fn replay_tells_a_retry_an_uncaught_failure_and_parallel_branches_apart() {
+        use StateRun::*;
+        let mut retried = vec![
+            row(1, 0, "TaskStateEntered", json!({"name": "A"})),
+            row(2, 1, "LambdaFunctionScheduled", json!({})),
+            row(3, 2, "LambdaFunctionFailed", json!({})),
+            row(4, 3, "LambdaFunctionScheduled", json!({})),
+            row(5, 4, "LambdaFunctionSucceeded", json!({})),
+            row(6, 5, "TaskStateExited", json!({"name": "A"})),
+        ];
+        attribute_states(&mut retried);
+        let a: Vec<StateRun> = (0..6).map(|k| states_at(&retried, k)["A"]).collect();
+        assert_eq!(a, vec![Entered, Running, Failed, Running, Running, Succeeded]);
+
+        let mut failed = vec![
+            row(1, 0, "TaskStateEntered", json!({"name": "A"})),
+            row(2, 1, "LambdaFunctionFailed", json!({})),
+            row(3, 2, "ExecutionFailed", json!({})),
+        ];
+        attribute_states(&mut failed);
+        assert_eq!(states_at(&failed, 2)["A"], Failed, "nothing caught it");
+        // A Catch without the exit event in the history: entering the next state tells it.
+        let mut no_exit = vec![
+            row(1, 0, "TaskStateEntered", json!({"name": "A"})),
+            row(2, 1, "LambdaFunctionFailed", json!({})),
+            row(3, 2, "PassStateEntered", json!({"name": "B"})),
+        ];
+        attribute_states(&mut no_exit);
+        assert_eq!(states_at(&no_exit, 2)["A"], Caught);
+
+        // Two branches at work at once: one finished, the other still running.
+        let mut parallel = vec![
+            row(1, 0, "ParallelStateEntered", json!({"name": "P"})),
+            row(2, 1, "ParallelStateStarted", json!(null)),
+            row(3, 2, "TaskStateEntered", json!({"name": "L"})),
+            row(4, 2, "TaskStateEntered", json!({"name": "R"})),
+            row(5, 3, "LambdaFunctionScheduled", json!({})),
+            row(6, 4, "LambdaFunctionScheduled", json!({})),
+            row(7, 5, "LambdaFunctionSucceeded", json!({})),
+            row(8, 7, "TaskStateExited", json!({"name": "L"})),
+        ];
+        attribute_states(&mut parallel);
+        let frame = states_at(&parallel, 7);
+        assert_eq!((frame["P"], frame["L"], frame["R"]), (Running, Succeeded, Running));
+        assert_eq!(states_at(&parallel, 3)["R"], Entered);
     }
 }

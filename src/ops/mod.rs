@@ -87,11 +87,14 @@ pub struct Ops {
     pub names: WorkshopNames,
     /// The local cloud's endpoint, for what only it has (the outbox, function logs); `None` on AWS.
     pub local_endpoint: Option<String>,
+    /// What to run when the local cloud this process started or joined has stopped after all
+    /// (killed, say); `None` where the target is not one this process can tell how to start.
+    pub restart_hint: Option<String>,
     finished: Arc<Mutex<HashMap<String, Arc<executions::Facts>>>>,
 }
 
 impl Ops {
     pub fn new(clients: Clients, names: WorkshopNames, local_endpoint: Option<String>) -> Self {
-        Self { clients, names, local_endpoint, finished: Default::default() }
+        Self { clients, names, local_endpoint, restart_hint: None, finished: Default::default() }
     }
 }

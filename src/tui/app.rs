@@ -112,6 +112,8 @@ pub enum StepStatus {
     Running,
     /// The target cannot do this step (yet): the detail says why.
     Unavailable,
+    /// It ran and ended otherwise than the workshop expects: the detail says how.
+    Unexpected,
 }
 
 /// A Lab step run from this dashboard: its progress while it runs, then how it ended.
@@ -238,12 +240,14 @@ pub struct DetailView {
     pub scroll: u16,
     /// Set until the first load placed the cursor (on the failing event, if any).
     pub placed: bool,
+    /// The replay (←/→): the graph as it was at the selected event, instead of the table.
+    pub replay: bool,
 }
 
 impl DetailView {
     /// An execution being opened: its history loads next.
     pub fn opening(arn: String) -> Self {
-        Self { arn, data: Loadable::Loading, selected: 0, scroll: 0, placed: false }
+        Self { arn, data: Loadable::Loading, selected: 0, scroll: 0, placed: false, replay: false }
     }
 }
 
@@ -627,7 +631,10 @@ fn on_loaded(app: &mut App, loaded: Loaded) -> Vec<Effect> {
         Loaded::LabDone(step, ref result) => {
             // The whole story is in the Lab's pane; the notice only says which step ended.
             app.notice = Some(match result {
-                Ok(_) => (format!("“{}” finished: its outcome is in the Lab.", step.title()), false),
+                Ok(outcome) if outcome.as_expected => {
+                    (format!("“{}” finished: its outcome is in the Lab.", step.title()), false)
+                }
+                Ok(_) => (format!("“{}” ended otherwise than the workshop expects: see the Lab.", step.title()), true),
                 Err(_) => (format!("“{}” failed: the reason is in the Lab.", step.title()), true),
             });
             app.lab.loaded(&loaded);
@@ -1221,7 +1228,7 @@ mod tests {
     #[test]
     fn enter_runs_a_lab_step_once_shows_its_progress_and_e_opens_its_execution() {
         let mut app = on_lab();
-        for _ in 0..6 {
+        for _ in 0..3 {
             update(&mut app, key(KeyCode::Down));
         }
         assert_eq!(update(&mut app, key(KeyCode::Enter)), vec![Effect::RunLabStep(Step::Photo(0))]);
@@ -1231,7 +1238,8 @@ mod tests {
         update(&mut app, Action::Loaded(Loaded::LabProgress(Step::Photo(0), "→ FaceDetection".into())));
         assert_eq!(app.lab.runs.get(&Step::Photo(0)).map(|r| r.lines().to_vec()), Some(vec!["→ FaceDetection".into()]));
         let arn = execution("happy", "SUCCEEDED").arn;
-        let outcome = super::super::lab::Outcome { message: "SUCCEEDED".into(), execution: Some(arn.clone()) };
+        let outcome =
+            super::super::lab::Outcome { message: "SUCCEEDED".into(), execution: Some(arn.clone()), as_expected: true };
         let effects = update(&mut app, Action::Loaded(Loaded::LabDone(Step::Photo(0), Ok(outcome))));
         assert!(effects.contains(&Effect::Load(Tab::Lab)), "the Lab reads the target again: {effects:?}");
         assert!(matches!(app.lab.runs.get(&Step::Photo(0)), Some(LabRun::Finished { result: Ok(_), .. })));

@@ -1,5 +1,6 @@
-//! Drawing the opened execution (history table + JSON pane) and the Graph tab's canvas.
-//! Pure rendering from the Executions and Graph components' state.
+//! Drawing the opened execution (history table + JSON pane, or its replay: the graph as it
+//! was at one event beside that event) and the Graph tab's canvas. Pure rendering from the
+//! Executions and Graph components' state, and the replay's keys.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -8,8 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState, Wrap};
 
 use super::app::{DetailView, ExecutionDetail, GraphCursor, GraphData, HistoryRow, Loadable};
-use super::graph::{self, EdgeKind, RunEvent, StateRun};
+use super::graph::{self, EdgeKind, StateRun};
 use super::view::{draw_message, status_color, window};
+use crate::ops::history::states_at;
 
 /// Pretty-printed JSON with keys, strings, numbers and literals in their own colours.
 pub fn json_lines(value: &serde_json::Value) -> Vec<Line<'static>> {
@@ -70,12 +72,27 @@ fn event_color(e: &HistoryRow) -> Color {
     }
 }
 
+/// ←/→ in an opened execution: replay it, one event back or on. The first press opens the
+/// replay on the event the cursor is on; Esc closes it.
+pub fn replay_key(detail: &mut DetailView, forward: bool) {
+    let events = detail.data.rows().map_or(0, |d| d.events.len());
+    if detail.replay {
+        detail.selected = if forward { detail.selected + 1 } else { detail.selected.saturating_sub(1) };
+    }
+    detail.selected = detail.selected.min(events.saturating_sub(1));
+    detail.replay = true;
+    detail.scroll = 0;
+}
+
 pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
     let data = match &detail.data {
         Loadable::Loaded(d) => d,
         Loadable::Failed(message) => return draw_message(frame, area, "Execution", message),
         _ => return draw_message(frame, area, "Execution", "Loading the execution's history…"),
     };
+    if detail.replay {
+        return draw_replay(data, detail, frame, area);
+    }
     let wide = area.width >= 120;
     let [list, pane] = if wide {
         Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(area)
@@ -101,7 +118,7 @@ pub fn draw_detail(detail: &DetailView, frame: &mut Frame, area: Rect) {
         })
         .collect();
     let title = format!(
-        " {} · {} · {} · {} events — Esc back, o graph, l logs, J/K scroll ",
+        " {} · {} · {} · {} events — Esc back, ←/→ replay, o graph, l logs, J/K scroll ",
         data.name,
         data.state_machine,
         data.status,
@@ -151,6 +168,7 @@ fn draw_event_json(data: &ExecutionDetail, detail: &DetailView, frame: &mut Fram
 pub fn run_color(run: Option<StateRun>) -> Color {
     match run {
         None | Some(StateRun::NotReached) => Color::DarkGray,
+        Some(StateRun::Entered) => Color::LightBlue,
         Some(StateRun::Running) => Color::Yellow,
         Some(StateRun::Succeeded) => Color::Green,
         Some(StateRun::Failed) => Color::Red,
@@ -164,40 +182,69 @@ pub fn draw_graph(graph: &Loadable<GraphData>, cursor: &GraphCursor, frame: &mut
         Loadable::Failed(message) => return draw_message(frame, area, "Graph", message),
         _ => return draw_message(frame, area, "Graph", "Loading the state machine…"),
     };
-    let layout = match graph::layout(&data.definition) {
-        Ok(g) => g,
-        Err(e) => return draw_message(frame, area, "Graph", &format!("This definition cannot be drawn: {e}.")),
-    };
-    let painted = graph::paint(&layout);
-    let runs = data.execution.as_ref().map(|d| {
-        let events: Vec<RunEvent> = d
-            .events
-            .iter()
-            .map(|e| RunEvent {
-                kind: e.kind.clone(),
-                state: e.json["name"]
-                    .as_str()
-                    .map(str::to_string)
-                    .filter(|_| e.kind.ends_with("StateEntered") || e.kind.ends_with("StateExited")),
-            })
-            .collect();
-        graph::state_runs(&events)
-    });
-    let selected = painted.boxes.get(cursor.selected).map(|b| b.0.clone());
+    let runs = data.execution.as_ref().map(|d| states_at(&d.events, usize::MAX));
     let (canvas, side) = if cursor.show_state {
-        let [a, b] = if area.width >= 120 {
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(area)
-        } else {
-            Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(area)
-        };
+        let [a, b] = beside(area);
         (a, Some(b))
     } else {
         (area, None)
     };
+    let hint = if runs.is_some() { "· j/k state, Enter details " } else { " j/k pick a state, Enter shows it " };
+    let picture =
+        Picture { definition: &data.definition, runs: runs.as_ref(), title: format!(" {} ", data.title), hint };
+    let selected = draw_picture(&picture, Pick::Index(cursor.selected), frame, canvas);
+    if let (Some(side), Some(name)) = (side, selected) {
+        draw_state_pane(data.execution.as_ref(), &name, frame, side);
+    }
+}
+
+/// Two panes side by side where the terminal is wide, one above the other where not.
+fn beside(area: Rect) -> [Rect; 2] {
+    if area.width >= 120 {
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(area)
+    }
+}
+
+/// A state machine's graph to draw, coloured by what each state did (`runs`), or plain.
+struct Picture<'a> {
+    definition: &'a serde_json::Value,
+    runs: Option<&'a std::collections::HashMap<String, StateRun>>,
+    title: String,
+    /// The keys, after the legend.
+    hint: &'a str,
+}
+
+/// Which state is highlighted (and scrolled into view).
+enum Pick<'a> {
+    /// The n-th box of the painting (the Graph tab's cursor).
+    Index(usize),
+    /// A state by name (the replay's current event's state).
+    Name(&'a str),
+}
+
+/// Draws the graph in `area`; returns the name of the highlighted state.
+fn draw_picture(picture: &Picture, pick: Pick, frame: &mut Frame, area: Rect) -> Option<String> {
+    let layout = match graph::layout(picture.definition) {
+        Ok(g) => g,
+        Err(e) => {
+            draw_message(frame, area, "Graph", &format!("This definition cannot be drawn: {e}."));
+            return None;
+        }
+    };
+    let painted = graph::paint(&layout);
+    let runs = picture.runs;
+    let index = match pick {
+        Pick::Index(i) => Some(i),
+        Pick::Name(name) => painted.boxes.iter().position(|b| b.0 == name),
+    };
+    let selected = index.and_then(|i| painted.boxes.get(i)).map(|b| b.0.clone());
     let legend = if runs.is_some() {
         let mut spans = vec![Span::raw(" ")];
         for (run, name) in [
             (StateRun::NotReached, "not reached"),
+            (StateRun::Entered, "entered"),
             (StateRun::Running, "running"),
             (StateRun::Succeeded, "succeeded"),
             (StateRun::Failed, "failed"),
@@ -205,18 +252,17 @@ pub fn draw_graph(graph: &Loadable<GraphData>, cursor: &GraphCursor, frame: &mut
         ] {
             spans.push(Span::styled(format!("■ {name} "), Style::new().fg(run_color(Some(run)))));
         }
-        spans.push(Span::raw("· j/k state, Enter details "));
+        spans.push(Span::raw(picture.hint.to_string()));
         Line::from(spans)
     } else {
-        Line::from(" j/k pick a state, Enter shows it ")
+        Line::from(picture.hint.to_string())
     };
-    let block = Block::new().borders(Borders::ALL).title(format!(" {} ", data.title)).title_bottom(legend);
-    let inner = block.inner(canvas);
-    frame.render_widget(block, canvas);
+    let block = Block::new().borders(Borders::ALL).title(picture.title.clone()).title_bottom(legend);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
     // Scroll so that the selected state is in view.
-    let (sx, sy) = painted
-        .boxes
-        .get(cursor.selected)
+    let (sx, sy) = index
+        .and_then(|i| painted.boxes.get(i))
         .map(|&(_, x, y, w, h)| {
             let fit = |pos: u16, size: u16, view: u16| (pos + size).saturating_sub(view).min(pos);
             (fit(x, w, inner.width), fit(y, h, inner.height))
@@ -275,8 +321,76 @@ pub fn draw_graph(graph: &Loadable<GraphData>, cursor: &GraphCursor, frame: &mut
             }
         }
     }
-    if let (Some(side), Some(name)) = (side, selected) {
-        draw_state_pane(data.execution.as_ref(), &name, frame, side);
+    selected
+}
+
+/// The replay: the graph as it was at the selected event, and that event beside it.
+fn draw_replay(data: &ExecutionDetail, detail: &DetailView, frame: &mut Frame, area: Rect) {
+    let Some(definition) = &data.definition else {
+        return draw_message(
+            frame,
+            area,
+            "Replay",
+            "The definition of this execution's state machine could not be read.",
+        );
+    };
+    let at = detail.selected.min(data.events.len().saturating_sub(1));
+    let runs = states_at(&data.events, at);
+    let event = data.events.get(at);
+    let [canvas, side] = beside(area);
+    let title = format!(" Replay {} · event {} of {} ", data.name, at + 1, data.events.len());
+    let picture = Picture { definition, runs: Some(&runs), title, hint: "· ←/→ step, Esc back " };
+    let state = event.map(|e| e.state.as_str()).unwrap_or_default();
+    draw_picture(&picture, Pick::Name(state), frame, canvas);
+    let Some(event) = event else {
+        return draw_message(frame, side, "Event", "This execution has no events yet.");
+    };
+    let mut lines = vec![Line::from(vec![
+        Span::styled(event.kind.clone(), Style::new().fg(event_color(event)).bold()),
+        Span::raw(format!("  {}  +{} ms", event.time.get(11..).unwrap_or_default(), event.elapsed_ms)),
+    ])];
+    if !event.state.is_empty() {
+        let run = runs.get(&event.state).copied();
+        lines.push(Line::from(vec![
+            Span::raw("state "),
+            Span::styled(event.state.clone(), Style::new().fg(run_color(run)).bold()),
+            Span::raw(format!(" — {}", run_word(run))),
+        ]));
+    }
+    // Every state reached so far in words too, in the order they were first entered: the
+    // colours are not for everyone.
+    let mut reached: Vec<&str> = Vec::new();
+    for e in data.events.iter().take(at + 1).filter(|e| e.kind.ends_with("StateEntered")) {
+        if !reached.contains(&e.state.as_str()) {
+            reached.push(&e.state);
+        }
+    }
+    let mut so_far = vec![Span::raw("so far: ")];
+    for (i, name) in reached.iter().enumerate() {
+        let run = runs.get(*name).copied();
+        let sep = if i + 1 < reached.len() { ", " } else { "" };
+        so_far.push(Span::styled(format!("{name} {}", run_word(run)), Style::new().fg(run_color(run))));
+        so_far.push(Span::raw(sep));
+    }
+    lines.push(Line::from(so_far));
+    lines.extend(json_lines(&event.json));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((detail.scroll, 0))
+            .block(Block::new().borders(Borders::ALL).title(format!(" Event {} ", event.id))),
+        side,
+    );
+}
+
+fn run_word(run: Option<StateRun>) -> &'static str {
+    match run {
+        None | Some(StateRun::NotReached) => "not reached",
+        Some(StateRun::Entered) => "entered",
+        Some(StateRun::Running) => "running",
+        Some(StateRun::Succeeded) => "succeeded",
+        Some(StateRun::Failed) => "failed",
+        Some(StateRun::Caught) => "caught",
     }
 }
 
@@ -311,4 +425,43 @@ fn draw_state_pane(execution: Option<&ExecutionDetail>, name: &str, frame: &mut 
             .block(Block::new().borders(Borders::ALL).title(format!(" {name} (Esc closes) "))),
         area,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrows_open_the_replay_where_the_cursor_is_then_step_within_the_history() {
+        let row = |id: i64, kind: &str| HistoryRow {
+            id,
+            previous: id - 1,
+            kind: kind.into(),
+            state: String::new(),
+            time: String::new(),
+            elapsed_ms: 0,
+            json: serde_json::Value::Null,
+            function: None,
+        };
+        let mut detail = DetailView::opening("arn".into());
+        detail.data = Loadable::Loaded(ExecutionDetail {
+            arn: "arn".into(),
+            name: "e".into(),
+            status: "SUCCEEDED".into(),
+            state_machine: "M".into(),
+            events: vec![row(1, "ExecutionStarted"), row(2, "PassStateEntered"), row(3, "ExecutionSucceeded")],
+            definition: None,
+        });
+        detail.selected = 1;
+        replay_key(&mut detail, true);
+        assert!(detail.replay);
+        assert_eq!(detail.selected, 1, "the first press shows the event the cursor is on");
+        replay_key(&mut detail, true);
+        replay_key(&mut detail, true);
+        assert_eq!(detail.selected, 2, "not past the last event");
+        for _ in 0..5 {
+            replay_key(&mut detail, false);
+        }
+        assert_eq!(detail.selected, 0, "nor before the first");
+    }
 }

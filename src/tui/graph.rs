@@ -479,16 +479,7 @@ fn paint_into(g: &Graph, ox: u16, oy: u16, p: &mut Painted) {
     }
 }
 
-/// What happened to a state in one execution, from its event history.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateRun {
-    NotReached,
-    Running,
-    Succeeded,
-    Failed,
-    /// Failed, and a Catch carried the execution on.
-    Caught,
-}
+pub use crate::ops::history::StateRun;
 
 /// One history event as the graph needs it: its type and the state it names, if any.
 #[derive(Debug, Clone, PartialEq)]
@@ -497,51 +488,26 @@ pub struct RunEvent {
     pub state: Option<String>,
 }
 
-/// Folds an execution's events into each state's outcome.
+/// Folds an execution's events into each state's outcome, by the operations layer's rule
+/// ([`crate::ops::history::states_at`] at the last event); an event that names no state
+/// belongs to the state entered last.
 pub fn state_runs(events: &[RunEvent]) -> HashMap<String, StateRun> {
-    let mut runs: HashMap<String, StateRun> = HashMap::new();
-    let mut active: Vec<String> = Vec::new();
-    for e in events {
-        let kind = e.kind.as_str();
-        if kind.ends_with("StateEntered") {
-            if let Some(s) = &e.state {
-                // A state entered after another failed without the execution ending: caught.
-                for (_, run) in runs.iter_mut().filter(|(name, r)| **r == StateRun::Failed && *name != s) {
-                    *run = StateRun::Caught;
-                }
-                runs.insert(s.clone(), StateRun::Running);
-                active.push(s.clone());
-            }
-        } else if kind.ends_with("StateExited") {
-            if let Some(s) = &e.state {
-                let run = runs.entry(s.clone()).or_insert(StateRun::Succeeded);
-                if *run == StateRun::Running {
-                    *run = StateRun::Succeeded;
-                }
-                active.retain(|a| a != s);
-            }
-        } else if kind.ends_with("Scheduled") || kind.ends_with("Started") && kind != "ExecutionStarted" {
-            // A retry after a failure: the state runs again.
-            if let Some(s) = active.last()
-                && runs.get(s) == Some(&StateRun::Failed)
-            {
-                runs.insert(s.clone(), StateRun::Running);
-            }
-        } else if (kind.ends_with("Failed") || kind.ends_with("TimedOut")) && !kind.starts_with("Execution") {
-            if let Some(s) = active.last() {
-                runs.insert(s.clone(), StateRun::Failed);
-            }
-        } else if kind.starts_with("Execution") && kind != "ExecutionStarted" {
-            // The execution ended: whatever still runs stopped there.
-            for s in active.drain(..) {
-                let run = runs.entry(s).or_insert(StateRun::Failed);
-                if *run == StateRun::Running {
-                    *run = if kind == "ExecutionSucceeded" { StateRun::Succeeded } else { StateRun::Failed };
-                }
-            }
-        }
-    }
-    runs
+    let mut rows: Vec<crate::ops::HistoryRow> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| crate::ops::HistoryRow {
+            id: i as i64 + 1,
+            previous: 0,
+            kind: e.kind.clone(),
+            state: String::new(),
+            time: String::new(),
+            elapsed_ms: 0,
+            json: e.state.as_ref().map_or(Value::Null, |name| serde_json::json!({ "name": name })),
+            function: None,
+        })
+        .collect();
+    crate::ops::history::attribute_states(&mut rows);
+    crate::ops::history::states_at(&rows, usize::MAX)
 }
 
 #[cfg(test)]

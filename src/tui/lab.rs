@@ -3,6 +3,13 @@
 //! step runs the same code as the CLI (`deploy`, `run`, `cleanup`) in a background task
 //! that reports its progress line by line and ends in what it did (the execution it
 //! started, the resources it made) or a sentence saying why it could not.
+//!
+//! The steps follow the workshop's sections and carry their numbers: the collection (1), the
+//! stack (2, which the dashboard deploys on start), then each state machine (3–6) followed
+//! by the photos that section runs on it, the closing checks, the results and clean-up. A
+//! photo step is done only when its newest execution on its machine ended as the workshop
+//! expects there ([`judge`]); otherwise it says what happened instead. `a` runs every step
+//! still to do, one after the other ([`start_everything`]).
 
 use std::collections::HashMap;
 
@@ -12,34 +19,141 @@ use super::actions::sentence;
 use super::app::{Action, LabStep, Loaded, StepStatus};
 use super::load::{Source, sdk_message};
 use crate::deploy::{self, Progress};
-use crate::ops::{ExecutionFilter, ExecutionRow, Verdict};
+use crate::ops::{ExecutionFilter, Verdict};
 use crate::run;
 use crate::workshop::{self, WorkshopNames};
 
-/// The state machine the test photos run on: the workshop's last, complete one.
-pub const PHOTO_MACHINE: u8 = 4;
+/// What an execution of a workshop state machine on a test photo came to, in the
+/// workshop's terms: the machines of sections 3 and 4 only check the photo, the ones of
+/// sections 5 and 6 register the rider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Succeeded on a machine that only checks (RiderPhotoProcessing-1 and -2).
+    Passed,
+    /// Succeeded on a machine that indexes the face (RiderPhotoProcessing-3 and -4).
+    Registered,
+    /// The refusal path: a Catch sent the execution to PhotoDoesNotMeetRequirement.
+    Refused(Refusal),
+    /// Anything else: failed, timed out, aborted, or a refusal the workshop does not name.
+    Other,
+}
 
-/// A test photo of the workshop and the user id the Lab runs it as.
+/// The refusals the workshop's test photos are for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Sunglasses,
+    ManyFaces,
+    NoFace,
+    AlreadyRegistered,
+}
+
+impl Refusal {
+    fn words(self) -> &'static str {
+        match self {
+            Refusal::Sunglasses => "the face wears sunglasses",
+            Refusal::ManyFaces => "more than one face",
+            Refusal::NoFace => "no face",
+            Refusal::AlreadyRegistered => "the face is already registered",
+        }
+    }
+
+    /// Which of the workshop's refusals the face functions' error and reason name.
+    fn of(error: &str, reason: &str) -> Option<Refusal> {
+        if error == "FaceAlreadyExistsError" {
+            return Some(Refusal::AlreadyRegistered);
+        }
+        if reason.contains("sunglasses") {
+            return Some(Refusal::Sunglasses);
+        }
+        // face-detection's "Detected N faces in the photo."
+        let count = reason.strip_prefix("Detected ")?.split(' ').next()?.parse::<u32>().ok()?;
+        match count {
+            0 => Some(Refusal::NoFace),
+            1 => None,
+            _ => Some(Refusal::ManyFaces),
+        }
+    }
+}
+
+impl Ending {
+    /// The ending of a finished execution of RiderPhotoProcessing-`machine`.
+    pub fn of(machine: u8, verdict: &Verdict) -> Ending {
+        match verdict {
+            Verdict::Succeeded if machine <= 2 => Ending::Passed,
+            Verdict::Succeeded => Ending::Registered,
+            Verdict::Refused { error, reason, .. } => Refusal::of(error, reason).map_or(Ending::Other, Ending::Refused),
+            Verdict::Failed { .. } | Verdict::Running => Ending::Other,
+        }
+    }
+
+    fn words(self, user: &str) -> String {
+        match self {
+            Ending::Passed => "passed the checks".into(),
+            Ending::Registered => format!("{user} registered"),
+            Ending::Refused(refusal) => format!("refused: {}", refusal.words()),
+            Ending::Other => "something else".into(),
+        }
+    }
+}
+
+/// A test photo of the workshop, the user id it runs as, the state machine it runs on and
+/// the endings the workshop expects there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TestPhoto {
     pub key: &'static str,
     pub user: &'static str,
-    /// What the workshop expects of it.
-    pub expect: &'static str,
+    pub machine: u8,
+    /// The workshop's section that runs it; `None` for its closing, unnumbered section
+    /// that checks what was built.
+    pub section: Option<u8>,
+    pub expect: &'static [Ending],
 }
 
-pub const TEST_PHOTOS: [TestPhoto; 4] = [
-    TestPhoto { key: "1_happy_face.jpg", user: "user_a", expect: "indexed, thumbnail made, rider stored" },
-    TestPhoto { key: "2_sunglass_face.jpg", user: "user_b", expect: "refused: the face wears sunglasses" },
-    TestPhoto { key: "3_multiple_faces.jpg", user: "user_c", expect: "refused: more than one face" },
-    TestPhoto { key: "4_no_face.jpg", user: "user_d", expect: "refused: no face" },
+impl TestPhoto {
+    const fn new(
+        key: &'static str,
+        user: &'static str,
+        machine: u8,
+        section: Option<u8>,
+        expect: &'static [Ending],
+    ) -> Self {
+        Self { key, user, machine, section, expect }
+    }
+
+    /// What the workshop expects, in words.
+    pub fn expected(&self) -> String {
+        let words: Vec<String> = self.expect.iter().map(|e| e.words(self.user)).collect();
+        words.join(", or ")
+    }
+}
+
+/// The photos the workshop runs, in its order: each section runs them on the machine it
+/// has just built (sections 3–6), then the closing section runs the refusals on the last.
+pub const TEST_PHOTOS: [TestPhoto; 8] = [
+    TestPhoto::new("1_happy_face.jpg", "user_a", 1, Some(3), &[Ending::Passed]),
+    TestPhoto::new("2_sunglass_face.jpg", "user_b", 1, Some(3), &[Ending::Refused(Refusal::Sunglasses)]),
+    // Nothing is indexed before section 5, so the duplicate check lets the face through.
+    TestPhoto::new("1_happy_face.jpg", "user_a", 2, Some(4), &[Ending::Passed]),
+    TestPhoto::new("1_happy_face.jpg", "user_a", 3, Some(5), &[Ending::Registered]),
+    // Section 6 says it: the face section 5 indexed is refused by CheckFaceDuplicate, unless
+    // it was deleted since.
+    TestPhoto::new(
+        "1_happy_face.jpg",
+        "user_a",
+        4,
+        Some(6),
+        &[Ending::Refused(Refusal::AlreadyRegistered), Ending::Registered],
+    ),
+    TestPhoto::new("2_sunglass_face.jpg", "user_b", 4, None, &[Ending::Refused(Refusal::Sunglasses)]),
+    TestPhoto::new("3_multiple_faces.jpg", "user_c", 4, None, &[Ending::Refused(Refusal::ManyFaces)]),
+    TestPhoto::new("4_no_face.jpg", "user_d", 4, None, &[Ending::Refused(Refusal::NoFace)]),
 ];
 
-/// The duplicate case: one person's two photos under two user ids; the second is refused
-/// with FaceAlreadyExistsError.
+/// The closing section's duplicate case: one person's two photos under two user ids; the
+/// second is refused with FaceAlreadyExistsError.
 pub const DUPLICATE: [TestPhoto; 2] = [
-    TestPhoto { key: "5_same_person_1.jpg", user: "user_e", expect: "registered" },
-    TestPhoto { key: "6_same_person_2.jpg", user: "user_f", expect: "refused: the face is already registered" },
+    TestPhoto::new("5_same_person_1.jpg", "user_e", 4, None, &[Ending::Registered]),
+    TestPhoto::new("6_same_person_2.jpg", "user_f", 4, None, &[Ending::Refused(Refusal::AlreadyRegistered)]),
 ];
 
 /// One step of the workshop, in the workshop's order.
@@ -53,24 +167,51 @@ pub enum Step {
     Duplicate,
     Results,
     Cleanup,
+    /// Every step still to do, one after the other (the Lab's `a`); not a row of its own.
+    Everything,
 }
 
 impl Step {
-    pub const ALL: [Step; 13] = [
+    pub const ALL: [Step; 17] = [
         Step::Collection,
         Step::Resources,
         Step::StateMachine(1),
-        Step::StateMachine(2),
-        Step::StateMachine(3),
-        Step::StateMachine(4),
         Step::Photo(0),
         Step::Photo(1),
+        Step::StateMachine(2),
         Step::Photo(2),
+        Step::StateMachine(3),
         Step::Photo(3),
+        Step::StateMachine(4),
+        Step::Photo(4),
+        Step::Photo(5),
+        Step::Photo(6),
+        Step::Photo(7),
         Step::Duplicate,
         Step::Results,
         Step::Cleanup,
     ];
+
+    fn photo(i: usize) -> TestPhoto {
+        TEST_PHOTOS[i.min(TEST_PHOTOS.len() - 1)]
+    }
+
+    /// The workshop's section the step belongs to; `None` for its closing sections (checking
+    /// what was built, cleaning up), which have no number.
+    pub fn section(self) -> Option<u8> {
+        match self {
+            Step::Collection => Some(1),
+            Step::Resources => Some(2),
+            Step::StateMachine(i) => Some(i + 2),
+            Step::Photo(i) => Step::photo(i).section,
+            Step::Duplicate | Step::Results | Step::Cleanup | Step::Everything => None,
+        }
+    }
+
+    /// The number the Lab shows beside the step: its workshop section's.
+    pub fn number(self) -> String {
+        self.section().map(|n| format!("{n}.")).unwrap_or_default()
+    }
 
     pub fn title(self) -> String {
         match self {
@@ -78,51 +219,69 @@ impl Step {
             Step::Resources => "Deploy buckets, table, functions".into(),
             Step::StateMachine(i) => format!("Create {}", WorkshopNames::state_machine(i)),
             Step::Photo(i) => {
-                let photo = TEST_PHOTOS[i.min(TEST_PHOTOS.len() - 1)];
+                let photo = Step::photo(i);
                 format!("Run {} as {}", photo.key, photo.user)
             }
             Step::Duplicate => format!("Same person again as {}", DUPLICATE[1].user),
             Step::Results => "Look at faces, riders, thumbnails".into(),
             Step::Cleanup => "Clean up everything".into(),
+            Step::Everything => "Every step at once".into(),
         }
     }
 
     /// What the step does and what Enter runs, for the pane under the checklist.
     pub fn explain(self) -> String {
-        let machine = WorkshopNames::state_machine(PHOTO_MACHINE);
         match self {
             Step::Collection => {
-                "Workshop step 1: a Rekognition collection holds the riders' faces. Enter creates it (as `aws rekognition \
-                 create-collection` does)."
+                "Workshop section 1: a Rekognition collection holds the riders' faces. Enter creates it \
+                                 (as `aws rekognition create-collection` does)."
                     .into()
             }
-            Step::Resources => "The workshop's SAM stack: the photo and thumbnail buckets, the riders table, the six \
-                                Lambda functions and the test selfies. Enter deploys them (as `wildrydes deploy`)."
-                .into(),
+            Step::Resources => {
+                "Workshop section 2, the CloudFormation stack: the photo and thumbnail buckets, the riders \
+                                table, the six Lambda functions and the test selfies. Enter deploys them (as the stack \
+                                does)."
+                    .into()
+            }
             Step::StateMachine(i) => format!(
-                "Workshop step {}: the state machine {} of statemachine/. Enter creates or updates it with the functions' \
-                 ARNs.",
-                i + 1,
+                "Workshop section {}: the state machine {} of statemachine/. Enter creates or updates it with the \
+                 functions' ARNs; the photos under it run on it.",
+                i + 2,
                 WorkshopNames::state_machine(i)
             ),
             Step::Photo(i) => {
-                let photo = TEST_PHOTOS[i.min(TEST_PHOTOS.len() - 1)];
+                let photo = Step::photo(i);
+                let part = match photo.section {
+                    Some(n) => format!("Workshop section {n}"),
+                    None => "Checking what was built (after section 6)".into(),
+                };
                 format!(
-                    "Enter runs {machine} on {} as {} (as `wildrydes run`). Expected: {}. e opens the execution.",
-                    photo.key, photo.user, photo.expect
+                    "{part}: Enter runs {} on {} as {} (as `wildrydes run`). Expected: {}. e opens the execution.",
+                    WorkshopNames::state_machine(photo.machine),
+                    photo.key,
+                    photo.user,
+                    photo.expected()
                 )
             }
             Step::Duplicate => format!(
-                "Enter runs {} as {}, then {} (the same person) as {}: expected {}. e opens the second execution.",
-                DUPLICATE[0].key, DUPLICATE[0].user, DUPLICATE[1].key, DUPLICATE[1].user, DUPLICATE[1].expect
+                "Checking what was built: Enter runs {} as {}, then {} (the same person) as {}: expected {}. e opens \
+                 the second execution.",
+                DUPLICATE[0].key,
+                DUPLICATE[0].user,
+                DUPLICATE[1].key,
+                DUPLICATE[1].user,
+                DUPLICATE[1].expected()
             ),
             Step::Results => {
-                "Enter opens Faces; 5 Photos has the thumbnails, 6 Riders the table, 7 Outbox the refusal mails, 8 Logs \
-                 the functions' logs."
+                "Enter opens Faces; 5 Photos has the thumbnails, 6 Riders the table, 7 Outbox the refusal \
+                              mails, 8 Logs the functions' logs."
                     .into()
             }
-            Step::Cleanup => "Deletes every workshop resource, emptying the buckets first (as `wildrydes cleanup`). \
-                              Enter asks first."
+            Step::Cleanup => "Deleting the resources, as the workshop ends: every workshop resource, the buckets \
+                              emptied first (as `wildrydes cleanup`). Enter asks first."
+                .into(),
+            Step::Everything => "Runs every step still to do, in the workshop's order, and stops at the first that \
+                                 does not end as expected."
                 .into(),
         }
     }
@@ -137,11 +296,42 @@ impl Step {
     }
 }
 
+/// Whether a finished execution of `photo` came out as the workshop expects, and what it
+/// came to in words: beside what was expected when it did not.
+pub fn judged(photo: &TestPhoto, verdict: &Verdict) -> (bool, String) {
+    let ending = Ending::of(photo.machine, verdict);
+    if photo.expect.contains(&ending) {
+        return (true, ending.words(photo.user));
+    }
+    let said = match (ending, verdict) {
+        // Where and why, as the operations layer says it.
+        (Ending::Refused(_) | Ending::Other, _) | (_, Verdict::Refused { .. }) => verdict.summary(),
+        (ending, _) => ending.words(photo.user),
+    };
+    (false, format!("{said}; the workshop expects {}", photo.expected()))
+}
+
+/// A photo step's status from its newest execution (with that execution's `status`): ✔
+/// (done) only when it ended as the workshop expects.
+pub fn judge(photo: &TestPhoto, status: &str, verdict: Option<&Verdict>) -> (StepStatus, String) {
+    match verdict {
+        None => (StepStatus::Unavailable, format!("{status} — outcome unknown: its history could not be read")),
+        Some(Verdict::Running) => (StepStatus::Running, format!("{status} — running")),
+        Some(verdict) => {
+            let (expected, said) = judged(photo, verdict);
+            (if expected { StepStatus::Done } else { StepStatus::Unexpected }, format!("{status} — {said}"))
+        }
+    }
+}
+
 /// What a finished step did: a sentence, and the execution it started, if any.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub message: String,
     pub execution: Option<String>,
+    /// Whether it ended as the workshop expects (a photo refused for another reason than the
+    /// one its section is about did not).
+    pub as_expected: bool,
 }
 
 /// A resource AWS says is not there is work still to do; any other error (access denied,
@@ -277,25 +467,30 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
         });
     }
 
-    let photo_machine = machines.get(&WorkshopNames::state_machine(PHOTO_MACHINE));
-    let runs = match photo_machine {
-        Some(arn) => {
-            let filter = ExecutionFilter { machine: Some(arn.clone()), ..Default::default() };
-            source.executions(&filter).await.map_err(|e| e.to_string())
-        }
-        None => Err(format!("{} is not created yet.", WorkshopNames::state_machine(PHOTO_MACHINE))),
+    // Every execution once; each photo step is judged on its newest run of its own machine.
+    let runs = if machines.is_empty() {
+        Ok(Vec::new())
+    } else {
+        source.executions(&ExecutionFilter::default()).await.map_err(|e| e.to_string())
     };
     for step in Step::ALL.into_iter().filter(|s| matches!(s, Step::Photo(_) | Step::Duplicate)) {
         let Some(last) = step.photos().last().copied() else { continue };
-        steps.push(match &runs {
-            Err(message) => row(step, StepStatus::Todo, message.clone()),
-            Ok(runs) => match runs.iter().find(|r| r.photo == last.key) {
-                None => row(step, StepStatus::Todo, format!("{} has not run yet", last.key)),
-                Some(found) => {
-                    let (status, detail) = describe_run(found);
-                    LabStep { execution: Some(found.arn.clone()), ..row(step, status, detail) }
+        let machine = WorkshopNames::state_machine(last.machine);
+        steps.push(match (&machines_error, &runs) {
+            (Some((status, message)), _) => row(step, *status, message.clone()),
+            (None, _) if !machines.contains_key(&machine) => {
+                row(step, StepStatus::Todo, format!("{machine} is not created yet"))
+            }
+            (None, Err(message)) => row(step, StepStatus::Unavailable, message.clone()),
+            (None, Ok(runs)) => {
+                match runs.iter().find(|r| r.state_machine == machine && r.photo == last.key && r.user == last.user) {
+                    None => row(step, StepStatus::Todo, format!("{} has not run on {machine} yet", last.key)),
+                    Some(found) => {
+                        let (status, detail) = judge(&last, &found.status, found.verdict.as_ref());
+                        LabStep { execution: Some(found.arn.clone()), ..row(step, status, detail) }
+                    }
                 }
-            },
+            }
         });
     }
 
@@ -346,18 +541,9 @@ pub async fn status(source: &Source) -> Vec<LabStep> {
     } else {
         row(Step::Cleanup, StepStatus::Todo, format!("still there: {}", left.join(", ")))
     });
+    // Built by kind above; shown in the workshop's order.
+    steps.sort_by_key(|s| Step::ALL.iter().position(|a| *a == s.step));
     steps
-}
-
-/// The step's status and one line about how its execution went: who was registered, or
-/// where and why the photo was refused, as the operations layer decides it.
-fn describe_run(found: &ExecutionRow) -> (StepStatus, String) {
-    match &found.verdict {
-        Some(Verdict::Running) => (StepStatus::Running, format!("{} is running", found.name)),
-        Some(Verdict::Succeeded) => (StepStatus::Done, format!("{} — {} registered", found.status, found.user)),
-        Some(verdict) => (StepStatus::Done, format!("{} — {}", found.status, verdict.summary())),
-        None => (StepStatus::Done, format!("{} — outcome unknown: its history could not be read", found.status)),
-    }
 }
 
 /// Runs `step`, reporting each line of progress as an action; ends in what it did.
@@ -366,12 +552,60 @@ pub async fn run(source: &Source, step: Step, tx: &UnboundedSender<Action>) -> L
         // The dashboard may have quit meanwhile; then nobody needs the line.
         let _ = tx.send(Action::Loaded(Loaded::LabProgress(step, line)));
     };
+    if step == Step::Everything {
+        return Loaded::LabDone(step, everything(source, tx).await);
+    }
     Loaded::LabDone(step, run_step(source, step, &say).await.map_err(|e| sentence(&e)))
+}
+
+/// The steps the Lab's `a` runs: every step that makes or runs something, clean-up aside.
+pub fn in_everything(step: Step) -> bool {
+    !matches!(step, Step::Results | Step::Cleanup | Step::Everything)
+}
+
+/// Runs every step still to do in the workshop's order, each reporting as if run on its
+/// own, and stops at the first that fails or does not end as the workshop expects.
+async fn everything(source: &Source, tx: &UnboundedSender<Action>) -> Result<Outcome, String> {
+    let done = |step: Step, result: Result<Outcome, String>| {
+        let _ = tx.send(Action::Loaded(Loaded::LabDone(step, result)));
+    };
+    let mut ran = 0;
+    let mut stopped: Option<String> = None;
+    for row in status(source).await.into_iter().filter(|row| in_everything(row.step)) {
+        let step = row.step;
+        if row.status == StepStatus::Done {
+            done(
+                step,
+                Ok(Outcome { message: format!("Already done: {}", row.detail), execution: None, as_expected: true }),
+            );
+            continue;
+        }
+        if let Some(title) = &stopped {
+            done(step, Err(format!("Not run: “{title}” did not end as expected.")));
+            continue;
+        }
+        let say = |line: String| {
+            let _ = tx.send(Action::Loaded(Loaded::LabProgress(step, line)));
+        };
+        let result = run_step(source, step, &say).await.map_err(|e| sentence(&e));
+        if !result.as_ref().is_ok_and(|o| o.as_expected) {
+            stopped = Some(step.title());
+        }
+        ran += 1;
+        done(step, result);
+    }
+    match stopped {
+        Some(title) => Err(format!("Stopped at “{title}”: its outcome is on its row.")),
+        None => {
+            Ok(Outcome { message: format!("Ran {ran} steps, each as expected."), execution: None, as_expected: true })
+        }
+    }
 }
 
 async fn run_step(source: &Source, step: Step, say: &(dyn Fn(String) + Sync)) -> anyhow::Result<Outcome> {
     let clients = &source.clients;
-    let done = |message: String| -> anyhow::Result<Outcome> { Ok(Outcome { message, execution: None }) };
+    let done =
+        |message: String| -> anyhow::Result<Outcome> { Ok(Outcome { message, execution: None, as_expected: true }) };
     let options = || {
         source.deploy.as_ref().ok_or_else(|| {
             anyhow::anyhow!(
@@ -411,6 +645,8 @@ async fn run_step(source: &Source, step: Step, say: &(dyn Fn(String) + Sync)) ->
             }
             last.ok_or_else(|| anyhow::anyhow!("this step has no photo to run"))
         }
+        // `run` runs it, step by step, each with its own report.
+        Step::Everything => anyhow::bail!("every step at once runs through the Lab's `a`"),
         Step::Results => done("Nothing to run: look at the Faces, Photos, Riders and Outbox views.".into()),
         Step::Cleanup => {
             deploy::cleanup::cleanup(clients, options()?, &mut progress).await?;
@@ -425,7 +661,7 @@ async fn run_photo(source: &Source, photo: TestPhoto, say: &(dyn Fn(String) + Sy
     let clients = &source.clients;
     let bucket = &source.names.photo_bucket;
     let key = run::photo_key(clients, bucket, photo.key).await?;
-    let machine = WorkshopNames::state_machine(PHOTO_MACHINE);
+    let machine = WorkshopNames::state_machine(photo.machine);
     let input = run::workflow_input(photo.user, bucket, &key);
     let arn = run::start(clients, &machine, &input).await?;
     let name = arn.rsplit(':').next().unwrap_or_default().to_string();
@@ -439,12 +675,9 @@ async fn run_photo(source: &Source, photo: TestPhoto, say: &(dyn Fn(String) + Sy
         })
         .await?;
     let ending = &followed.ending;
-    let mut message = format!("{key} as {}: {} in {:.1} s", photo.user, ending.status, ending.duration_seconds);
-    match &followed.verdict {
-        crate::ops::Verdict::Succeeded => message.push_str(&format!(" — {} registered", photo.user)),
-        verdict => message.push_str(&format!(" — {}", verdict.summary())),
-    }
-    Ok(Outcome { message, execution: Some(arn) })
+    let (as_expected, said) = judged(&photo, &followed.verdict);
+    let message = format!("{key} as {}: {} in {:.1} s — {said}", photo.user, ending.status, ending.duration_seconds);
+    Ok(Outcome { message, execution: Some(arn), as_expected })
 }
 
 #[cfg(test)]
@@ -452,15 +685,94 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_steps_follow_the_seed_and_fit_80_columns() {
+    fn the_steps_follow_the_workshop_and_fit_80_columns() {
         assert_eq!(Step::ALL.first(), Some(&Step::Collection));
         assert_eq!(Step::ALL.last(), Some(&Step::Cleanup));
         for step in Step::ALL {
             assert!(step.title().chars().count() <= 40, "{:?}: {}", step, step.title());
             assert!(!step.explain().is_empty());
+            assert!(!step.explain().to_lowercase().contains("seed"), "{step:?}");
         }
         assert_eq!(Step::Photo(1).title(), "Run 2_sunglass_face.jpg as user_b");
         assert_eq!(Step::Duplicate.photos().len(), 2);
+        // Numbered as the workshop's sections, never going back.
+        let numbers: Vec<String> = Step::ALL.iter().map(|s| s.number()).collect();
+        assert_eq!(numbers[..11], ["1.", "2.", "3.", "3.", "3.", "4.", "4.", "5.", "5.", "6.", "6."]);
+        assert!(numbers[11..].iter().all(String::is_empty), "the closing sections have no number: {numbers:?}");
+        // Each machine's photos come right after it, and run on it.
+        for (i, step) in Step::ALL.iter().enumerate() {
+            if let Step::Photo(p) = step
+                && let Some(section) = TEST_PHOTOS[*p].section
+            {
+                let machine = Step::ALL[..i].iter().rev().find_map(|s| match s {
+                    Step::StateMachine(m) => Some(*m),
+                    _ => None,
+                });
+                assert_eq!(machine, Some(TEST_PHOTOS[*p].machine), "{step:?}");
+                assert_eq!(section, TEST_PHOTOS[*p].machine + 2);
+            }
+        }
+    }
+
+    fn refused(state: &str, error: &str, reason: &str) -> Verdict {
+        Verdict::Refused { state: state.into(), error: error.into(), reason: reason.into() }
+    }
+
+    #[test]
+    fn a_photo_step_is_done_only_when_it_ended_as_the_workshop_expects() {
+        let sunglasses = refused("FaceDetection", "PhotoDoesNotMeetRequirementError", "Face is wearing sunglasses");
+        let duplicate = refused("CheckFaceDuplicate", "FaceAlreadyExistsError", "(none given)");
+        let [m1_happy, m1_sunglasses, m2_happy, m3_happy, m4_happy, m4_sunglasses, many, none] = TEST_PHOTOS;
+
+        // Machine 1 only checks the face: success is passing, not registering.
+        assert_eq!(judge(&m1_happy, "SUCCEEDED", Some(&Verdict::Succeeded)).0, StepStatus::Done);
+        assert_eq!(judged(&m1_happy, &Verdict::Succeeded), (true, "passed the checks".into()));
+        assert_eq!(judge(&m1_sunglasses, "SUCCEEDED", Some(&sunglasses)).0, StepStatus::Done);
+        let (status, said) = judge(&m1_sunglasses, "SUCCEEDED", Some(&Verdict::Succeeded));
+        assert_eq!(status, StepStatus::Unexpected, "sunglasses let through: {said}");
+        assert!(said.contains("the workshop expects refused: the face wears sunglasses"), "{said}");
+
+        // Section 4 before section 5: no face is indexed yet; after it, the duplicate refusal
+        // is not what section 4 is about, and says what happened.
+        assert_eq!(judge(&m2_happy, "SUCCEEDED", Some(&Verdict::Succeeded)).0, StepStatus::Done);
+        let (status, said) = judge(&m2_happy, "SUCCEEDED", Some(&duplicate));
+        assert_eq!(status, StepStatus::Unexpected);
+        assert!(said.starts_with("SUCCEEDED — refused at CheckFaceDuplicate: FaceAlreadyExistsError"), "{said}");
+
+        // Section 5 registers; a duplicate there is not ✔ (the case a second pass showed green).
+        assert_eq!(judged(&m3_happy, &Verdict::Succeeded), (true, "user_a registered".into()));
+        assert_eq!(judge(&m3_happy, "SUCCEEDED", Some(&duplicate)).0, StepStatus::Unexpected);
+
+        // Section 6 expects the face section 5 indexed to be refused — or registered, if it was deleted.
+        assert_eq!(judge(&m4_happy, "SUCCEEDED", Some(&duplicate)).0, StepStatus::Done);
+        assert_eq!(judge(&m4_happy, "SUCCEEDED", Some(&Verdict::Succeeded)).0, StepStatus::Done);
+        assert_eq!(judge(&m4_happy, "SUCCEEDED", Some(&sunglasses)).0, StepStatus::Unexpected);
+
+        // The closing checks: each refusal for its own reason only.
+        assert_eq!(judge(&m4_sunglasses, "SUCCEEDED", Some(&sunglasses)).0, StepStatus::Done);
+        let two = refused("FaceDetection", "PhotoDoesNotMeetRequirementError", "Detected 2 faces in the photo.");
+        let zero = refused("FaceDetection", "PhotoDoesNotMeetRequirementError", "Detected 0 faces in the photo.");
+        assert_eq!(judge(&many, "SUCCEEDED", Some(&two)).0, StepStatus::Done);
+        assert_eq!(judge(&many, "SUCCEEDED", Some(&zero)).0, StepStatus::Unexpected);
+        assert_eq!(judge(&none, "SUCCEEDED", Some(&zero)).0, StepStatus::Done);
+        assert_eq!(judge(&none, "SUCCEEDED", Some(&two)).0, StepStatus::Unexpected);
+        let [first, second] = DUPLICATE;
+        assert_eq!(judge(&first, "SUCCEEDED", Some(&Verdict::Succeeded)).0, StepStatus::Done);
+        assert_eq!(judge(&second, "SUCCEEDED", Some(&duplicate)).0, StepStatus::Done);
+        assert_eq!(judge(&second, "SUCCEEDED", Some(&Verdict::Succeeded)).0, StepStatus::Unexpected);
+
+        // A failure is never done; a run in progress or an unreadable history is neither.
+        let failed = Verdict::Failed {
+            status: "FAILED".into(),
+            state: "Thumbnail".into(),
+            error: "States.TaskFailed".into(),
+            reason: "boom".into(),
+        };
+        let (status, said) = judge(&m3_happy, "FAILED", Some(&failed));
+        assert_eq!(status, StepStatus::Unexpected);
+        assert!(said.starts_with("FAILED — failed at Thumbnail: States.TaskFailed;"), "{said}");
+        assert_eq!(judge(&m3_happy, "RUNNING", Some(&Verdict::Running)).0, StepStatus::Running);
+        assert_eq!(judge(&m3_happy, "SUCCEEDED", None).0, StepStatus::Unavailable);
     }
 
     #[test]

@@ -44,6 +44,11 @@ pub async fn load(source: &Source, tab: Tab) -> Loaded {
 pub async fn health(source: &Source) -> Loaded {
     match source.clients.s3.list_buckets().send().await {
         Ok(_) => Loaded::Health(Ok(())),
+        // Nothing listens: the local cloud this dashboard started or joined has gone (killed,
+        // say); what to run says more than the connection error.
+        Err(aws_sdk_s3::error::SdkError::DispatchFailure(_)) if source.restart_hint.is_some() => {
+            Loaded::Health(Err(source.restart_hint.clone().unwrap_or_default()))
+        }
         Err(e) => Loaded::Health(Err(sdk_message(&e))),
     }
 }

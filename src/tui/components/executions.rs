@@ -39,7 +39,14 @@ const KEYS: &[Binding] = &[
 ];
 
 const DETAIL_KEYS: &[Binding] = &[
-    bind_of(&[Key::of(KeyCode::Esc), Key::of(KeyCode::Backspace)], "Esc", "back to the list", Cmd::Back),
+    bind_of(
+        &[Key::of(KeyCode::Esc), Key::of(KeyCode::Backspace)],
+        "Esc",
+        "back (from the replay, to the list)",
+        Cmd::Back,
+    ),
+    bind_of(&[Key::of(KeyCode::Left)], "←", "replay: the event before, the graph as it was then", Cmd::ReplayBack),
+    bind_of(&[Key::of(KeyCode::Right)], "→", "replay: the event after, the graph as it was then", Cmd::ReplayOn),
     bind_of(&[Key::ch('J')], "J", "scroll the event's JSON down", Cmd::ScrollDown),
     bind_of(&[Key::ch('K')], "K", "scroll the event's JSON up", Cmd::ScrollUp),
     bind_of(&[Key::ch('l')], "l", "the logs of the function the event ran", Cmd::Logs),
@@ -153,7 +160,9 @@ impl Executions {
         match cmd {
             Cmd::ScrollDown => detail.scroll = detail.scroll.saturating_add(1),
             Cmd::ScrollUp => detail.scroll = detail.scroll.saturating_sub(1),
+            Cmd::Back if detail.replay => detail.replay = false,
             Cmd::Back => self.detail = None,
+            Cmd::ReplayBack | Cmd::ReplayOn => crate::tui::detail::replay_key(detail, cmd == Cmd::ReplayOn),
             Cmd::Graph => return vec![Intent::Graph(Some(detail.arn.clone()))],
             Cmd::Copy => return vec![Intent::Copy(detail.arn.clone())],
             Cmd::Logs => {

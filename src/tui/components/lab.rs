@@ -18,6 +18,7 @@ use crate::tui::view::{draw_message, window};
 const KEYS: &[Binding] = &[
     bind_of(&[Key::of(KeyCode::Enter)], "Enter", "run the step (clean-up asks you to type delete)", Cmd::RunStep),
     bind_of(&[Key::ch('e')], "e", "open the execution the step started", Cmd::StepExecution),
+    bind_of(&[Key::ch('a')], "a", "every step still to do, one after the other", Cmd::RunEverything),
     bind_of(&[Key::ch('c')], "c", "copy the ARN of the step's execution", Cmd::Copy),
 ];
 
@@ -78,6 +79,27 @@ impl Lab {
         }
     }
 
+    /// `a`: shows every step still to do as waiting to run, and runs them all in the
+    /// workshop's order (`lab::run` of [`Step::Everything`]); not while a step runs.
+    fn run_everything(&mut self) -> Vec<Intent> {
+        if let Some(step) = self.runs.iter().find(|(_, run)| matches!(run, LabRun::Running { .. })).map(|(s, _)| *s) {
+            let message = format!("“{}” is still running: wait for it to end first.", step.title());
+            return vec![Intent::Notice(message, true)];
+        }
+        let to_do: Vec<Step> = self
+            .steps
+            .rows()
+            .into_iter()
+            .flatten()
+            .filter(|row| crate::tui::lab::in_everything(row.step) && row.status != StepStatus::Done)
+            .map(|row| row.step)
+            .collect();
+        for step in to_do {
+            self.runs.insert(step, LabRun::Running { lines: vec!["queued: runs after the steps above".into()] });
+        }
+        vec![Intent::Effect(Effect::RunLabStep(Step::Everything))]
+    }
+
     /// A step's run starts (asked for here, or confirmed).
     pub fn started(&mut self, step: Step) {
         self.runs.insert(step, LabRun::Running { lines: Vec::new() });
@@ -89,6 +111,9 @@ impl Lab {
         match self.runs.get(&step.step) {
             Some(LabRun::Running { .. }) => return ("⟳ running", Color::Yellow),
             Some(LabRun::Finished { result: Err(_), .. }) => return ("✖ failed", Color::Red),
+            Some(LabRun::Finished { result: Ok(outcome), .. }) if !outcome.as_expected => {
+                return ("≠ other", Color::Magenta);
+            }
             _ => {}
         }
         match step.status {
@@ -96,6 +121,7 @@ impl Lab {
             StepStatus::Todo => ("○ to do", Color::Yellow),
             StepStatus::Running => ("⟳ running", Color::Yellow),
             StepStatus::Unavailable => ("? unknown", Color::DarkGray),
+            StepStatus::Unexpected => ("≠ other", Color::Magenta),
         }
     }
 }
@@ -115,6 +141,7 @@ impl Component for Lab {
                 let Some(step) = self.selected_step().map(|s| s.step) else { return Vec::new() };
                 return self.run_step(step);
             }
+            Cmd::RunEverything => return self.run_everything(),
             Cmd::StepExecution | Cmd::Copy => {
                 let Some(step) = self.selected_step().cloned() else { return Vec::new() };
                 return match (self.execution(&step), cmd) {
@@ -207,17 +234,15 @@ impl Component for Lab {
         let shown: Vec<&LabStep> = steps.iter().skip(first).take(height).copied().collect();
         let rows: Vec<Row> = shown
             .iter()
-            .enumerate()
-            .map(|(i, step)| {
+            .map(|step| {
                 let (mark, color) = self.mark(step);
                 let detail = match self.runs.get(&step.step) {
                     Some(LabRun::Running { lines }) => lines.last().cloned().unwrap_or_else(|| "starting…".into()),
                     Some(LabRun::Finished { result: Err(e), .. }) => e.clone(),
                     _ => step.detail.clone(),
                 };
-                let number = Step::ALL.iter().position(|s| *s == step.step).unwrap_or(first + i) + 1;
                 Row::new(vec![
-                    Cell::from(format!("{number}.")),
+                    Cell::from(step.step.number()),
                     Cell::from(step.title.clone()),
                     Cell::from(mark).style(Style::new().fg(color)),
                     Cell::from(detail).style(Style::new().fg(if color == Color::Red {
@@ -230,8 +255,9 @@ impl Component for Lab {
             .collect();
         // The step column as wide as the longest title on screen.
         let title_width = shown.iter().map(|s| s.title.chars().count()).max().unwrap_or(4).max(4) as u16;
-        let mut block =
-            Block::new().borders(Borders::ALL).title(" Lab: the rider-photo workshop — Enter run · e its execution ");
+        let mut block = Block::new()
+            .borders(Borders::ALL)
+            .title(" Lab: the rider-photo workshop — Enter run · e its execution · a every step ");
         let below = steps.len().saturating_sub(first + shown.len());
         if first > 0 || below > 0 {
             block = block
@@ -273,7 +299,8 @@ impl Component for Lab {
             Some(LabRun::Finished { result, lines: progress }) => {
                 lines.extend(progress.iter().map(|l| Line::from(format!("  {l}")).dark_gray()));
                 lines.push(match result {
-                    Ok(outcome) => Line::from(format!("✔ {}", outcome.message)).fg(Color::Green),
+                    Ok(outcome) if outcome.as_expected => Line::from(format!("✔ {}", outcome.message)).fg(Color::Green),
+                    Ok(outcome) => Line::from(format!("≠ {}", outcome.message)).fg(Color::Magenta).bold(),
                     Err(e) => Line::from(format!("✖ {e}")).fg(Color::Red).bold(),
                 });
             }

@@ -83,9 +83,12 @@ pub enum Cmd {
     Redrive,
     ScrollDown,
     ScrollUp,
+    ReplayBack,
+    ReplayOn,
     // Lab.
     RunStep,
     StepExecution,
+    RunEverything,
     // Faces and duplicates.
     Delete,
     Duplicates,
