@@ -15,13 +15,13 @@ use crate::tui::view::status_color;
 
 const COLUMNS: &[Column] = &[
     col("Name", 0),
-    col("State machine", 7),
+    col("State machine", 5),
     col("Status", 1),
-    col("Started", 5),
-    col("Duration", 6),
+    col("Started", 6),
+    col("Duration", 7),
     col("User", 2),
     col("Photo", 4),
-    flex("Outcome", 3),
+    flex("Outcome", 3).whole_before(6),
 ];
 const STATUS: usize = 2;
 

@@ -26,14 +26,23 @@ pub struct Column {
     pub keep: u8,
     /// Takes the width that is left, and is the one cut when there is not enough.
     pub flex: bool,
+    /// For the flexible column: the columns kept less than this come only once it is whole.
+    pub whole_before: u8,
 }
 
 pub const fn col(header: &'static str, keep: u8) -> Column {
-    Column { header, keep, flex: false }
+    Column { header, keep, flex: false, whole_before: u8::MAX }
 }
 
 pub const fn flex(header: &'static str, keep: u8) -> Column {
-    Column { header, keep, flex: true }
+    Column { header, keep, flex: true, whole_before: u8::MAX }
+}
+
+impl Column {
+    /// A flexible column that is given its whole width before the columns from `keep` on.
+    pub const fn whole_before(self, keep: u8) -> Column {
+        Column { whole_before: keep, ..self }
+    }
 }
 
 /// What sorting compares: numbers as numbers, the rest as lower-case text.
@@ -297,22 +306,40 @@ impl<R: Record> List<R> {
 }
 
 /// The width of each column (`None`: left out) in `room` cells. Columns are taken in the
-/// order of what they keep, each at its natural width while it fits; the flexible column
-/// takes what is left when that is less than it needs (at least a few cells), and the
-/// columns kept less come only if room is still left. So nothing is cut that the row has
-/// room for, and what is cut is the flexible column's end, never a name.
+/// order of what they keep, each at its natural width while it fits — the flexible column
+/// at no more than [`FLEX_RESERVE`] at first, so one long outcome does not push out the
+/// columns after it — and it takes what is left when that is less than it needs (at least
+/// a few cells). What room is left at the end goes to the flexible column, up to its natural
+/// width. So nothing is cut that the row has room for, and what is cut is the flexible
+/// column's end, never a name.
 pub fn fit(columns: &[Column], natural: &[u16], room: u16) -> Vec<Option<u16>> {
     const FLEX_MIN: u16 = 16;
     let mut by_keep: Vec<usize> = (0..columns.len()).collect();
     by_keep.sort_by_key(|&c| columns[c].keep);
     let mut widths = vec![None; columns.len()];
     let mut used: u16 = 0;
+    // The room still free goes to the flexible columns, up to what they need: before the
+    // columns they are to be whole before, and at the end.
+    let grow = |widths: &mut Vec<Option<u16>>, used: &mut u16, before: Option<u8>| {
+        for (c, w) in widths.iter_mut().enumerate() {
+            if let Some(w) = w.as_mut()
+                && columns[c].flex
+                && before.is_none_or(|keep| columns[c].whole_before == keep)
+            {
+                let more = natural[c].saturating_sub(*w).min(room.saturating_sub(*used));
+                *w += more;
+                *used += more;
+            }
+        }
+    };
     for c in by_keep {
+        grow(&mut widths, &mut used, Some(columns[c].keep));
         // One space between columns.
         let gap = u16::from(used > 0);
         let left = room.saturating_sub(used + gap);
-        let width = if natural[c] <= left || columns[c].keep == 0 {
-            natural[c]
+        let wanted = if columns[c].flex { natural[c].min(FLEX_RESERVE) } else { natural[c] };
+        let width = if wanted <= left || columns[c].keep == 0 {
+            wanted
         } else if columns[c].flex && left >= FLEX_MIN.min(natural[c]) {
             left
         } else {
@@ -321,6 +348,7 @@ pub fn fit(columns: &[Column], natural: &[u16], room: u16) -> Vec<Option<u16>> {
         widths[c] = Some(width);
         used += gap + width;
     }
+    grow(&mut widths, &mut used, None);
     // Not even the columns that always stay fit: the flexible ones give up their room.
     if used > room {
         let mut over = used - room;
@@ -336,6 +364,10 @@ pub fn fit(columns: &[Column], natural: &[u16], room: u16) -> Vec<Option<u16>> {
     }
     widths
 }
+
+/// What a flexible column (the outcome) may take before the columns kept less than it
+/// are placed; it grows into the room they leave.
+const FLEX_RESERVE: u16 = 48;
 
 #[cfg(test)]
 mod tests {
@@ -353,5 +385,8 @@ mod tests {
         assert_eq!(fit(COLUMNS, &[36, 22, 9, 40], 50), vec![Some(36), None, Some(9), None]);
         // What always stays is drawn even where it does not fit.
         assert_eq!(fit(COLUMNS, &[36, 22, 9, 40], 30), vec![Some(36), None, None, None]);
+        // A long outcome leaves room for the machine, and takes the rest.
+        assert_eq!(fit(COLUMNS, &[36, 22, 9, 77], 154), vec![Some(36), Some(22), Some(9), Some(77)]);
+        assert_eq!(fit(COLUMNS, &[36, 22, 9, 77], 130), vec![Some(36), Some(22), Some(9), Some(60)]);
     }
 }
