@@ -61,6 +61,8 @@ fn check_photos(photos: &[Photo]) {
             "sunglasses" => faces.len() == 1 && sunglasses[0],
             "multiple_faces" => faces.len() >= 2,
             "no_face" => faces.is_empty(),
+            // An animal's head, seen front or side, is not a face.
+            "animal" => faces.is_empty(),
             other => panic!("unknown category {other}"),
         };
         println!(
@@ -115,6 +117,17 @@ fn committed_selfies_have_their_manifest_face_counts_sunglasses_and_identities()
     check_photos(&manifest(&selfies_dir()));
 }
 
+fn test_photos_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/test-photos")
+}
+
+#[test]
+fn committed_test_photos_have_their_manifest_face_counts_and_animals_none() {
+    let photos = manifest(&test_photos_dir());
+    assert!(photos.iter().filter(|p| p.category == "animal").count() >= 4, "the animal photos are listed");
+    check_photos(&photos);
+}
+
 #[test]
 fn shared_dev_photos_have_their_manifest_face_counts_sunglasses_and_identities() {
     let Some(dev) = shared_photos() else {
@@ -134,7 +147,7 @@ fn shared_dev_photos_have_their_manifest_face_counts_sunglasses_and_identities()
 #[test]
 fn a_player_turned_away_is_found_by_the_pose_model_without_an_identity() {
     let a = analyzer();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/test-photos/group_basketball_1.png");
+    let path = test_photos_dir().join("group_basketball_1.png");
     let image = a.decode(&std::fs::read(path).expect("committed test photo")).expect("decodes");
     let faces = a.detect(&image).expect("detects");
     assert_eq!(faces.len(), 2, "{faces:#?}");

@@ -70,6 +70,26 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// This process and all its descendants (the function processes), read from /proc; only
+/// this process where there is no /proc.
+fn self_and_descendants() -> Vec<String> {
+    fn children(pid: &str) -> Vec<String> {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+            .flat_map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>())
+            .collect()
+    }
+    let mut all = Vec::new();
+    let mut pending = vec![std::process::id().to_string()];
+    while let Some(pid) = pending.pop() {
+        pending.extend(children(&pid));
+        all.push(pid);
+    }
+    all
+}
+
 /// Resident memory in KiB of this process and all its descendants (the function processes),
 /// read from /proc; 0 where there is no /proc.
 pub fn resident_kib_with_children() -> u64 {
@@ -81,19 +101,20 @@ pub fn resident_kib_with_children() -> u64 {
             })
             .unwrap_or(0)
     }
-    fn children(pid: &str) -> Vec<String> {
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
-        tasks
-            .flatten()
-            .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
-            .flat_map(|c| c.split_whitespace().map(str::to_string).collect::<Vec<_>>())
-            .collect()
-    }
-    let mut total = 0;
-    let mut pending = vec![std::process::id().to_string()];
-    while let Some(pid) = pending.pop() {
-        total += rss(&pid);
-        pending.extend(children(&pid));
-    }
-    total
+    self_and_descendants().iter().map(|pid| rss(pid)).sum()
+}
+
+/// CPU seconds (user + system) used so far by this process and its live descendants, and
+/// by the descendants that have ended; 0 where there is no /proc.
+pub fn cpu_seconds_with_children() -> f64 {
+    // SAFETY: sysconf reads a constant of the running system.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let cpu = |pid: &str| -> u64 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return 0 };
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14,
+        // stime 15, cutime 16, cstime 17.
+        let Some((_, rest)) = stat.rsplit_once(") ") else { return 0 };
+        rest.split_whitespace().skip(11).take(4).filter_map(|v| v.parse::<u64>().ok()).sum()
+    };
+    self_and_descendants().iter().map(|pid| cpu(pid)).sum::<u64>() as f64 / ticks
 }

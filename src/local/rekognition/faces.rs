@@ -21,7 +21,10 @@ use tract_onnx::prelude::*;
 
 use super::decode::{DecodeError, DecodeLimits, decode_image};
 use super::heads::{Head, HeadFinder};
-use super::pixels::{Affine, inside, laplacian_variance, luma, mean, warp};
+use super::pixels::{Affine, Letterbox, inside, laplacian_variance, luma, mean, warp};
+use timings::{Stage, timed};
+
+pub mod timings;
 
 pub const EMBEDDING_DIM: usize = 128;
 
@@ -63,6 +66,9 @@ const IRIS_FILE: &str = "iris.onnx";
 const EMBEDDER_FILE: &str = "dlib_resnet.onnx";
 
 const DETECTOR_SIZE: usize = 256;
+/// MoveNet's person score from which a person's head guides the detector's tiles
+/// (`FaceAnalyzer::unexplained_people`; measured in assets/models/README.md).
+const TILE_MIN_PERSON_SCORE: f32 = 0.1;
 const MESH_SIZE: usize = 192;
 const IRIS_SIZE: usize = 64;
 const CHIP_SIZE: usize = 150;
@@ -85,6 +91,9 @@ pub struct AnalyzerConfig {
     /// run at all.
     pub min_turned_face_score: f32,
     pub min_turned_detection_score: f32,
+    /// Run the detector's tiles only where MoveNet places a person the whole-image pass
+    /// did not explain (see `FaceAnalyzer::unexplained_people`); false runs every tile.
+    pub guided_tiles: bool,
     pub decode_limits: DecodeLimits,
 }
 
@@ -97,6 +106,7 @@ impl Default for AnalyzerConfig {
             eyes_open_threshold: 0.12,
             min_turned_face_score: 0.30,
             min_turned_detection_score: 0.3,
+            guided_tiles: true,
             decode_limits: DecodeLimits::default(),
         }
     }
@@ -285,8 +295,11 @@ pub(super) fn load_with_input(path: &Path, input: InferenceFact) -> Result<Plan,
         .map_err(fail)
 }
 
-fn run(plan: &Plan, input: Tensor) -> Result<Vec<(Vec<usize>, Vec<f32>)>, FaceError> {
-    let outputs = plan.run(tvec!(input.into())).map_err(|e| FaceError::Inference(format!("{e:#}")))?;
+/// A model's outputs: each tensor's shape and values.
+type Outputs = Vec<(Vec<usize>, Vec<f32>)>;
+
+fn run(plan: &Plan, stage: Stage, input: Tensor) -> Result<Outputs, FaceError> {
+    let outputs = timed(stage, || plan.run(tvec!(input.into()))).map_err(|e| FaceError::Inference(format!("{e:#}")))?;
     outputs
         .iter()
         .map(|t| {
@@ -315,6 +328,17 @@ fn blazeface_anchors() -> Vec<(f32, f32)> {
         }
     }
     anchors
+}
+
+/// A candidate the mesh confirmed, before the eye models and the rest of its description.
+struct MeshedFace {
+    mesh: Vec<[f32; 3]>,
+    mesh_score: f32,
+    detection_score: f32,
+    /// The mesh's extent in source pixels, inside the image (x0, y0, x1, y1).
+    pixel_box: (f32, f32, f32, f32),
+    bounding_box: BoundingBox,
+    confidence: f32,
 }
 
 /// A detector candidate in source pixels.
@@ -372,28 +396,33 @@ impl FaceAnalyzer {
 
     /// Decodes JPEG/PNG bytes (EXIF orientation applied, pixel limit enforced first).
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, FaceError> {
-        Ok(decode_image(bytes, self.config.decode_limits)?)
+        Ok(timed(Stage::Decode, || decode_image(bytes, self.config.decode_limits))?)
     }
 
     /// Every face in the image, largest first.
     pub fn detect(&self, image: &RgbImage) -> Result<Vec<DetectedFace>, FaceError> {
-        let candidates = self.candidates(image)?;
-        let mut faces = Vec::new();
+        // BlazeFace's whole-image window and MoveNet's input: the same pixels, sampled once.
+        let letterbox = Letterbox::of(image, DETECTOR_SIZE);
+        let heads = self.heads_if_wanted(&letterbox, self.config.min_turned_face_score)?;
+        let candidates = self.candidates(image, &letterbox, &heads)?;
+        // The mesh first, for every candidate: it places the face's box and says whether it
+        // is a face at all. Two detector boxes on one face (e.g. a whole-image and a tile
+        // detection that NMS kept apart) converge on the same mesh: the more confident one is
+        // kept, and only kept faces get the eye models and the rest of the description.
+        let mut meshed = Vec::new();
         for c in candidates.iter().filter(|c| c.score >= self.config.min_detection_score) {
-            if let Some(face) = self.analyse(image, c)? {
-                faces.push(face);
+            if let Some(face) = self.mesh_face(image, c)? {
+                meshed.push(face);
             }
         }
-        // Two detector boxes on one face (e.g. a whole-image and a tile detection that NMS
-        // kept apart) converge on the same mesh: keep the more confident one.
-        faces.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        meshed.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
         let mut kept: Vec<DetectedFace> = Vec::new();
-        for f in faces {
-            if !kept.iter().any(|k| overlap(&k.bounding_box, &f.bounding_box) > 0.5) {
-                kept.push(f);
+        for face in meshed {
+            if !kept.iter().any(|k| overlap(&k.bounding_box, &face.bounding_box) > 0.5) {
+                kept.push(self.describe(image, face)?);
             }
         }
-        for (head, framed_score) in self.turned_heads(image, &kept, self.config.min_turned_face_score)? {
+        for (head, framed_score) in self.frame_heads(image, heads, &kept, self.config.min_turned_face_score)? {
             if framed_score < self.config.min_turned_detection_score {
                 continue;
             }
@@ -408,6 +437,14 @@ impl FaceAnalyzer {
         Ok(kept)
     }
 
+    /// MoveNet's people, unless no head could count (`min_face_score` above 1).
+    fn heads_if_wanted(&self, letterbox: &Letterbox, min_face_score: f32) -> Result<Vec<Head>, FaceError> {
+        if min_face_score > 1.0 {
+            return Ok(Vec::new()); // no head can score above 1: the pose model is not run at all
+        }
+        self.heads.heads_in(letterbox)
+    }
+
     /// The heads MoveNet places with a [`Head::face_score`] of at least `min_face_score` where
     /// the face models found no face, each with BlazeFace's
     /// best score for a face centred in the head's box when a window frames it (at 2, 3 and
@@ -419,13 +456,22 @@ impl FaceAnalyzer {
         found: &[DetectedFace],
         min_face_score: f32,
     ) -> Result<Vec<(Head, f32)>, FaceError> {
+        let heads = self.heads_if_wanted(&Letterbox::of(image, DETECTOR_SIZE), min_face_score)?;
+        self.frame_heads(image, heads, found, min_face_score)
+    }
+
+    /// [`FaceAnalyzer::turned_heads`] for the heads MoveNet gave.
+    fn frame_heads(
+        &self,
+        image: &RgbImage,
+        heads: Vec<Head>,
+        found: &[DetectedFace],
+        min_face_score: f32,
+    ) -> Result<Vec<(Head, f32)>, FaceError> {
         let (iw, ih) = (image.width() as f32, image.height() as f32);
         let mut out: Vec<(Head, f32)> = Vec::new();
-        if min_face_score > 1.0 {
-            return Ok(out); // no head can score above 1: the pose model is not run at all
-        }
         // MoveNet always answers six rows; the windows are run only for likely heads.
-        for head in self.heads.heads(image)?.into_iter().filter(|h| h.face_score() >= min_face_score) {
+        for head in heads.into_iter().filter(|h| h.face_score() >= min_face_score) {
             let (Some(centre), Some((x0, y0, x1, y1))) = (head.centre(), head.face_box()) else { continue };
             // The same person's face, already found by the face models or as another head.
             let seen = |b: &BoundingBox| around(b, 0.5, (centre.0 / iw, centre.1 / ih));
@@ -452,31 +498,57 @@ impl FaceAnalyzer {
 
     /// BlazeFace over the whole image and, when faces of ~5% of the long side would be
     /// under ~20 detector pixels, over overlapping half-size tiles; merged by weighted NMS.
-    fn candidates(&self, image: &RgbImage) -> Result<Vec<Candidate>, FaceError> {
+    fn candidates(&self, image: &RgbImage, letterbox: &Letterbox, heads: &[Head]) -> Result<Vec<Candidate>, FaceError> {
         let (w, h) = (image.width() as f32, image.height() as f32);
         let long = w.max(h);
-        let mut windows = vec![(0.0f32, 0.0f32, long)];
+        let mut all = self.detect_pixels(&letterbox.pixels, 0.0, 0.0, letterbox.side)?;
         if long >= 400.0 {
             let side = long / 2.0;
+            let wanted = self.unexplained_people(&all, heads);
             for y in positions(h, side) {
                 for x in positions(w, side) {
-                    windows.push((x, y, side));
+                    let holds = |&(px, py): &(f32, f32)| px >= x && px < x + side && py >= y && py < y + side;
+                    if wanted.as_ref().is_none_or(|people| people.iter().any(holds)) {
+                        all.extend(self.detect_window(image, x, y, side)?);
+                    }
                 }
             }
         }
-        let mut all = Vec::new();
-        for (x0, y0, side) in windows {
-            all.extend(self.detect_window(image, x0, y0, side)?);
-        }
         Ok(weighted_nms(all))
+    }
+
+    /// Where the tiles must look: the heads of the people MoveNet finds (person score ≥
+    /// [`TILE_MIN_PERSON_SCORE`]) that no whole-image candidate explains; None (every tile)
+    /// when the pose model did not run or found as many people as it can report, so more
+    /// may be there. A tile only ever finds a face too small for the whole-image pass, and a
+    /// face that small belongs to a person seen whole enough for MoveNet to place
+    /// (measured in assets/models/README.md).
+    fn unexplained_people(&self, whole: &[Candidate], heads: &[Head]) -> Option<Vec<(f32, f32)>> {
+        let people: Vec<&Head> = heads.iter().filter(|h| h.person_score >= TILE_MIN_PERSON_SCORE).collect();
+        if !self.config.guided_tiles || heads.is_empty() || people.len() >= heads.len() {
+            return None;
+        }
+        let explained = |(px, py): (f32, f32)| {
+            whole.iter().filter(|c| c.score >= self.config.min_detection_score).any(|c| {
+                let (cw, ch) = (c.x1 - c.x0, c.y1 - c.y0);
+                px >= c.x0 - cw && px <= c.x1 + cw && py >= c.y0 - ch && py <= c.y1 + ch
+            })
+        };
+        Some(people.iter().map(|h| h.rough_centre()).filter(|&p| !explained(p)).collect())
     }
 
     fn detect_window(&self, image: &RgbImage, x0: f32, y0: f32, side: f32) -> Result<Vec<Candidate>, FaceError> {
         let s = side / DETECTOR_SIZE as f32;
         let m = Affine { a: s, b: 0.0, c: x0, d: 0.0, e: s, f: y0 };
-        let pixels = warp(image, &m, DETECTOR_SIZE, DETECTOR_SIZE);
-        let input = nhwc(&pixels, DETECTOR_SIZE, |v| v / 127.5 - 1.0)?;
-        let outputs = run(&self.detector, input)?;
+        self.detect_pixels(&warp(image, &m, DETECTOR_SIZE, DETECTOR_SIZE), x0, y0, side)
+    }
+
+    /// BlazeFace on a window's pixels (`side` source pixels square from `x0`, `y0`): its
+    /// candidates in source pixels.
+    fn detect_pixels(&self, pixels: &[[f32; 3]], x0: f32, y0: f32, side: f32) -> Result<Vec<Candidate>, FaceError> {
+        let s = side / DETECTOR_SIZE as f32;
+        let input = nhwc(pixels, DETECTOR_SIZE, |v| v / 127.5 - 1.0)?;
+        let outputs = run(&self.detector, Stage::BlazeFace, input)?;
         let raw = blazeface_rows(&outputs, self.anchors.len())?;
         let min = self.config.min_detection_score.min(0.3);
         let mut out = Vec::new();
@@ -500,8 +572,9 @@ impl FaceAnalyzer {
         Ok(out)
     }
 
-    /// Face Mesh on the candidate, then everything Rekognition reports about the face.
-    fn analyse(&self, image: &RgbImage, c: &Candidate) -> Result<Option<DetectedFace>, FaceError> {
+    /// Face Mesh on the candidate (with one refinement): the face's mesh, box and
+    /// confidence, or None when the mesh says it is no face.
+    fn mesh_face(&self, image: &RgbImage, c: &Candidate) -> Result<Option<MeshedFace>, FaceError> {
         let (ex, ey) = (c.keypoints[0], c.keypoints[1]);
         let (el, er) = if ex.0 <= ey.0 { (ex, ey) } else { (ey, ex) };
         let angle = (er.1 - el.1).atan2(er.0 - el.0);
@@ -535,7 +608,23 @@ impl FaceAnalyzer {
             return Ok(None);
         }
         let bounding_box = BoundingBox::from_pixels((bx0, by0, bx1, by1), (iw, ih));
+        let confidence = 100.0 * (c.score * mesh_score).sqrt();
+        Ok(Some(MeshedFace {
+            mesh,
+            mesh_score,
+            detection_score: c.score,
+            pixel_box: (bx0, by0, bx1, by1),
+            bounding_box,
+            confidence,
+        }))
+    }
 
+    /// Everything Rekognition reports about a meshed face: landmarks, pose, quality and
+    /// the eyes (the Iris model on each).
+    fn describe(&self, image: &RgbImage, face: MeshedFace) -> Result<DetectedFace, FaceError> {
+        let MeshedFace { mesh, mesh_score, detection_score, pixel_box: (bx0, by0, bx1, by1), bounding_box, confidence } =
+            face;
+        let (iw, ih) = (image.width() as f32, image.height() as f32);
         let mut landmarks = Vec::with_capacity(LANDMARKS.len() + 4);
         let (l, r) = (centroid(&mesh, &DLIB_EYE_LEFT), centroid(&mesh, &DLIB_EYE_RIGHT));
         landmarks.push(Landmark { kind: "eyeLeft", x: l.0 / iw, y: l.1 / ih });
@@ -561,8 +650,7 @@ impl FaceAnalyzer {
             // Lids behind dark lenses are guessed by the mesh, not seen.
             eyes_open.confidence = 50.0 + (eyes_open.confidence - 50.0) * 0.3;
         }
-        let confidence = 100.0 * (c.score * mesh_score).sqrt();
-        Ok(Some(DetectedFace {
+        Ok(DetectedFace {
             bounding_box,
             confidence,
             landmarks,
@@ -570,11 +658,11 @@ impl FaceAnalyzer {
             quality,
             sunglasses: Some(sunglasses),
             eyes_open: Some(eyes_open),
-            detection_score: c.score,
+            detection_score,
             mesh_score,
             eyes,
             mesh: Some(mesh),
-        }))
+        })
     }
 
     fn run_mesh(
@@ -586,7 +674,7 @@ impl FaceAnalyzer {
     ) -> Result<(Vec<[f32; 3]>, f32), FaceError> {
         let m = Affine::window(centre, side, angle, MESH_SIZE, false);
         let pixels = warp(image, &m, MESH_SIZE, MESH_SIZE);
-        let outputs = run(&self.mesh, nhwc(&pixels, MESH_SIZE, |v| v / 255.0)?)?;
+        let outputs = run(&self.mesh, Stage::FaceMesh, nhwc(&pixels, MESH_SIZE, |v| v / 255.0)?)?;
         let points = outputs
             .iter()
             .find(|(_, v)| v.len() == 468 * 3)
@@ -638,7 +726,7 @@ impl FaceAnalyzer {
             let side = width * 2.3;
             let m = Affine::window(centre, side, angle, IRIS_SIZE, flip);
             let pixels = warp(image, &m, IRIS_SIZE, IRIS_SIZE);
-            let outputs = run(&self.iris, nhwc(&pixels, IRIS_SIZE, |v| v / 255.0)?)?;
+            let outputs = run(&self.iris, Stage::Iris, nhwc(&pixels, IRIS_SIZE, |v| v / 255.0)?)?;
             let all: Vec<f32> = outputs.iter().flat_map(|(_, v)| v.iter().copied()).collect();
             if all.len() < 76 * 3 {
                 return Err(FaceError::Inference(format!("iris model gave {} values, expected 228", all.len())));
@@ -709,7 +797,7 @@ impl FaceAnalyzer {
         // Chosen so that the chip point tl maps onto the source point l.
         let m = Affine { a, b, c: l.0 - a * tl.0 - b * tl.1, d, e, f: l.1 - d * tl.0 - e * tl.1 };
         let pixels = warp(image, &m, CHIP_SIZE, CHIP_SIZE);
-        let outputs = run(&self.embedder, nhwc(&pixels, CHIP_SIZE, |v| v)?)?;
+        let outputs = run(&self.embedder, Stage::Dlib, nhwc(&pixels, CHIP_SIZE, |v| v)?)?;
         let v = outputs
             .iter()
             .find(|(_, v)| v.len() == EMBEDDING_DIM)
@@ -969,5 +1057,118 @@ mod tests {
         assert_eq!(p.first(), Some(&0.0));
         assert_eq!(p.last(), Some(&540.0));
         assert_eq!(positions(300.0, 540.0), vec![0.0]);
+    }
+}
+
+/// Measurements behind the tile rule and the animal rule (assets/models/README.md): run by
+/// hand with `MEASURE_DIRS=dir1:dir2 cargo test --lib measure_windows -- --ignored --nocapture`.
+#[cfg(test)]
+mod measure {
+    use super::*;
+
+    #[test]
+    #[ignore = "measurement: prints every window's candidates and every head for the photos in MEASURE_DIRS"]
+    fn measure_windows() {
+        let a = FaceAnalyzer::load_default().unwrap();
+        let every_tile =
+            FaceAnalyzer::load(&default_models_dir(), AnalyzerConfig { guided_tiles: false, ..Default::default() })
+                .unwrap();
+        let dirs = std::env::var("MEASURE_DIRS").unwrap_or_default();
+        let mut files: Vec<PathBuf> = Vec::new();
+        for d in dirs.split(':').filter(|d| !d.is_empty()) {
+            for e in std::fs::read_dir(d).unwrap().flatten() {
+                let p = e.path();
+                if matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "png")) {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for f in &files {
+            let image = a.decode(&std::fs::read(f).unwrap()).unwrap();
+            let (iw, ih) = (image.width() as f32, image.height() as f32);
+            let (faces, every_times) = timings::measure(|| every_tile.detect(&image).unwrap());
+            let (guided, guided_times) = timings::measure(|| a.detect(&image).unwrap());
+            println!(
+                "== {} {}x{}: {} face(s) with every tile ({} BlazeFace windows), {} with guided tiles ({} windows)",
+                f.display(),
+                iw,
+                ih,
+                faces.len(),
+                every_times.calls(Stage::BlazeFace),
+                guided.len(),
+                guided_times.calls(Stage::BlazeFace)
+            );
+            let letterbox = Letterbox::of(&image, DETECTOR_SIZE);
+            let whole = a.detect_pixels(&letterbox.pixels, 0.0, 0.0, letterbox.side).unwrap();
+            for face in &faces {
+                let (x, y, w, h) = face.pixel_box(&image);
+                let near = |c: &Candidate| {
+                    let (cx, cy) = ((c.x0 + c.x1) / 2.0, (c.y0 + c.y1) / 2.0);
+                    cx >= x && cx <= x + w && cy >= y && cy <= y + h
+                };
+                let best_whole = whole.iter().filter(|c| near(c)).map(|c| c.score).fold(0.0f32, f32::max);
+                let heads = a.heads.heads_in(&letterbox).unwrap();
+                let inside_box = |k: &crate::local::rekognition::heads::Keypoint| {
+                    k.x >= x && k.x <= x + w && k.y >= y && k.y <= y + h
+                };
+                let on_face = heads
+                    .iter()
+                    .filter(|h| inside_box(&h.nose) || inside_box(&h.eye_left) || inside_box(&h.eye_right))
+                    .map(|h| (h.person_score, h.face_score(), h.nose.score, h.eye_left.score, h.eye_right.score))
+                    .fold((0.0f32, 0.0f32, 0.0f32, 0.0f32, 0.0f32), |b, h| if h.1 > b.1 { h } else { b });
+                println!(
+                    "  face at ({:.0},{:.0}) {:.0}x{:.0} px ({:.1} letterbox px) det {:.3} mesh {:.3} seen {}: whole-image best {:.3}; head on it (person, face, nose, eyes) {:.3?}; eyes {:?}",
+                    x,
+                    y,
+                    w,
+                    h,
+                    w * DETECTOR_SIZE as f32 / letterbox.side,
+                    face.detection_score,
+                    face.mesh_score,
+                    face.seen_by_face_models(),
+                    best_whole,
+                    on_face,
+                    face.eyes
+                );
+            }
+            for head in a.heads.heads_in(&letterbox).unwrap() {
+                if head.person_score < 0.05 {
+                    continue;
+                }
+                let spread = head.face_box().map(|(x0, _, x1, _)| (x1 - x0) * DETECTOR_SIZE as f32 / letterbox.side);
+                println!(
+                    "  head person {:.3} face {:.3} centre {:?} face box {:?} ({:?} letterbox px) nose {:.2} eyes {:.2}/{:.2} ears {:.2}/{:.2}",
+                    head.person_score,
+                    head.face_score(),
+                    (head.centre().map(|(x, y)| (x.round(), y.round())), head.rough_centre()),
+                    head.face_box().map(|(a, b, c, d)| (a.round(), b.round(), c.round(), d.round())),
+                    spread,
+                    head.nose.score,
+                    head.eye_left.score,
+                    head.eye_right.score,
+                    head.ear_left.score,
+                    head.ear_right.score
+                );
+            }
+            let low: Vec<_> = whole.iter().map(|c| (c.score * 1000.0).round() / 1000.0).collect();
+            println!("  whole-image candidates ≥ 0.3: {low:?}");
+            let long = iw.max(ih);
+            if long >= 400.0 {
+                let side = long / 2.0;
+                for y in positions(ih, side) {
+                    for x in positions(iw, side) {
+                        let found: Vec<_> = a
+                            .detect_window(&image, x, y, side)
+                            .unwrap()
+                            .iter()
+                            .filter(|c| c.score >= 0.5)
+                            .map(|c| (c.score, ((c.x0 + c.x1) / 2.0).round(), ((c.y0 + c.y1) / 2.0).round()))
+                            .collect();
+                        println!("  tile ({x:.0},{y:.0}) side {side:.0}: candidates ≥ 0.5 (score, centre) {found:.3?}");
+                    }
+                }
+            }
+        }
     }
 }

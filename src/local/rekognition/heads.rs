@@ -18,11 +18,12 @@ use std::path::Path;
 use image::RgbImage;
 use tract_onnx::prelude::*;
 
+use super::faces::timings::{Stage, timed};
 use super::faces::{FaceError, Plan, load_with_input};
-use super::pixels::{Affine, warp};
+use super::pixels::Letterbox;
 
 pub const POSE_FILE: &str = "movenet-multipose.onnx";
-const POSE_SIZE: usize = 256;
+pub const POSE_SIZE: usize = 256;
 /// Per person: 17 keypoints × (y, x, score), a box (ymin, xmin, ymax, xmax), a person score.
 const PERSON_VALUES: usize = 56;
 
@@ -82,6 +83,15 @@ impl Head {
         Some((points.iter().map(|k| k.x).sum::<f32>() / n, points.iter().map(|k| k.y).sum::<f32>() / n))
     }
 
+    /// Where MoveNet puts the head, confident or not: the mean of nose, eyes and ears,
+    /// weighted by their scores (the plain mean when every score is 0).
+    pub fn rough_centre(&self) -> (f32, f32) {
+        let points = [self.nose, self.eye_left, self.eye_right, self.ear_left, self.ear_right];
+        let total: f32 = points.iter().map(|k| k.score.max(0.0)).sum();
+        let weight = |k: &Keypoint| if total > 0.0 { k.score.max(0.0) / total } else { 0.2 };
+        (points.iter().map(|k| k.x * weight(k)).sum(), points.iter().map(|k| k.y * weight(k)).sum())
+    }
+
     /// The face's box in source pixels (x0, y0, x1, y1): as wide as the head's keypoints
     /// spread (ear to ear, or nose to ear in profile) plus a margin, 1.25 times as tall, the
     /// eyes 40% from the top as in a frontal face box. None when the head is too small.
@@ -131,15 +141,22 @@ impl HeadFinder {
 
     /// Every person MoveNet finds (at most six), whatever their scores.
     pub fn heads(&self, image: &RgbImage) -> Result<Vec<Head>, FaceError> {
-        // The whole image, letterboxed into the model's square from the top-left corner.
-        let side = image.width().max(image.height()) as f32;
-        let s = side / POSE_SIZE as f32;
-        let m = Affine { a: s, b: 0.0, c: 0.0, d: 0.0, e: s, f: 0.0 };
-        let pixels = warp(image, &m, POSE_SIZE, POSE_SIZE);
-        let data: Vec<i32> = pixels.iter().flat_map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as i32)).collect();
+        self.heads_in(&Letterbox::of(image, POSE_SIZE))
+    }
+
+    /// [`HeadFinder::heads`] from the image's letterbox (see [`Letterbox`]), when the caller
+    /// has it already.
+    pub fn heads_in(&self, letterbox: &Letterbox) -> Result<Vec<Head>, FaceError> {
+        if letterbox.size != POSE_SIZE {
+            return Err(FaceError::Inference(format!("the pose model takes {POSE_SIZE} px, not {}", letterbox.size)));
+        }
+        let side = letterbox.side;
+        let data: Vec<i32> =
+            letterbox.pixels.iter().flat_map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as i32)).collect();
         let input = Tensor::from_shape(&[1, POSE_SIZE, POSE_SIZE, 3], &data)
             .map_err(|e| FaceError::Inference(format!("{e:#}")))?;
-        let outputs = self.model.run(tvec!(input.into())).map_err(|e| FaceError::Inference(format!("{e:#}")))?;
+        let outputs = timed(Stage::MoveNet, || self.model.run(tvec!(input.into())))
+            .map_err(|e| FaceError::Inference(format!("{e:#}")))?;
         let out = outputs.first().ok_or_else(|| FaceError::Inference("the pose model gave no output".into()))?;
         let values: Vec<f32> = out
             .to_plain_array_view::<f32>()
