@@ -9,7 +9,7 @@
 //! even when the face models cannot see it, if BlazeFace agrees on a window framing the
 //! head (see `FaceAnalyzer::turned_heads`). Such a face has a box, a pose estimate, three
 //! landmarks and quality; it has no mesh, so no identity vector, no Sunglasses and no
-//! EyesOpen — it is reported, never indexed or searched (see `service::quality_reasons`).
+//! EyesOpen — it is reported, never indexed or searched (see `api::quality_reasons`).
 //! The thresholds are measured on the dev photos and opencv-doc's photos
 //! (assets/models/README.md).
 
