@@ -148,7 +148,18 @@ impl From<CollectionError> for LocalCloudError {
     }
 }
 
-/// The process's one copy of the face models, loaded on first use.
+/// Loads the face models in the background as the service starts, so the first photo does
+/// not wait for them (about a second); a failure is reported again by the first request
+/// that needs them.
+pub(super) fn preload() {
+    tokio::spawn(async {
+        if let Err(e) = analyzer().await {
+            tracing::warn!("the face models could not be loaded: {e}");
+        }
+    });
+}
+
+/// The process's one copy of the face models, loaded on first use (or by [`preload`]).
 async fn analyzer() -> Result<Arc<FaceAnalyzer>, RekognitionError> {
     ANALYZER
         .get_or_try_init(|| async {

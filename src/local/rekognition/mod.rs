@@ -52,7 +52,8 @@ pub struct Rekognition {
 
 impl Rekognition {
     /// Opens the face collections (creating their tables) and loads their vectors. The
-    /// models are not loaded here: the first request that needs them does.
+    /// models load in the background from [`start`]; a request that comes first waits for
+    /// them.
     pub fn new(store: Store, region: &str, images: Arc<dyn ImageObjects>) -> Result<Self, LocalCloudError> {
         Ok(Self { collections: Collections::open(store)?, region: region.to_string(), images })
     }
@@ -66,7 +67,9 @@ impl Rekognition {
 pub fn start(wiring: &mut Wiring) -> BoxFuture<'_, Result<Arc<dyn Service>, LocalCloudError>> {
     Box::pin(async move {
         let images = wiring.need::<Arc<dyn ImageObjects>>("rekognition")?;
-        Ok(Arc::new(Rekognition::new(wiring.store.clone(), &wiring.config.region, images)?) as Arc<dyn Service>)
+        let service = Rekognition::new(wiring.store.clone(), &wiring.config.region, images)?;
+        api::preload();
+        Ok(Arc::new(service) as Arc<dyn Service>)
     })
 }
 
