@@ -12,19 +12,19 @@ fn analyzer() -> &'static FaceAnalyzer {
     A.get_or_init(|| FaceAnalyzer::load_default().expect("models in assets/models"))
 }
 
-fn shared_photos() -> Option<PathBuf> {
+pub(crate) fn shared_photos() -> Option<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/dev");
     if dir.is_dir() { Some(dir) } else { None }
 }
 
-struct Photo {
-    path: PathBuf,
-    category: String,
-    person: String,
+pub(crate) struct Photo {
+    pub path: PathBuf,
+    pub category: String,
+    pub person: String,
 }
 
 /// The photos listed in `dir/MANIFEST.tsv` (file, category, person_id, …).
-fn manifest(dir: &Path) -> Vec<Photo> {
+pub(crate) fn manifest(dir: &Path) -> Vec<Photo> {
     let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     text.lines()
         .skip(1)

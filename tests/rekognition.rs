@@ -574,26 +574,7 @@ async fn indexed_faces_survive_a_kill_9_of_serve() {
 
 // ---- accuracy -------------------------------------------------------------------------
 
-struct Photo {
-    path: PathBuf,
-    category: String,
-    person: String,
-}
-
-fn manifest(dir: &Path) -> Vec<Photo> {
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split('\t').collect();
-            (cols.len() >= 3).then(|| Photo {
-                path: dir.join(cols[0]),
-                category: cols[1].to_string(),
-                person: cols[2].to_string(),
-            })
-        })
-        .collect()
-}
+use crate::photos::{Photo, manifest};
 
 /// Every photo through IndexFaces (QualityFilter NONE, all attributes) into one collection:
 /// the faces it found (indexed, or unindexed when turned too far to identify), their
@@ -680,11 +661,10 @@ async fn committed_selfies_meet_their_manifest_through_the_api() {
 
 #[tokio::test]
 async fn shared_dev_photos_meet_their_manifest_through_the_api() {
-    let dev = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/photos/dev");
-    if !dev.is_dir() {
-        eprintln!("SKIPPED shared_dev_photos_meet_their_manifest_through_the_api: {} not found", dev.display());
+    let Some(dev) = crate::photos::shared_photos() else {
+        eprintln!("SKIPPED shared_dev_photos_meet_their_manifest_through_the_api: ../shared/photos/dev not found");
         return;
-    }
+    };
     let mut photos = manifest(&dev);
     let unverified = dev.join("unverified");
     if unverified.join("MANIFEST.tsv").is_file() {
