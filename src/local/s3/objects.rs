@@ -116,6 +116,27 @@ pub struct NewObject {
     pub created_by: CreatedBy,
 }
 
+impl NewObject {
+    /// The object as stored now: its bytes' size, ETag, part sizes (empty unless assembled
+    /// from a multipart upload) and blob.
+    fn stored(self, size: u64, etag: String, part_sizes: Vec<u64>, blob_id: String) -> ObjectInfo {
+        ObjectInfo {
+            bucket: self.bucket,
+            key: self.key,
+            size,
+            etag,
+            content_type: self.content_type,
+            metadata: self.metadata,
+            headers: self.headers,
+            checksums: self.checksums,
+            last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
+            tags: self.tags,
+            part_sizes,
+            blob_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BucketInfo {
     pub name: String,
@@ -436,22 +457,9 @@ impl ObjectStore {
         let StagedBlob { writer, size, md5, .. } = staged;
         let id = self.make_durable(writer).await?;
 
-        let info = ObjectInfo {
-            bucket: object.bucket,
-            key: object.key,
-            size,
-            etag: md5,
-            content_type: object.content_type,
-            metadata: object.metadata,
-            headers: object.headers,
-            checksums: object.checksums,
-            last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
-            tags: object.tags,
-            part_sizes: Vec::new(),
-            blob_id: id.clone(),
-        };
-        let row = info.clone();
         let (region, created_by) = (self.region.clone(), object.created_by);
+        let info = object.stored(size, md5, Vec::new(), id.clone());
+        let row = info.clone();
         let outcome = self
             .store
             .call(move |conn| {

@@ -546,20 +546,8 @@ impl ObjectStore {
             }
         }
         let blob_id = self.make_durable(writer).await?;
-        let info = ObjectInfo {
-            bucket: object.bucket,
-            key: object.key,
-            size,
-            etag: multipart_etag(&parts),
-            content_type: object.content_type,
-            metadata: object.metadata,
-            headers: object.headers,
-            checksums: object.checksums,
-            last_modified: from_unix(OffsetDateTime::now_utc().unix_timestamp()),
-            tags: object.tags,
-            part_sizes: parts.iter().map(|p| p.size).collect(),
-            blob_id: blob_id.clone(),
-        };
+        let part_sizes = parts.iter().map(|p| p.size).collect();
+        let info = object.stored(size, multipart_etag(&parts), part_sizes, blob_id.clone());
         let (row, region, upload_id) = (info.clone(), self.region.clone(), upload.upload_id.clone());
         let expected: Vec<(i32, String)> = parts.iter().map(|p| (p.part_number, p.blob_id.clone())).collect();
         let outcome = self
