@@ -131,7 +131,7 @@ impl From<FaceError> for RekognitionError {
                 E::ImageTooLarge(format!("Image size is too large. {e}"))
             }
             // Callers skip turned faces (quality_reasons) before embedding.
-            FaceError::Model { .. } | FaceError::Inference(_) | FaceError::TurnedAway => {
+            FaceError::Model { .. } | FaceError::Inference(_) | FaceError::Engine(_) | FaceError::TurnedAway => {
                 tracing::error!("face models: {e}");
                 E::Internal(format!("The face models failed: {e}"))
             }
@@ -167,7 +167,8 @@ async fn analyzer() -> Result<Arc<FaceAnalyzer>, RekognitionError> {
             let loaded = tokio::task::spawn_blocking(FaceAnalyzer::load_default)
                 .await
                 .map_err(|e| E::Internal(format!("loading the face models stopped: {e}")))??;
-            tracing::info!("face models loaded in {:.2} s", started.elapsed().as_secs_f64());
+            let engine = super::engine::engine().map(|e| e.describe()).unwrap_or_default();
+            tracing::info!("face models loaded in {:.2} s on {engine}", started.elapsed().as_secs_f64());
             Ok(Arc::new(loaded))
         })
         .await

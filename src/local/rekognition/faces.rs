@@ -1,4 +1,5 @@
-//! Face analysis for the local Rekognition, all real models run with `tract-onnx`:
+//! Face analysis for the local Rekognition, all real models run on the process's inference
+//! engine (ONNX Runtime, else tract: see `engine`):
 //!
 //! - **detection**: MediaPipe BlazeFace (back-camera model, 256×256) on the whole image and,
 //!   for large images, on overlapping tiles, merged by weighted non-max suppression;
@@ -14,12 +15,11 @@
 //! measurements are in `assets/models/README.md`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use image::RgbImage;
-use tract_onnx::prelude::*;
 
 use super::decode::{DecodeError, DecodeLimits, decode_image};
+use super::engine::{Element, Input, Model};
 use super::heads::{Head, HeadFinder};
 use super::pixels::{Affine, Letterbox, inside, laplacian_variance, luma, mean, warp};
 use timings::{Stage, timed};
@@ -38,9 +38,9 @@ pub enum FaceError {
     Decode(#[from] DecodeError),
     #[error("the face is turned too far from the camera for an identity vector")]
     TurnedAway,
+    #[error("no inference engine for the face models: {0}")]
+    Engine(String),
 }
-
-pub(super) type Plan = Arc<TypedRunnableModel>;
 
 /// Where the models are: `$WILDRYDES_MODELS_DIR`, else `assets/models` next to the
 /// executable or one of its parent directories (installed or `target/…` layouts), else the
@@ -265,10 +265,10 @@ const LANDMARKS: [(&str, usize); 28] = [
 ];
 
 pub struct FaceAnalyzer {
-    detector: Plan,
-    mesh: Plan,
-    iris: Plan,
-    embedder: Plan,
+    detector: Model,
+    mesh: Model,
+    iris: Model,
+    embedder: Model,
     heads: HeadFinder,
     config: AnalyzerConfig,
     anchors: Vec<(f32, f32)>,
@@ -280,38 +280,12 @@ impl std::fmt::Debug for FaceAnalyzer {
     }
 }
 
-fn load(path: &Path, shape: &[usize]) -> Result<Plan, FaceError> {
-    load_with_input(path, f32::fact(shape.to_vec()).into())
+fn load(path: &Path, shape: &[usize]) -> Result<Model, FaceError> {
+    Model::load(path, shape, Element::F32)
 }
 
-/// Parses, fixes the input to `input` and optimises one ONNX model.
-pub(super) fn load_with_input(path: &Path, input: InferenceFact) -> Result<Plan, FaceError> {
-    let fail = |e: TractError| FaceError::Model { path: path.to_path_buf(), message: format!("{e:#}") };
-    tract_onnx::onnx()
-        .model_for_path(path)
-        .and_then(|m| m.with_input_fact(0, input))
-        .and_then(|m| m.into_optimized())
-        .and_then(|m| m.into_runnable())
-        .map_err(fail)
-}
-
-/// A model's outputs: each tensor's shape and values.
-type Outputs = Vec<(Vec<usize>, Vec<f32>)>;
-
-fn run(plan: &Plan, stage: Stage, input: Tensor) -> Result<Outputs, FaceError> {
-    let outputs = timed(stage, || plan.run(tvec!(input.into()))).map_err(|e| FaceError::Inference(format!("{e:#}")))?;
-    outputs
-        .iter()
-        .map(|t| {
-            let view = t.to_plain_array_view::<f32>().map_err(|e| FaceError::Inference(format!("{e:#}")))?;
-            Ok((t.shape().to_vec(), view.iter().copied().collect()))
-        })
-        .collect()
-}
-
-fn nhwc(pixels: &[[f32; 3]], size: usize, f: impl Fn(f32) -> f32) -> Result<Tensor, FaceError> {
-    let data: Vec<f32> = pixels.iter().flat_map(|p| [f(p[0]), f(p[1]), f(p[2])]).collect();
-    Tensor::from_shape(&[1, size, size, 3], &data).map_err(|e| FaceError::Inference(format!("{e:#}")))
+fn nhwc(pixels: &[[f32; 3]], f: impl Fn(f32) -> f32) -> Input {
+    Input::F32(pixels.iter().flat_map(|p| [f(p[0]), f(p[1]), f(p[2])]).collect())
 }
 
 /// BlazeFace's anchors for a 256 input: strides 16 and 32 with 2 and 6 anchors per cell.
@@ -547,8 +521,7 @@ impl FaceAnalyzer {
     /// candidates in source pixels.
     fn detect_pixels(&self, pixels: &[[f32; 3]], x0: f32, y0: f32, side: f32) -> Result<Vec<Candidate>, FaceError> {
         let s = side / DETECTOR_SIZE as f32;
-        let input = nhwc(pixels, DETECTOR_SIZE, |v| v / 127.5 - 1.0)?;
-        let outputs = run(&self.detector, Stage::BlazeFace, input)?;
+        let outputs = self.detector.run(Stage::BlazeFace, nhwc(pixels, |v| v / 127.5 - 1.0))?;
         let raw = blazeface_rows(&outputs, self.anchors.len())?;
         let min = self.config.min_detection_score.min(0.3);
         let mut out = Vec::new();
@@ -674,7 +647,7 @@ impl FaceAnalyzer {
     ) -> Result<(Vec<[f32; 3]>, f32), FaceError> {
         let m = Affine::window(centre, side, angle, MESH_SIZE, false);
         let pixels = warp(image, &m, MESH_SIZE, MESH_SIZE);
-        let outputs = run(&self.mesh, Stage::FaceMesh, nhwc(&pixels, MESH_SIZE, |v| v / 255.0)?)?;
+        let outputs = self.mesh.run(Stage::FaceMesh, nhwc(&pixels, |v| v / 255.0))?;
         let points = outputs
             .iter()
             .find(|(_, v)| v.len() == 468 * 3)
@@ -726,7 +699,7 @@ impl FaceAnalyzer {
             let side = width * 2.3;
             let m = Affine::window(centre, side, angle, IRIS_SIZE, flip);
             let pixels = warp(image, &m, IRIS_SIZE, IRIS_SIZE);
-            let outputs = run(&self.iris, Stage::Iris, nhwc(&pixels, IRIS_SIZE, |v| v / 255.0)?)?;
+            let outputs = self.iris.run(Stage::Iris, nhwc(&pixels, |v| v / 255.0))?;
             let all: Vec<f32> = outputs.iter().flat_map(|(_, v)| v.iter().copied()).collect();
             if all.len() < 76 * 3 {
                 return Err(FaceError::Inference(format!("iris model gave {} values, expected 228", all.len())));
@@ -797,7 +770,7 @@ impl FaceAnalyzer {
         // Chosen so that the chip point tl maps onto the source point l.
         let m = Affine { a, b, c: l.0 - a * tl.0 - b * tl.1, d, e, f: l.1 - d * tl.0 - e * tl.1 };
         let pixels = warp(image, &m, CHIP_SIZE, CHIP_SIZE);
-        let outputs = run(&self.embedder, Stage::Dlib, nhwc(&pixels, CHIP_SIZE, |v| v)?)?;
+        let outputs = self.embedder.run(Stage::Dlib, nhwc(&pixels, |v| v))?;
         let v = outputs
             .iter()
             .find(|(_, v)| v.len() == EMBEDDING_DIM)

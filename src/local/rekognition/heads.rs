@@ -16,10 +16,9 @@
 use std::path::Path;
 
 use image::RgbImage;
-use tract_onnx::prelude::*;
-
-use super::faces::timings::{Stage, timed};
-use super::faces::{FaceError, Plan, load_with_input};
+use super::engine::{Element, Input, Model};
+use super::faces::FaceError;
+use super::faces::timings::Stage;
 use super::pixels::Letterbox;
 
 pub const POSE_FILE: &str = "movenet-multipose.onnx";
@@ -124,7 +123,7 @@ impl Head {
 }
 
 pub struct HeadFinder {
-    model: Plan,
+    model: Model,
 }
 
 impl std::fmt::Debug for HeadFinder {
@@ -135,8 +134,7 @@ impl std::fmt::Debug for HeadFinder {
 
 impl HeadFinder {
     pub fn load(dir: &Path) -> Result<Self, FaceError> {
-        let input = i32::fact([1, POSE_SIZE, POSE_SIZE, 3]).into();
-        Ok(Self { model: load_with_input(&dir.join(POSE_FILE), input)? })
+        Ok(Self { model: Model::load(&dir.join(POSE_FILE), &[1, POSE_SIZE, POSE_SIZE, 3], Element::I32)? })
     }
 
     /// Every person MoveNet finds (at most six), whatever their scores.
@@ -153,17 +151,9 @@ impl HeadFinder {
         let side = letterbox.side;
         let data: Vec<i32> =
             letterbox.pixels.iter().flat_map(|p| p.map(|v| v.round().clamp(0.0, 255.0) as i32)).collect();
-        let input = Tensor::from_shape(&[1, POSE_SIZE, POSE_SIZE, 3], &data)
-            .map_err(|e| FaceError::Inference(format!("{e:#}")))?;
-        let outputs = timed(Stage::MoveNet, || self.model.run(tvec!(input.into())))
-            .map_err(|e| FaceError::Inference(format!("{e:#}")))?;
-        let out = outputs.first().ok_or_else(|| FaceError::Inference("the pose model gave no output".into()))?;
-        let values: Vec<f32> = out
-            .to_plain_array_view::<f32>()
-            .map_err(|e| FaceError::Inference(format!("{e:#}")))?
-            .iter()
-            .copied()
-            .collect();
+        let outputs = self.model.run(Stage::MoveNet, Input::I32(data))?;
+        let (_, values) =
+            outputs.into_iter().next().ok_or_else(|| FaceError::Inference("the pose model gave no output".into()))?;
         if values.is_empty() || !values.len().is_multiple_of(PERSON_VALUES) {
             return Err(FaceError::Inference(format!(
                 "the pose model gave {} values, not rows of {PERSON_VALUES}",

@@ -9,6 +9,7 @@ mod analyses;
 mod api;
 pub mod collections;
 pub mod decode;
+pub mod engine;
 pub mod faces;
 pub mod heads;
 pub mod pixels;
