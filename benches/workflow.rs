@@ -25,6 +25,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use support::{Deployed, cpu_seconds_with_children, deployed, env_usize, percentile, unique_jpeg, upload};
+use aws_sdk_sfn::types::HistoryEvent;
 use wildrydes::cloud::Clients;
 use wildrydes::local::rekognition::faces::FaceAnalyzer;
 use wildrydes::local::rekognition::faces::timings::{Stage, StageTimes, measure};
@@ -34,32 +35,74 @@ use wildrydes::workshop::WorkshopNames;
 const HAPPY: &[u8] = include_bytes!("../assets/selfies/1_happy_face.jpg");
 const SAME_PERSON: &[u8] = include_bytes!("../assets/selfies/5_same_person_1.jpg");
 
-/// Uploads a fresh copy of `photo` as `user`'s selfie and runs the workflow on it:
-/// (seconds on the client's clock, seconds from the execution's start to its stop).
-async fn fresh_run(d: &Deployed, photo: &[u8], user: &str) -> (f64, f64) {
+/// Uploads a fresh copy of `photo` as `user`'s selfie and runs the workflow on it, which must
+/// register the rider.
+async fn fresh_run(d: &Deployed, photo: &[u8], user: &str) -> Run {
     let key = format!("{user}.jpg");
     upload(d, &key, unique_jpeg(photo, user)).await;
-    one_run(&d.clients, &d.names, &key, user).await
+    let run = any_run(&d.clients, &d.names, &key, user).await;
+    assert!(run.registered, "{key} as {user} did not take the happy path: {}", run.output);
+    run
 }
 
-async fn one_run(clients: &Clients, names: &WorkshopNames, key: &str, user: &str) -> (f64, f64) {
-    let (took, registered, output, service) = any_run(clients, names, key, user).await;
-    assert!(registered, "{key} as {user} did not take the happy path: {output}");
-    (took, service)
+/// One execution to its end, whatever the outcome.
+struct Run {
+    /// Seconds on the client's clock, StartExecution to the poll that saw the end. The
+    /// client polls (`run::follow`: an eighth of the time so far, 10 to 200 ms apart), so
+    /// this is the first poll after the end.
+    took: f64,
+    registered: bool,
+    output: String,
+    /// Seconds from the execution's startDate to its stopDate: its own duration.
+    own: f64,
+    /// Each state's entered-to-exited seconds, in the order they were entered.
+    states: Vec<(String, f64)>,
 }
 
-/// One execution to its end, whatever the outcome: (seconds on the client's clock,
-/// registered, output, seconds from its startDate to its stopDate). The client polls every
-/// 200 ms (`run::follow`), so its figure is the first poll after the end; the service's is
-/// the execution's own duration.
-async fn any_run(clients: &Clients, names: &WorkshopNames, key: &str, user: &str) -> (f64, bool, String, f64) {
+async fn any_run(clients: &Clients, names: &WorkshopNames, key: &str, user: &str) -> Run {
     let input = run::workflow_input(user, &names.photo_bucket, key);
     let started = Instant::now();
     let arn = run::start(clients, "RiderPhotoProcessing-4", &input).await.expect("start");
-    let ending = run::follow(clients, &arn, &mut |_| {}).await.expect("follow");
+    let mut entered: Vec<(String, f64)> = Vec::new();
+    let mut states: Vec<(String, f64)> = Vec::new();
+    let seconds = |e: &HistoryEvent| e.timestamp().as_secs_f64();
+    let ending = run::follow(clients, &arn, &mut |e| {
+        if let Some(d) = e.state_entered_event_details() {
+            entered.push((d.name().to_string(), seconds(e)));
+            states.push((d.name().to_string(), 0.0));
+        } else if let Some(d) = e.state_exited_event_details()
+            && let Some((_, at)) = entered.iter().rev().find(|(n, _)| n == d.name())
+            && let Some(state) = states.iter_mut().rev().find(|(n, _)| n == d.name())
+        {
+            state.1 = seconds(e) - at;
+        }
+    })
+    .await
+    .expect("follow");
     let took = started.elapsed().as_secs_f64();
     let output = ending.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
-    (took, ending.succeeded() && !output.contains("errorInfo"), output, ending.duration_seconds)
+    let registered = ending.succeeded() && !output.contains("errorInfo");
+    Run { took, registered, output, own: ending.duration_seconds, states }
+}
+
+/// The median of each state's time over `runs`, in the order the states were entered: where
+/// an execution's time goes, the analysis (FaceDetection) and the rest of the orchestration.
+fn state_breakdown(runs: &[Vec<(String, f64)>]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for (name, _) in runs.iter().flatten() {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let medians: Vec<String> = names
+        .iter()
+        .map(|name| {
+            let mut v: Vec<f64> = runs.iter().flatten().filter(|(n, _)| n == name).map(|(_, s)| *s).collect();
+            v.sort_by(f64::total_cmp);
+            format!("{name} {:.0} ms", percentile(&v, 0.5) * 1e3)
+        })
+        .collect();
+    medians.join(", ")
 }
 
 /// `n` new photos started at once, `batches` times: photos/s over the batches' wall time and
@@ -79,7 +122,7 @@ async fn concurrent(d: &Deployed, n: usize, batches: usize) -> f64 {
         });
         let ends = futures::future::join_all(runs).await;
         wall += t.elapsed().as_secs_f64();
-        registered += ends.iter().filter(|e| e.1).count();
+        registered += ends.iter().filter(|e| e.registered).count();
         photos += ends.len();
         forget_riders(&d.clients, &d.names).await;
     }
@@ -124,7 +167,12 @@ fn stage_breakdown(runs: usize) {
 /// The figures another build of this bench printed: (label, value) of p50, p95 and each
 /// photos/s line.
 fn base_figures(bin: &str) -> Vec<(String, f64)> {
-    let out = std::process::Command::new(bin).arg("--bench").output().expect("the base bench runs");
+    // Without BENCH_BASE_BIN: the base would otherwise run its own base, itself, without end.
+    let out = std::process::Command::new(bin)
+        .arg("--bench")
+        .env_remove("BENCH_BASE_BIN")
+        .output()
+        .expect("the base bench runs");
     let text = String::from_utf8_lossy(&out.stdout);
     print!("{}", text.lines().map(|l| format!("  base: {l}\n")).collect::<String>());
     let number_before = |l: &str, unit: &str| -> Option<f64> {
@@ -185,6 +233,10 @@ async fn main() {
     let pairs = env_usize("BENCH_PAIRS", 10);
     let base_bin = std::env::var("BENCH_BASE_BIN").ok();
     let base_before = base_bin.as_deref().map(base_figures);
+    match wildrydes::local::rekognition::engine::engine() {
+        Ok(engine) => println!("face models on {}", engine.describe()),
+        Err(e) => println!("face models: {e}"),
+    }
     let d = deployed().await;
     let (clients, names) = (&d.clients, &d.names);
 
@@ -193,12 +245,13 @@ async fn main() {
         fresh_run(&d, HAPPY, "warmup").await;
         forget_riders(clients, names).await;
     }
-    let (mut times, mut service) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+    let (mut times, mut service, mut states) = (Vec::new(), Vec::new(), Vec::new());
     let cpu = cpu_seconds_with_children();
     for i in 0..runs {
-        let (took, own) = fresh_run(&d, HAPPY, &format!("rider_{i}")).await;
-        times.push(took);
-        service.push(own);
+        let run = fresh_run(&d, HAPPY, &format!("rider_{i}")).await;
+        times.push(run.took);
+        service.push(run.own);
+        states.push(run.states);
         forget_riders(clients, names).await;
     }
     let cpu_ms = (cpu_seconds_with_children() - cpu) * 1e3 / runs as f64;
@@ -222,6 +275,7 @@ async fn main() {
         percentile(&service, 0.95) * 1e3
     );
     figures.push(("sequential execution p50 ms".to_string(), percentile(&service, 0.5) * 1e3));
+    println!("  state by state, median: {}", state_breakdown(&states));
 
     // Two different people at once, as two riders signing up at the same moment.
     let mut busy = 0.0;

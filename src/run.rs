@@ -124,6 +124,7 @@ pub async fn follow_after(
 ) -> anyhow::Result<Ending> {
     let mut last_seen = after_event;
     let mut transient_failures = 0;
+    let following = std::time::Instant::now();
     loop {
         // Read the status first: once it is final, the history read after it is complete.
         let described = match clients.sfn.describe_execution().execution_arn(execution_arn).send().await {
@@ -163,8 +164,17 @@ pub async fn follow_after(
                 cause: described.cause().map(str::to_string),
             });
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(poll_delay(following.elapsed())).await;
     }
+}
+
+/// How long to wait before the next poll of an execution followed for `elapsed`: an eighth
+/// of that, from 10 ms to 200 ms, so the end is seen at most about 12% late. A photo's
+/// execution ends in under 0.2 s, where a fixed 200 ms would add half its duration on
+/// average; a long one is polled five times a second, which stays within Step Functions'
+/// GetExecutionHistory rate on AWS.
+fn poll_delay(elapsed: Duration) -> Duration {
+    (elapsed / 8).clamp(Duration::from_millis(10), Duration::from_millis(200))
 }
 
 fn seconds_between(a: &aws_smithy_types::DateTime, b: &aws_smithy_types::DateTime) -> f64 {
@@ -250,6 +260,13 @@ mod tests {
 
     fn event(id: i64, kind: HistoryEventType, secs: f64) -> aws_sdk_sfn::types::builders::HistoryEventBuilder {
         HistoryEvent::builder().id(id).r#type(kind).timestamp(DateTime::from_secs_f64(secs))
+    }
+
+    #[test]
+    fn a_short_execution_is_polled_often_and_a_long_one_five_times_a_second() {
+        assert_eq!(poll_delay(Duration::ZERO), Duration::from_millis(10));
+        assert_eq!(poll_delay(Duration::from_millis(160)), Duration::from_millis(20));
+        assert_eq!(poll_delay(Duration::from_secs(30)), Duration::from_millis(200));
     }
 
     #[test]
