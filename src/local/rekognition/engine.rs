@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
-use ort::session::Session;
+use ort::session::Session as OrtModel;
 use ort::session::builder::GraphOptimizationLevel;
 
 use super::faces::FaceError;
@@ -123,9 +123,9 @@ pub struct Model {
 }
 
 enum Runner {
-    /// ONNX Runtime runs a session from one thread at a time (`run` takes `&mut`): a free
-    /// list of sessions, grown when more calls run at once than there are sessions.
-    OnnxRuntime(Mutex<Vec<Session>>),
+    /// ONNX Runtime runs a loaded model from one thread at a time (`run` takes `&mut`): a
+    /// free list of loaded copies, grown when more calls run at once than there are copies.
+    OnnxRuntime(Mutex<Vec<OrtModel>>),
     Tract(tract::Plan),
 }
 
@@ -140,7 +140,7 @@ impl Model {
     pub fn load(path: &Path, shape: &[usize], element: Element) -> Result<Self, FaceError> {
         let runner = match engine()? {
             Engine::OnnxRuntime { environment, .. } => {
-                Runner::OnnxRuntime(Mutex::new(vec![session(environment, path)?]))
+                Runner::OnnxRuntime(Mutex::new(vec![ort_model(environment, path)?]))
             }
             Engine::Tract { .. } => Runner::Tract(tract::plan(path, shape, element)?),
         };
@@ -169,20 +169,20 @@ impl Model {
         }
     }
 
-    fn run_onnxruntime(&self, free: &Mutex<Vec<Session>>, stage: Stage, input: Input) -> Result<Outputs, FaceError> {
+    fn run_onnxruntime(&self, free: &Mutex<Vec<OrtModel>>, stage: Stage, input: Input) -> Result<Outputs, FaceError> {
         let fail = |e: ort::Error| FaceError::Inference(format!("{}: {e}", self.path.display()));
-        let taken = free.lock().map_err(|_| FaceError::Inference("a model's sessions were poisoned".into()))?.pop();
-        let mut session = match taken {
-            Some(session) => session,
+        let taken = free.lock().map_err(|_| FaceError::Inference("a model's loaded copies were poisoned".into()))?.pop();
+        let mut copy = match taken {
+            Some(copy) => copy,
             None => match engine()? {
-                Engine::OnnxRuntime { environment, .. } => session(environment, &self.path)?,
+                Engine::OnnxRuntime { environment, .. } => ort_model(environment, &self.path)?,
                 Engine::Tract { .. } => unreachable!("a model loaded on ONNX Runtime stays on it"),
             },
         };
         let shape = self.shape.clone();
         let outputs = timed(stage, || match input {
-            Input::F32(values) => ort::value::Tensor::from_array((shape, values)).and_then(|t| session.run(ort::inputs![t])),
-            Input::I32(values) => ort::value::Tensor::from_array((shape, values)).and_then(|t| session.run(ort::inputs![t])),
+            Input::F32(values) => ort::value::Tensor::from_array((shape, values)).and_then(|t| copy.run(ort::inputs![t])),
+            Input::I32(values) => ort::value::Tensor::from_array((shape, values)).and_then(|t| copy.run(ort::inputs![t])),
         })
         .map_err(fail)
         .and_then(|outputs| {
@@ -195,17 +195,17 @@ impl Model {
                 .collect::<Result<Outputs, FaceError>>()
         });
         if let Ok(mut free) = free.lock() {
-            free.push(session);
+            free.push(copy);
         }
         outputs
     }
 }
 
-/// A session of one model: one thread (parallelism comes from photos analysed side by side,
+/// One loaded copy of a model: one thread (parallelism comes from photos analysed side by side,
 /// one per inference slot), no spinning threads, every graph optimisation.
-fn session(environment: &ort::environment::Environment, path: &Path) -> Result<Session, FaceError> {
+fn ort_model(environment: &ort::environment::Environment, path: &Path) -> Result<OrtModel, FaceError> {
     let fail = |e: String| FaceError::Model { path: path.to_path_buf(), message: e };
-    Session::builder(environment)
+    OrtModel::builder(environment)
         .map_err(|e| fail(e.to_string()))?
         .with_optimization_level(GraphOptimizationLevel::All)
         .and_then(|b| b.with_intra_threads(1))
@@ -311,7 +311,7 @@ mod tests {
             let path = dir.join(file);
             let shape = [1, side, side, 3];
             let model = |runner| Model { shape: shape.to_vec(), element, path: path.clone(), runner };
-            let on_ort = model(Runner::OnnxRuntime(Mutex::new(vec![session(environment, &path).unwrap()])));
+            let on_ort = model(Runner::OnnxRuntime(Mutex::new(vec![ort_model(environment, &path).unwrap()])));
             let on_tract = model(Runner::Tract(tract::plan(&path, &shape, element).unwrap()));
             let a = on_ort.run(Stage::BlazeFace, input(side, element)).unwrap();
             let b = on_tract.run(Stage::BlazeFace, input(side, element)).unwrap();
