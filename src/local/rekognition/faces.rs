@@ -21,7 +21,7 @@ use image::RgbImage;
 use super::decode::{DecodeError, DecodeLimits, decode_image};
 use super::engine::{Element, Input, Model};
 use super::heads::{Head, HeadFinder};
-use super::pixels::{Affine, Letterbox, inside, laplacian_variance, luma, mean, warp};
+use super::pixels::{Affine, Letterbox, Sources, inside, laplacian_variance, luma, mean, warp};
 use timings::{Stage, timed};
 
 pub mod timings;
@@ -384,8 +384,9 @@ impl FaceAnalyzer {
         // detection that NMS kept apart) converge on the same mesh: the more confident one is
         // kept, and only kept faces get the eye models and the rest of the description.
         let mut meshed = Vec::new();
+        let sources = Sources::new(image);
         for c in candidates.iter().filter(|c| c.score >= self.config.min_detection_score) {
-            if let Some(face) = self.mesh_face(image, c)? {
+            if let Some(face) = self.mesh_face(&sources, c)? {
                 meshed.push(face);
             }
         }
@@ -547,13 +548,14 @@ impl FaceAnalyzer {
 
     /// Face Mesh on the candidate (with one refinement): the face's mesh, box and
     /// confidence, or None when the mesh says it is no face.
-    fn mesh_face(&self, image: &RgbImage, c: &Candidate) -> Result<Option<MeshedFace>, FaceError> {
+    fn mesh_face(&self, sources: &Sources, c: &Candidate) -> Result<Option<MeshedFace>, FaceError> {
+        let image = sources.image;
         let (ex, ey) = (c.keypoints[0], c.keypoints[1]);
         let (el, er) = if ex.0 <= ey.0 { (ex, ey) } else { (ey, ex) };
         let angle = (er.1 - el.1).atan2(er.0 - el.0);
         let centre = ((c.x0 + c.x1) / 2.0, (c.y0 + c.y1) / 2.0);
         let side = (c.x1 - c.x0).max(c.y1 - c.y0) * 1.5;
-        let (mut mesh, mut mesh_score) = self.run_mesh(image, centre, side, angle)?;
+        let (mut mesh, mut mesh_score) = self.run_mesh(sources, centre, side, angle)?;
         if mesh_score < self.config.min_mesh_score {
             return Ok(None);
         }
@@ -565,7 +567,7 @@ impl FaceAnalyzer {
         let angle2 = (r.1 - l.1).atan2(r.0 - l.0);
         let centre2 = ((mx0 + mx1) / 2.0, (my0 + my1) / 2.0);
         let side2 = (mx1 - mx0).max(my1 - my0) * 1.5;
-        let (mesh2, score2) = self.run_mesh(image, centre2, side2, angle2)?;
+        let (mesh2, score2) = self.run_mesh(sources, centre2, side2, angle2)?;
         if score2 >= mesh_score * 0.9 {
             mesh = mesh2;
             mesh_score = mesh_score.max(score2);
@@ -640,13 +642,13 @@ impl FaceAnalyzer {
 
     fn run_mesh(
         &self,
-        image: &RgbImage,
+        sources: &Sources,
         centre: (f32, f32),
         side: f32,
         angle: f32,
     ) -> Result<(Vec<[f32; 3]>, f32), FaceError> {
         let m = Affine::window(centre, side, angle, MESH_SIZE, false);
-        let pixels = warp(image, &m, MESH_SIZE, MESH_SIZE);
+        let pixels = sources.warp(&m, MESH_SIZE, MESH_SIZE);
         let outputs = self.mesh.run(Stage::FaceMesh, nhwc(&pixels, |v| v / 255.0))?;
         let points = outputs
             .iter()
