@@ -24,8 +24,8 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{Deployed, cpu_seconds_with_children, deployed, env_usize, percentile, unique_jpeg, upload};
 use aws_sdk_sfn::types::HistoryEvent;
+use support::{Deployed, cpu_seconds_with_children, deployed, env_usize, percentile, unique_jpeg, upload};
 use wildrydes::cloud::Clients;
 use wildrydes::local::rekognition::faces::FaceAnalyzer;
 use wildrydes::local::rekognition::faces::timings::{Stage, StageTimes, measure};

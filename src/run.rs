@@ -138,8 +138,8 @@ pub async fn follow_after(
             }
             Err(e) => anyhow::bail!("following {execution_arn}: {}", error_message(&e)),
         };
-        let ended = described.status() != &ExecutionStatus::Running
-            && described.status() != &ExecutionStatus::PendingRedrive;
+        let ended =
+            described.status() != &ExecutionStatus::Running && described.status() != &ExecutionStatus::PendingRedrive;
         // The status is polled often, to see the end soon; the history, the heavier read, at
         // most every HISTORY_EVERY while the execution runs, and once more at its end.
         if !ended && history_read.is_some_and(|at| at.elapsed() < HISTORY_EVERY) {

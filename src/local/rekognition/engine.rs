@@ -171,7 +171,8 @@ impl Model {
 
     fn run_onnxruntime(&self, free: &Mutex<Vec<OrtModel>>, stage: Stage, input: Input) -> Result<Outputs, FaceError> {
         let fail = |e: ort::Error| FaceError::Inference(format!("{}: {e}", self.path.display()));
-        let taken = free.lock().map_err(|_| FaceError::Inference("a model's loaded copies were poisoned".into()))?.pop();
+        let taken =
+            free.lock().map_err(|_| FaceError::Inference("a model's loaded copies were poisoned".into()))?.pop();
         let mut copy = match taken {
             Some(copy) => copy,
             None => match engine()? {
@@ -181,8 +182,12 @@ impl Model {
         };
         let shape = self.shape.clone();
         let outputs = timed(stage, || match input {
-            Input::F32(values) => ort::value::Tensor::from_array((shape, values)).and_then(|t| copy.run(ort::inputs![t])),
-            Input::I32(values) => ort::value::Tensor::from_array((shape, values)).and_then(|t| copy.run(ort::inputs![t])),
+            Input::F32(values) => {
+                ort::value::Tensor::from_array((shape, values)).and_then(|t| copy.run(ort::inputs![t]))
+            }
+            Input::I32(values) => {
+                ort::value::Tensor::from_array((shape, values)).and_then(|t| copy.run(ort::inputs![t]))
+            }
         })
         .map_err(fail)
         .and_then(|outputs| {
