@@ -63,22 +63,21 @@ async fn any_run(clients: &Clients, names: &WorkshopNames, key: &str, user: &str
     let input = run::workflow_input(user, &names.photo_bucket, key);
     let started = Instant::now();
     let arn = run::start(clients, "RiderPhotoProcessing-4", &input).await.expect("start");
-    let mut entered: Vec<(String, f64)> = Vec::new();
-    let mut states: Vec<(String, f64)> = Vec::new();
+    // (state, entered at, seconds until it exited), in the order the states were entered.
+    let mut entered: Vec<(String, f64, f64)> = Vec::new();
     let seconds = |e: &HistoryEvent| e.timestamp().as_secs_f64();
     let ending = run::follow(clients, &arn, &mut |e| {
         if let Some(d) = e.state_entered_event_details() {
-            entered.push((d.name().to_string(), seconds(e)));
-            states.push((d.name().to_string(), 0.0));
+            entered.push((d.name().to_string(), seconds(e), 0.0));
         } else if let Some(d) = e.state_exited_event_details()
-            && let Some((_, at)) = entered.iter().rev().find(|(n, _)| n == d.name())
-            && let Some(state) = states.iter_mut().rev().find(|(n, _)| n == d.name())
+            && let Some(state) = entered.iter_mut().rev().find(|(n, _, _)| n == d.name())
         {
-            state.1 = seconds(e) - at;
+            state.2 = seconds(e) - state.1;
         }
     })
     .await
     .expect("follow");
+    let states = entered.into_iter().map(|(name, _, took)| (name, took)).collect();
     let took = started.elapsed().as_secs_f64();
     let output = ending.output.as_ref().map(|o| o.to_string()).unwrap_or_default();
     let registered = ending.succeeded() && !output.contains("errorInfo");

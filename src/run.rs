@@ -142,18 +142,16 @@ pub async fn follow_after(
             described.status() != &ExecutionStatus::Running && described.status() != &ExecutionStatus::PendingRedrive;
         // The status is polled often, to see the end soon; the history, the heavier read, at
         // most every HISTORY_EVERY while the execution runs, and once more at its end.
-        if !ended && history_read.is_some_and(|at| at.elapsed() < HISTORY_EVERY) {
-            tokio::time::sleep(poll_delay(following.elapsed())).await;
-            continue;
-        }
-        history_read = Some(std::time::Instant::now());
-        let mut pages = clients.sfn.get_execution_history().execution_arn(execution_arn).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| anyhow::anyhow!("reading the history: {}", error_message(&e)))?;
-            for event in page.events() {
-                if event.id() > last_seen {
-                    last_seen = event.id();
-                    on_event(event);
+        if ended || history_read.is_none_or(|at| at.elapsed() >= HISTORY_EVERY) {
+            history_read = Some(std::time::Instant::now());
+            let mut pages = clients.sfn.get_execution_history().execution_arn(execution_arn).into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| anyhow::anyhow!("reading the history: {}", error_message(&e)))?;
+                for event in page.events() {
+                    if event.id() > last_seen {
+                        last_seen = event.id();
+                        on_event(event);
+                    }
                 }
             }
         }

@@ -26,9 +26,6 @@ use super::faces::timings::{Stage, timed};
 /// A model's outputs: each tensor's shape and values.
 pub type Outputs = Vec<(Vec<usize>, Vec<f32>)>;
 
-/// The ONNX Runtime release `scripts/onnxruntime` installs and `ort` is built against.
-pub const ONNXRUNTIME_VERSION: &str = "1.30.0";
-
 /// An input tensor's values, NHWC, in the element type the model takes.
 pub enum Input {
     F32(Vec<f32>),
@@ -36,7 +33,7 @@ pub enum Input {
 }
 
 /// The element type of a model's input.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Element {
     F32,
     I32,
@@ -125,7 +122,10 @@ pub struct Model {
 enum Runner {
     /// ONNX Runtime runs a loaded model from one thread at a time (`run` takes `&mut`): a
     /// free list of loaded copies, grown when more calls run at once than there are copies.
-    OnnxRuntime(Mutex<Vec<OrtModel>>),
+    OnnxRuntime {
+        environment: &'static ort::environment::Environment,
+        free: Mutex<Vec<OrtModel>>,
+    },
     Tract(tract::Plan),
 }
 
@@ -140,7 +140,7 @@ impl Model {
     pub fn load(path: &Path, shape: &[usize], element: Element) -> Result<Self, FaceError> {
         let runner = match engine()? {
             Engine::OnnxRuntime { environment, .. } => {
-                Runner::OnnxRuntime(Mutex::new(vec![ort_model(environment, path)?]))
+                Runner::OnnxRuntime { environment, free: Mutex::new(vec![ort_model(environment, path)?]) }
             }
             Engine::Tract { .. } => Runner::Tract(tract::plan(path, shape, element)?),
         };
@@ -150,13 +150,11 @@ impl Model {
     /// Runs the model on `input`, timed as one call of `stage`.
     pub fn run(&self, stage: Stage, input: Input) -> Result<Outputs, FaceError> {
         let expected: usize = self.shape.iter().product();
-        let (len, matches) = match (&input, self.element) {
-            (Input::F32(v), Element::F32) => (v.len(), true),
-            (Input::I32(v), Element::I32) => (v.len(), true),
-            (Input::F32(v), _) => (v.len(), false),
-            (Input::I32(v), _) => (v.len(), false),
+        let (len, element) = match &input {
+            Input::F32(v) => (v.len(), Element::F32),
+            Input::I32(v) => (v.len(), Element::I32),
         };
-        if !matches || len != expected {
+        if element != self.element || len != expected {
             return Err(FaceError::Inference(format!(
                 "{} takes {expected} {:?} values, not {len}",
                 self.path.display(),
@@ -164,21 +162,24 @@ impl Model {
             )));
         }
         match &self.runner {
-            Runner::OnnxRuntime(free) => self.run_onnxruntime(free, stage, input),
+            Runner::OnnxRuntime { environment, free } => self.run_onnxruntime(environment, free, stage, input),
             Runner::Tract(plan) => tract::run(plan, &self.shape, stage, input),
         }
     }
 
-    fn run_onnxruntime(&self, free: &Mutex<Vec<OrtModel>>, stage: Stage, input: Input) -> Result<Outputs, FaceError> {
+    fn run_onnxruntime(
+        &self,
+        environment: &ort::environment::Environment,
+        free: &Mutex<Vec<OrtModel>>,
+        stage: Stage,
+        input: Input,
+    ) -> Result<Outputs, FaceError> {
         let fail = |e: ort::Error| FaceError::Inference(format!("{}: {e}", self.path.display()));
         let taken =
             free.lock().map_err(|_| FaceError::Inference("a model's loaded copies were poisoned".into()))?.pop();
         let mut copy = match taken {
             Some(copy) => copy,
-            None => match engine()? {
-                Engine::OnnxRuntime { environment, .. } => ort_model(environment, &self.path)?,
-                Engine::Tract { .. } => unreachable!("a model loaded on ONNX Runtime stays on it"),
-            },
+            None => ort_model(environment, &self.path)?,
         };
         let shape = self.shape.clone();
         let outputs = timed(stage, || match input {
@@ -209,16 +210,13 @@ impl Model {
 /// One loaded copy of a model: one thread (parallelism comes from photos analysed side by side,
 /// one per inference slot), no spinning threads, every graph optimisation.
 fn ort_model(environment: &ort::environment::Environment, path: &Path) -> Result<OrtModel, FaceError> {
-    let fail = |e: String| FaceError::Model { path: path.to_path_buf(), message: e };
-    OrtModel::builder(environment)
-        .map_err(|e| fail(e.to_string()))?
-        .with_optimization_level(GraphOptimizationLevel::All)
-        .and_then(|b| b.with_intra_threads(1))
-        .and_then(|b| b.with_inter_threads(1))
-        .and_then(|b| b.with_intra_op_spinning(false))
-        .map_err(|e| fail(e.to_string()))?
-        .commit_from_file(path)
-        .map_err(|e| fail(e.to_string()))
+    let fail = |e: &dyn std::fmt::Display| FaceError::Model { path: path.to_path_buf(), message: e.to_string() };
+    let builder = OrtModel::builder(environment).map_err(|e| fail(&e))?;
+    let builder = builder.with_optimization_level(GraphOptimizationLevel::All).map_err(|e| fail(&e))?;
+    let builder = builder.with_intra_threads(1).map_err(|e| fail(&e))?;
+    let builder = builder.with_inter_threads(1).map_err(|e| fail(&e))?;
+    let mut builder = builder.with_intra_op_spinning(false).map_err(|e| fail(&e))?;
+    builder.commit_from_file(path).map_err(|e| fail(&e))
 }
 
 /// The same models on tract, in a room of its own: its prelude names `Tensor` too.
@@ -316,7 +314,8 @@ mod tests {
             let path = dir.join(file);
             let shape = [1, side, side, 3];
             let model = |runner| Model { shape: shape.to_vec(), element, path: path.clone(), runner };
-            let on_ort = model(Runner::OnnxRuntime(Mutex::new(vec![ort_model(environment, &path).unwrap()])));
+            let free = Mutex::new(vec![ort_model(environment, &path).unwrap()]);
+            let on_ort = model(Runner::OnnxRuntime { environment, free });
             let on_tract = model(Runner::Tract(tract::plan(&path, &shape, element).unwrap()));
             let a = on_ort.run(Stage::BlazeFace, input(side, element)).unwrap();
             let b = on_tract.run(Stage::BlazeFace, input(side, element)).unwrap();

@@ -15,11 +15,12 @@
 
 use std::path::Path;
 
+use image::RgbImage;
+
 use super::engine::{Element, Input, Model};
 use super::faces::FaceError;
 use super::faces::timings::Stage;
 use super::pixels::Letterbox;
-use image::RgbImage;
 
 pub const POSE_FILE: &str = "movenet-multipose.onnx";
 pub const POSE_SIZE: usize = 256;
